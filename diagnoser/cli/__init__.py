@@ -1,0 +1,32 @@
+"""The `diagnoser` command. Each group of subcommands lives in its own module and is a thin click
+wrapper over plain functions, so the same work is callable (and testable) without a shell."""
+
+from __future__ import annotations
+
+import click
+
+from diagnoser import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="diagnoser")
+def cli() -> None:
+    """Diagnoser: named root causes for deep-learning training tracebacks."""
+
+
+def _register() -> None:
+    from diagnoser.cli import engine_commands
+
+    engine_commands.register(cli)
+    try:
+        from diagnoser.cli import service_commands
+    except ImportError:  # the service part is optional while it is being built
+        return
+    service_commands.register(cli)
+
+
+_register()
+
+
+def main() -> None:
+    cli(prog_name="diagnoser")
