@@ -1,0 +1,135 @@
+"""Service settings from `DIAGNOSER_*` environment variables.
+
+Why strict: a typo such as `DIAGNOSER_MAX_BODY_BYTES=1MB` should stop the service at start with a message naming
+the variable, not surface later as a mysterious 500. Every secret may also come from `<NAME>_FILE` (a path whose
+contents are the value), the usual way containers mount secrets. Defaults give a zero-configuration SQLite service.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+
+class SettingsError(ValueError):
+    """A DIAGNOSER_* variable has a value we refuse to guess about."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Documentation of one variable: the README and a test read this table, so none goes undocumented."""
+
+    name: str
+    default: str
+    help: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("DIAGNOSER_DATA_DIR", "./data", "Folder for the default SQLite database; created on first start."),
+    Setting("DIAGNOSER_DATABASE_URL", "", "SQLAlchemy URL of the database; default sqlite:///<DATA_DIR>/diagnoser.db.", secret=True),
+    Setting("DIAGNOSER_SECRET_KEY", "", "Flask secret key; a random one per process when unset.", secret=True),
+    Setting("DIAGNOSER_MAX_BODY_BYTES", "1048576", "Largest accepted request body, after gzip decompression (bytes)."),
+    Setting("DIAGNOSER_BASE_URL", "", "Public base URL used in the `url` of answers; default: the request's host."),
+    Setting("DIAGNOSER_TOKEN_CACHE_SECONDS", "10", "How long a worker trusts a verified token before asking the database again (0: always ask)."),
+    Setting("DIAGNOSER_BATCH_MAX", "200", "Most reports written in one database transaction by the group-commit writer."),
+    Setting("DIAGNOSER_WRITE_TIMEOUT_SECONDS", "10", "How long a request waits for its report to be committed before answering 503."),
+    Setting("DIAGNOSER_LOG_LEVEL", "INFO", "Logging level of the service."),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    secret_key: str = field(default="", repr=False)
+    max_body_bytes: int = 1024 * 1024
+    base_url: str = ""
+    token_cache_seconds: float = 10.0
+    batch_max: int = 200
+    write_timeout_seconds: float = 10.0
+    log_level: str = "INFO"
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The URL actually used: the configured one, or SQLite inside the data folder."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'diagnoser.db').resolve()}"
+
+    def replace(self, **changes: object) -> "Settings":
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)  # type: ignore[arg-type]
+
+
+def _raw(env: Mapping[str, str], name: str, secret: bool) -> str | None:
+    if name in env:
+        return env[name]
+    if secret and f"{name}_FILE" in env:
+        path = Path(env[f"{name}_FILE"])
+        try:
+            return path.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(f"{name}_FILE: cannot read {path}: {exc.strerror}") from exc
+    return None
+
+
+def _int(name: str, value: str, minimum: int) -> int:
+    try:
+        number = int(value.strip(), 10)
+    except ValueError:
+        raise SettingsError(f"{name}: expected a whole number, got {value!r}") from None
+    if number < minimum:
+        raise SettingsError(f"{name}: must be at least {minimum}, got {number}")
+    return number
+
+
+def _float(name: str, value: str, minimum: float) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise SettingsError(f"{name}: expected a number, got {value!r}") from None
+    if not number >= minimum or number != number or number == float("inf"):
+        raise SettingsError(f"{name}: must be a finite number >= {minimum}, got {value!r}")
+    return number
+
+
+_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment (or the given mapping) into Settings, or raise SettingsError naming the variable."""
+    env = os.environ if env is None else env
+    raw = {s.name: _raw(env, s.name, s.secret) for s in SETTINGS}
+
+    def get(name: str) -> str:
+        value = raw[name]
+        return next(s.default for s in SETTINGS if s.name == name) if value is None else value
+
+    url = get("DIAGNOSER_DATABASE_URL").strip()
+    if url and "://" not in url:
+        raise SettingsError(f"DIAGNOSER_DATABASE_URL: not a database URL: {url.split(':')[0]!r}...")
+    level = get("DIAGNOSER_LOG_LEVEL").strip().upper()
+    if level not in _LEVELS:
+        raise SettingsError(f"DIAGNOSER_LOG_LEVEL: expected one of {sorted(_LEVELS)}, got {level!r}")
+    base_url = get("DIAGNOSER_BASE_URL").strip().rstrip("/")
+    if base_url and not base_url.startswith(("http://", "https://")):
+        raise SettingsError(f"DIAGNOSER_BASE_URL: expected an http(s) URL, got {base_url!r}")
+    data_dir = get("DIAGNOSER_DATA_DIR").strip()
+    if not data_dir:
+        raise SettingsError("DIAGNOSER_DATA_DIR: must not be empty")
+    return Settings(
+        data_dir=Path(data_dir),
+        database_url=url,
+        secret_key=get("DIAGNOSER_SECRET_KEY") or secrets.token_hex(32),
+        max_body_bytes=_int("DIAGNOSER_MAX_BODY_BYTES", get("DIAGNOSER_MAX_BODY_BYTES"), 1024),
+        base_url=base_url,
+        token_cache_seconds=_float("DIAGNOSER_TOKEN_CACHE_SECONDS", get("DIAGNOSER_TOKEN_CACHE_SECONDS"), 0.0),
+        batch_max=_int("DIAGNOSER_BATCH_MAX", get("DIAGNOSER_BATCH_MAX"), 1),
+        write_timeout_seconds=_float("DIAGNOSER_WRITE_TIMEOUT_SECONDS", get("DIAGNOSER_WRITE_TIMEOUT_SECONDS"), 0.1),
+        log_level=level,
+    )

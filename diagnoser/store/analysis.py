@@ -1,0 +1,102 @@
+"""Run the engine on a (scrubbed) report and reduce its answer to what the store keeps: the last traceback's
+diagnoses and a group key.
+
+The group key is the best diagnosis's fingerprint; with no diagnosis we derive one from the exception type and its
+message with the variable parts (numbers, quoted names, addresses) blanked, so the same unexplained error still
+groups with itself across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from diagnoser.engine import diagnose
+
+try:
+    from diagnoser.engine.rules import RULESET_VERSION as _RULESET_VERSION
+except Exception:  # the engine may not provide it (yet): every report then carries "0"
+    _RULESET_VERSION = "0"
+
+RULESET_VERSION: str = str(_RULESET_VERSION)[:64] or "0"
+
+_EXCEPTION_LINE = re.compile(
+    r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|Stop\w*|Iteration))(?::\s*(.*))?$"
+)
+_QUOTED = re.compile(r"'[^'\n]*'|\"[^\"\n]*\"|`[^`\n]*`")
+_HEX = re.compile(r"0x[0-9a-fA-F]+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_SPACES = re.compile(r"\s+")
+MAX_FINGERPRINT = 128
+
+
+@dataclass
+class Analysis:
+    exception_type: str
+    exception_message: str
+    framework: str | None
+    diagnoses: list[dict[str, Any]] = field(default_factory=list)
+    fingerprint: str = ""
+    ruleset_version: str = RULESET_VERSION
+
+    @property
+    def best(self) -> dict[str, Any] | None:
+        return self.diagnoses[0] if self.diagnoses else None
+
+    @property
+    def cause(self) -> str | None:
+        return self.best["cause"] if self.best else None
+
+
+def normalise_message(message: str) -> str:
+    text = _QUOTED.sub("<q>", message)
+    text = _HEX.sub("<hex>", text)
+    text = _NUMBER.sub("<n>", text)
+    return _SPACES.sub(" ", text).strip()[:2000]
+
+
+def fallback_fingerprint(exception_type: str, message: str) -> str:
+    digest = hashlib.sha1(f"{exception_type}\n{normalise_message(message)}".encode("utf-8", "replace")).hexdigest()
+    return f"x:{digest}"
+
+
+def last_exception_line(text: str) -> tuple[str, str]:
+    """The last `SomeError: message` line of `text`, or ("", last non-empty line) when there is none."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        match = _EXCEPTION_LINE.match(line)
+        if match:
+            return match.group(1), match.group(2) or ""
+    return "", (lines[-1] if lines else "")
+
+
+def _clean_fingerprint(value: object) -> str:
+    text = str(value or "")
+    if len(text) > MAX_FINGERPRINT:
+        text = "h:" + hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
+    return text
+
+
+def analyse(traceback: str, summary: str | None = None, source: str | None = None) -> Analysis:
+    """Diagnose one report. Never raises on any text: an engine failure leaves the report undiagnosed but stored."""
+    try:
+        result = diagnose(traceback, summary=summary, source=source).to_dict()
+        tracebacks = result.get("tracebacks") or []
+    except Exception:  # the engine promises not to raise; a report must still be kept if it does
+        tracebacks = []
+    last = tracebacks[-1] if tracebacks else None
+    if last:
+        exc = last.get("exception") or {}
+        exc_type, message = str(exc.get("type") or ""), str(exc.get("message") or "")
+        diagnoses = list(last.get("diagnoses") or [])
+        framework = last.get("framework")
+    else:
+        exc_type, message = last_exception_line(traceback)
+        diagnoses, framework = [], None
+    fingerprint = _clean_fingerprint(diagnoses[0].get("fingerprint")) if diagnoses else ""
+    if not fingerprint:
+        fingerprint = fallback_fingerprint(exc_type, message)
+    return Analysis(exception_type=exc_type[:200], exception_message=message, framework=framework,
+                    diagnoses=diagnoses, fingerprint=fingerprint)

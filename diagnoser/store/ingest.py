@@ -1,0 +1,136 @@
+"""Write a batch of reports in one transaction: count each into its group with the database's upsert, then insert
+the reports and their diagnoses.
+
+Why one upsert per group: `INSERT .. ON CONFLICT (project_id, fingerprint) DO UPDATE SET count = count + n` is
+atomic on SQLite and PostgreSQL, so two workers seeing the same new fingerprint at once make one group with the exact
+count. Its RETURNING says whether the group was just created (previous_status NULL), reopened (was resolved), or
+counted. Groups are upserted in key order so two concurrent batches cannot deadlock on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import case, insert
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from diagnoser.store.analysis import Analysis
+from diagnoser.store.models import Diagnosis, Group, Report
+
+META_FIELDS = ("hostname", "user", "run_id", "script", "framework", "framework_version", "python_version",
+               "versions", "git_commit", "tags")
+
+
+@dataclass
+class NewReport:
+    """A scrubbed, diagnosed report ready to be stored."""
+
+    project_id: int
+    received_at: datetime
+    traceback: str
+    analysis: Analysis
+    summary: str | None = None
+    source: str | None = None
+    inputs: dict[str, Any] | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stored:
+    report_id: int
+    group_id: int
+    group_status: str  # "new" | "existing" | "regressed"
+
+
+def _dialect_insert(session: Session) -> Any:
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"upserts are implemented for SQLite and PostgreSQL, not {name}")
+
+
+def upsert_group(session: Session, project_id: int, fingerprint: str, count: int, first_seen: datetime,
+                 last_seen: datetime, analysis: Analysis, reopen: bool = True) -> tuple[int, str | None]:
+    """Count `count` occurrences into the group; returns (group id, status before, None when just created).
+    With `reopen`, a resolved group becomes regressed."""
+    table = Group.__table__
+    best = analysis.best or {}
+    stmt = _dialect_insert(session)(table).values(
+        project_id=project_id, fingerprint=fingerprint, cause=analysis.cause, rule=best.get("rule"),
+        title=str(best.get("title") or f"{analysis.exception_type}: {analysis.exception_message}")[:1000],
+        exception_type=analysis.exception_type, first_seen=first_seen, last_seen=last_seen, count=count,
+        status="open", previous_status=None,
+    )
+    ex = stmt.excluded
+    status = table.c.status
+    if reopen:
+        status = case((table.c.status == "resolved", "regressed"), else_=table.c.status)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.project_id, table.c.fingerprint],
+        set_={
+            "count": table.c.count + ex.count,
+            "last_seen": case((ex.last_seen > table.c.last_seen, ex.last_seen), else_=table.c.last_seen),
+            "first_seen": case((ex.first_seen < table.c.first_seen, ex.first_seen), else_=table.c.first_seen),
+            "status": status,
+            "previous_status": table.c.status,
+        },
+    ).returning(table.c.id, table.c.previous_status)
+    row = session.execute(stmt).one()
+    return row.id, row.previous_status
+
+
+def diagnosis_rows(report_id: int, analysis: Analysis) -> list[dict[str, Any]]:
+    rows = []
+    for rank, d in enumerate(analysis.diagnoses):
+        rows.append({
+            "report_id": report_id, "rank": rank, "cause": str(d.get("cause") or "")[:64],
+            "rule": str(d.get("rule") or "")[:200], "ruleset_version": analysis.ruleset_version,
+            "confidence": float(d.get("confidence") or 0.0), "layer": d.get("layer"), "expected": d.get("expected"),
+            "received": d.get("received"), "title": d.get("title") or "", "explanation": d.get("explanation") or "",
+            "fix": d.get("fix") or "", "fix_code": d.get("fix_code"), "evidence": list(d.get("evidence") or []),
+            "fingerprint": str(d.get("fingerprint") or "")[:128],
+        })
+    return rows
+
+
+def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
+    """Store `reports` within the caller's transaction; the answers are in the same order."""
+    keys: dict[tuple[int, str], list[int]] = {}
+    for index, report in enumerate(reports):
+        keys.setdefault((report.project_id, report.analysis.fingerprint), []).append(index)
+    group_of: dict[int, tuple[int, str]] = {}
+    for key in sorted(keys):
+        members = keys[key]
+        times = [reports[i].received_at for i in members]
+        group_id, previous = upsert_group(session, key[0], key[1], len(members), min(times), max(times),
+                                          reports[members[0]].analysis)
+        first = "new" if previous is None else "regressed" if previous == "resolved" else "existing"
+        for position, i in enumerate(members):
+            group_of[i] = (group_id, first if position == 0 else "existing")
+
+    rows = []
+    for index, report in enumerate(reports):
+        a = report.analysis
+        row = {
+            "project_id": report.project_id, "group_id": group_of[index][0], "received_at": report.received_at,
+            "traceback": report.traceback, "summary": report.summary, "source": report.source,
+            "inputs": report.inputs, "exception_type": a.exception_type, "exception_message": a.exception_message,
+            "cause": a.cause, "fingerprint": a.fingerprint, "ruleset_version": a.ruleset_version,
+        }
+        for name in META_FIELDS:
+            row[name] = report.meta.get(name)
+        if row["framework"] is None and a.framework and a.framework != "unknown":
+            row["framework"] = a.framework
+        rows.append(row)
+    stmt = insert(Report).returning(Report.id, sort_by_parameter_order=True)
+    report_ids = list(session.scalars(stmt, rows))
+    diag_rows = [r for report_id, report in zip(report_ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
+    if diag_rows:
+        session.execute(insert(Diagnosis), diag_rows)
+    return [Stored(report_id=rid, group_id=group_of[i][0], group_status=group_of[i][1])
+            for i, rid in enumerate(report_ids)]

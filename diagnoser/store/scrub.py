@@ -1,0 +1,67 @@
+"""Redact secrets from everything a report carries, before it is diagnosed or stored.
+
+Why here and first: tracebacks and logs routinely echo connection strings, headers and environment variables; once a
+secret reaches the database it reaches backups, dashboards and Slack. Each pattern anchors on a literal (a scheme's
+`://`, a key name, a known prefix) so scrubbing a 1 MB log stays fast.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+# A key is secret-looking when it ends with one of these words ("db_password", "HF_TOKEN", "x-api-key"), so that
+# "max_tokens" or "tokens = tokenizer(x)" in a user's source stay readable.
+_KEY_NAMES = (
+    r"(?:[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key(?:[_-]?id)?"
+    r"|private[_-]?key|credentials?|session[_-]?id))"
+)
+_VALUE = r"(?!\[REDACTED\])(?!\d+\b)"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # scheme://user:password@host  -> keep the user, drop the password
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20}://[^\s:/@'\"]{0,200}:)([^\s@/'\"]{1,200})(@)"), r"\1" + REDACTED + r"\3"),
+    # Authorization: Bearer xxx / Basic xxx, and bare "Bearer xxx"
+    (re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?(?:(?:bearer|basic|token)\s+)?)" + _VALUE + r"([^\s'\",;]{4,})"),
+     r"\1" + REDACTED),
+    (re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9\-._~+/]{8,}=*)"), r"\1" + REDACTED),
+    # AWS access key ids and secret keys
+    (re.compile(r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})\b"), REDACTED),
+    # well-known token shapes: GitHub, Slack, OpenAI/Anthropic-style, Hugging Face, Google, Stripe, JWTs, ours
+    (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"), REDACTED),
+    (re.compile(r"\b(xox[abprs]-[A-Za-z0-9-]{10,})"), REDACTED),
+    (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"), "https://hooks.slack.com/services/" + REDACTED),
+    (re.compile(r"\b(sk-(?:[A-Za-z0-9_-]{2,12}-)?[A-Za-z0-9_-]{20,})"), REDACTED),
+    (re.compile(r"\b(hf_[A-Za-z0-9]{20,})\b"), REDACTED),
+    (re.compile(r"\b(AIza[0-9A-Za-z_-]{35})\b"), REDACTED),
+    (re.compile(r"\b([rs]k_(?:live|test)_[A-Za-z0-9]{16,})\b"), REDACTED),
+    (re.compile(r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), REDACTED),
+    (re.compile(r"\b(dgn_[A-Za-z0-9_-]{20,})"), REDACTED),
+    # key = value, key: value, "key": "value", --key value, KEY=value (environment dumps, configs, argv)
+    (re.compile(r"(?i)(\b" + _KEY_NAMES + r"['\"]?\s*[:=]\s*['\"]?)" + _VALUE + r"([^\s'\",;&)}\]]{3,})"), r"\1" + REDACTED),
+    (re.compile(r"(?i)(--" + _KEY_NAMES + r"[ =])" + _VALUE + r"([^\s'\"]{3,})"), r"\1" + REDACTED),
+)
+
+_SECRET_KEY = re.compile(r"(?i)^" + _KEY_NAMES + r"$")
+
+
+def scrub_text(text: str) -> str:
+    """`text` with every secret we recognise replaced by [REDACTED]."""
+    for pattern, replacement in _PATTERNS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def scrub_value(value: Any, key: str | None = None) -> Any:
+    """Scrub strings anywhere in a JSON value; a value under a secret-looking key is dropped whole."""
+    if key is not None and _SECRET_KEY.match(key) and value not in (None, "", [], {}):
+        return REDACTED
+    if isinstance(value, str):
+        return scrub_text(value)
+    if isinstance(value, dict):
+        return {k: scrub_value(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [scrub_value(v) for v in value]
+    return value

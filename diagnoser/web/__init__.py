@@ -1,0 +1,80 @@
+"""The web layer: `create_app()` is the only way an app is built (gunicorn, `diagnoser serve`, the tests).
+
+Thin by design: handlers authenticate, parse and call `diagnoser.store`; one error mapper shapes every failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, Response, g, request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from diagnoser.settings import Settings, load_settings
+from diagnoser.store.db import make_engine, make_sessionmaker
+from diagnoser.store.writer import BatchWriter
+from diagnoser.web.auth import TokenCache
+from diagnoser.web.metrics import Metrics
+
+
+@dataclass
+class Services:
+    """What the handlers need, built once per app (so once per worker process)."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    writer: BatchWriter
+    tokens: TokenCache
+    metrics: Metrics
+
+
+def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
+    """Build the app from DIAGNOSER_* settings; `test_config` overrides them (a Settings, or a dict of its fields)."""
+    if isinstance(test_config, Settings):
+        settings = test_config
+    else:
+        settings = load_settings()
+        if test_config:
+            settings = settings.replace(**test_config)
+    logging.getLogger("diagnoser").setLevel(settings.log_level)
+
+    app = Flask(__name__, static_folder=None)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    engine = make_engine(settings.resolved_database_url)
+    sessions = make_sessionmaker(engine)
+    app.extensions["diagnoser"] = Services(
+        settings=settings, engine=engine, sessions=sessions,
+        writer=BatchWriter(sessions, batch_max=settings.batch_max),
+        tokens=TokenCache(settings.token_cache_seconds), metrics=Metrics(),
+    )
+
+    from diagnoser.web import api, errors, health, pages
+
+    errors.init_app(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(pages.bp)
+    _init_timing(app)
+    return app
+
+
+def _init_timing(app: Flask) -> None:
+    metrics: Metrics = app.extensions["diagnoser"].metrics
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        started = g.get("started")
+        if started is not None:
+            rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
+            metrics.observe(rule, request.method, response.status_code, time.perf_counter() - started)
+        return response

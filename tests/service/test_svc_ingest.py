@@ -1,0 +1,105 @@
+"""POST /reports: stored, diagnosed, grouped, scrubbed."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from sqlalchemy import func, select
+
+from diagnoser.store.models import Group, Report
+from svc_helpers import KERAS_TRACEBACK, auth, make_token, post_report
+
+
+def test_it_stores_a_report_and_answers_201(client, ingest_token):
+    response = post_report(client, ingest_token)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    assert set(body) == {"report_id", "group_id", "group_status", "diagnoses", "url"}
+    assert body["group_status"] == "new"
+    assert isinstance(body["diagnoses"], list)
+    assert body["url"] == f"http://testserver/groups/{body['group_id']}"
+
+
+def test_the_same_error_joins_the_same_group(client, ingest_token, app):
+    first = post_report(client, ingest_token).get_json()
+    second = post_report(client, ingest_token).get_json()
+    assert second["group_id"] == first["group_id"]
+    assert second["group_status"] == "existing"
+    with app.extensions["diagnoser"].sessions() as session:
+        assert session.scalar(select(Group.count).where(Group.id == first["group_id"])) == 2
+
+
+def test_varying_numbers_still_group_together_but_other_errors_do_not(client, ingest_token):
+    a = post_report(client, ingest_token, {"traceback": "Traceback...\nValueError: bad shape (None, 28, 28)"}).get_json()
+    b = post_report(client, ingest_token, {"traceback": "Traceback...\nValueError: bad shape (None, 32, 32)"}).get_json()
+    c = post_report(client, ingest_token, {"traceback": "Traceback...\nTypeError: something else"}).get_json()
+    assert a["group_id"] == b["group_id"] != c["group_id"]
+
+
+def test_a_resolved_group_that_recurs_is_regressed(client, ingest_token, read_token):
+    group_id = post_report(client, ingest_token).get_json()["group_id"]
+    response = client.patch(f"/api/v1/groups/{group_id}", json={"status": "resolved"}, headers=auth(read_token))
+    assert response.status_code == 200 and response.get_json()["status"] == "resolved"
+    again = post_report(client, ingest_token).get_json()
+    assert again["group_status"] == "regressed"
+    assert client.get(f"/api/v1/groups/{group_id}", headers=auth(read_token)).get_json()["status"] == "regressed"
+    assert post_report(client, ingest_token).get_json()["group_status"] == "existing"
+
+
+def test_an_ignored_group_stays_ignored(client, ingest_token, read_token):
+    group_id = post_report(client, ingest_token).get_json()["group_id"]
+    client.patch(f"/api/v1/groups/{group_id}", json={"status": "ignored"}, headers=auth(read_token))
+    assert post_report(client, ingest_token).get_json()["group_status"] == "existing"
+    assert client.get(f"/api/v1/groups/{group_id}", headers=auth(read_token)).get_json()["status"] == "ignored"
+
+
+def test_it_accepts_gzip_bodies(client, ingest_token):
+    data = gzip.compress(json.dumps({"traceback": KERAS_TRACEBACK}).encode())
+    response = client.post("/api/v1/reports", data=data, headers={**auth(ingest_token), "Content-Encoding": "gzip",
+                                                                  "Content-Type": "application/json"})
+    assert response.status_code == 201
+
+
+def test_it_stores_metadata_and_reads_it_back(client, ingest_token, read_token):
+    meta = {"hostname": "gpu-7", "user": "ada", "run_id": "r-42", "script": "train.py", "framework": "keras3",
+            "framework_version": "3.15.1", "python_version": "3.11.7", "versions": {"tensorflow": "2.21.0"},
+            "git_commit": "abc1234", "tags": {"team": "vision"}}
+    body = {"traceback": KERAS_TRACEBACK, "summary": "Model: functional", "source": "import keras\n",
+            "inputs": {"x": {"shape": [32, 28, 28], "dtype": "float32"}}, "meta": meta}
+    report_id = post_report(client, ingest_token, body).get_json()["report_id"]
+    report = client.get(f"/api/v1/reports/{report_id}", headers=auth(read_token)).get_json()
+    assert report["meta"] == meta
+    assert report["summary"] == "Model: functional" and report["source"] == "import keras\n"
+    assert report["inputs"] == body["inputs"]
+    assert report["exception"]["type"] == "ValueError"
+    assert report["received_at"].endswith("+00:00")
+
+
+def test_secrets_are_redacted_before_storage(client, ingest_token, read_token, app):
+    secret_tb = ("Traceback (most recent call last):\n  File \"train.py\", line 3\n"
+                 "sqlalchemy.exc.OperationalError: could not connect to postgresql://ml:hunter2@db:5432/runs "
+                 "with Authorization: Bearer sk-abcdefghijklmnopqrstuvwxyz012345 and AKIAIOSFODNN7EXAMPLE\n")
+    meta = {"tags": {"api_key": "abc123def", "note": "HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz"},
+            "script": "train.py --password=swordfish"}
+    report_id = post_report(client, ingest_token, {"traceback": secret_tb, "meta": meta,
+                                                    "inputs": {"db": "mysql://u:pw123@h/x"}}).get_json()["report_id"]
+    report = client.get(f"/api/v1/reports/{report_id}", headers=auth(read_token)).get_json()
+    stored = json.dumps(report)
+    for secret in ("hunter2", "sk-abcdefghijklmnopqrstuvwxyz012345", "AKIAIOSFODNN7EXAMPLE", "abc123def",
+                   "hf_abcdefghijklmnopqrstuvwxyz", "swordfish", "pw123"):
+        assert secret not in stored
+    assert "postgresql://ml:[REDACTED]@db:5432/runs" in report["traceback"]
+    with app.extensions["diagnoser"].sessions() as session:
+        titles = " ".join(session.scalars(select(Group.title)).all())
+    assert "hunter2" not in titles
+
+
+def test_reports_go_to_the_tokens_project(client, app):
+    a = make_token(app, "alpha", "ingest")
+    b = make_token(app, "beta", "ingest")
+    ga = post_report(client, a).get_json()["group_id"]
+    gb = post_report(client, b).get_json()["group_id"]
+    assert ga != gb
+    with app.extensions["diagnoser"].sessions() as session:
+        assert session.scalar(select(func.count(Report.id))) == 2
