@@ -1,0 +1,52 @@
+"""diagnoser-client: report training crashes to a Diagnoser service and print the named cause under the traceback.
+
+One line in a script::
+
+    import diagnoser_client; diagnoser_client.install()     # DIAGNOSER_URL / DIAGNOSER_TOKEN from the environment
+
+or no code at all::
+
+    python -m diagnoser_client train.py --epochs 3
+
+Standard library only, and importing it is cheap: submodules that need more (HTTP, Keras) load on use.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+__version__ = "0.1.0"
+__all__ = ["install", "uninstall", "watch", "flush", "__version__"]
+
+
+def install(url: Optional[str] = None, token: Optional[str] = None, **options: Any) -> Any:
+    """Report uncaught exceptions (main thread, other threads, IPython/Jupyter) to the service.
+
+    Options (each also a DIAGNOSER_* variable): send_source, tags, run_id, connect_timeout, timeout,
+    spool_dir, spool_max_files, spool_max_bytes, flush_spool, print_diagnosis, dedup_ranks, enabled.
+    """
+    from diagnoser_client.hooks import install as _install
+
+    return _install(url=url, token=token, **options)
+
+
+def uninstall() -> None:
+    """Restore the hooks install() replaced."""
+    from diagnoser_client.hooks import uninstall as _uninstall
+
+    _uninstall()
+
+
+def watch(model: Any) -> Any:
+    """Remember `model` (Keras or PyTorch) and the shapes its fit/evaluate/predict calls receive; returns it."""
+    from diagnoser_client.watch import watch as _watch
+
+    return _watch(model)
+
+
+def flush(url: Optional[str] = None, token: Optional[str] = None, **options: Any) -> Dict[str, int]:
+    """Resend the spooled reports now; returns {"delivered", "kept", "dropped"} counts."""
+    from diagnoser_client import config
+    from diagnoser_client.delivery import Delivery
+
+    return Delivery(config.load(dict(options, url=url, token=token))).flush_spool()

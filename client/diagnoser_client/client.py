@@ -1,0 +1,106 @@
+"""Turning one exception into one report and a few printed lines, without ever raising.
+
+Everything in `report_exception` runs inside a hook of a program that is already failing: any error of
+ours is swallowed and logged to the `diagnoser_client` logger, and the user sees their own traceback
+exactly as before.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from types import TracebackType
+from typing import IO, List, Optional
+
+from diagnoser_client import ranks, report
+from diagnoser_client._log import logger
+from diagnoser_client.config import Config
+from diagnoser_client.delivery import Delivery, Result
+from diagnoser_client.frames import raising_location
+from diagnoser_client.render import diagnosis_lines, failure_line, use_colour
+
+_NOT_REPORTED = (KeyboardInterrupt, SystemExit, GeneratorExit)
+
+
+class Client:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.delivery = Delivery(config)
+        self._lock = threading.Lock()
+        self._reported: List[BaseException] = []  # kept alive so ids are not reused
+        self._said: set = set()
+
+    @property
+    def ready(self) -> bool:
+        return self.config.enabled and bool(self.config.url)
+
+    def report_exception(
+        self,
+        exc_type: type,
+        exc: BaseException,
+        tb: Optional[TracebackType],
+        wait: bool = True,
+        thread: Optional[str] = None,
+        stream: Optional[IO[str]] = None,
+    ) -> Optional[Result]:
+        """Send the report; when `wait`, wait up to `timeout` and print the diagnosis. Never raises."""
+        try:
+            if not self.ready or not isinstance(exc, BaseException) or issubclass(exc_type, _NOT_REPORTED):
+                return None
+            with self._lock:
+                if any(seen is exc for seen in self._reported):
+                    return None
+                self._reported.append(exc)
+                del self._reported[:-64]
+            if not self._first_rank_to_report(exc_type, exc, tb):
+                logger.info("another rank reports this error; not sending it again")
+                return None
+            payload = report.build(self.config, exc_type, exc, tb, thread=thread)
+            if not wait:
+                self.delivery.submit(payload, on_done=lambda result: self.show(result, stream))
+                return None
+            result = self.delivery.submit(payload).wait(self.config.timeout)
+            self.show(result, stream)
+            return result
+        except Exception:
+            logger.warning("could not report %s", getattr(exc_type, "__name__", exc_type), exc_info=True)
+            return None
+
+    def _first_rank_to_report(self, exc_type: type, exc: BaseException, tb: Optional[TracebackType]) -> bool:
+        if not self.config.dedup_ranks or ranks.rank_info() is None:
+            return True
+        key = ranks.error_key(exc_type.__name__, str(exc), raising_location(exc, tb))
+        return ranks.claim(os.path.join(self.config.spool_dir, ".ranks"), key)
+
+    def show(self, result: Result, stream: Optional[IO[str]] = None) -> None:
+        """Print the diagnosis, or one line about why there is none (401 and 413 once per process)."""
+        try:
+            stream = stream or sys.stderr
+            colour = use_colour(stream)
+            outcome = result.outcome
+            if outcome.delivered:
+                logger.info("report delivered: %s", outcome.body.get("report_id"))
+                if not self.config.print_diagnosis:
+                    return
+                lines = diagnosis_lines(outcome.body, colour)
+            else:
+                logger.warning("report not delivered: %s", outcome.describe())
+                kind = outcome.status if outcome.permanent else "retry"
+                if kind in (401, 403, 413):
+                    with self._lock:
+                        if kind in self._said:
+                            return
+                        self._said.add(kind)
+                lines = [failure_line(outcome, self.config.url, result.spooled_to, colour)]
+            if lines and stream is not None:
+                stream.write("\n".join(lines) + "\n")
+                stream.flush()
+        except Exception:
+            logger.warning("could not print the diagnosis", exc_info=True)
+
+    def flush_at_exit(self) -> None:
+        try:
+            self.delivery.drain(self.config.timeout)
+        except Exception:
+            logger.warning("exit flush failed", exc_info=True)

@@ -1,0 +1,132 @@
+"""Settings: keyword arguments of install() win over DIAGNOSER_* environment variables, which win over defaults.
+
+Parsing is lenient on purpose: a malformed variable in someone's training environment must not crash their
+job, so it falls back to the default and says so in the client's logger.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Dict, Mapping, Optional
+
+from diagnoser_client._log import logger
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def default_spool_dir() -> str:
+    """The user's cache folder, as each platform names it (XDG on Linux)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or os.path.expanduser("~\\AppData\\Local")
+    elif sys.platform == "darwin":
+        base = os.path.expanduser("~/Library/Caches")
+    else:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache")
+    return os.path.join(base, "diagnoser", "spool")
+
+
+@dataclass(frozen=True)
+class Config:
+    url: Optional[str] = None
+    token: Optional[str] = None
+    send_source: bool = True
+    tags: Dict[str, str] = field(default_factory=dict)
+    run_id: Optional[str] = None
+    connect_timeout: float = 2.0
+    timeout: float = 3.0  # the longest a dying program waits for its report (then it is spooled)
+    spool_dir: str = field(default_factory=default_spool_dir)
+    spool_max_files: int = 100
+    spool_max_bytes: int = 50 * 1024 * 1024
+    flush_spool: bool = True  # resend spooled reports in the background when installed
+    print_diagnosis: bool = True
+    dedup_ranks: bool = True
+    enabled: bool = True
+
+    @property
+    def endpoint(self) -> Optional[str]:
+        return self.url.rstrip("/") + "/api/v1/reports" if self.url else None
+
+
+_ENV = {
+    "url": "DIAGNOSER_URL",
+    "token": "DIAGNOSER_TOKEN",
+    "send_source": "DIAGNOSER_SEND_SOURCE",
+    "tags": "DIAGNOSER_TAGS",
+    "run_id": "DIAGNOSER_RUN_ID",
+    "connect_timeout": "DIAGNOSER_CONNECT_TIMEOUT",
+    "timeout": "DIAGNOSER_TIMEOUT",
+    "spool_dir": "DIAGNOSER_SPOOL_DIR",
+    "spool_max_files": "DIAGNOSER_SPOOL_MAX_FILES",
+    "spool_max_bytes": "DIAGNOSER_SPOOL_MAX_BYTES",
+    "flush_spool": "DIAGNOSER_FLUSH_SPOOL",
+    "print_diagnosis": "DIAGNOSER_PRINT",
+    "dedup_ranks": "DIAGNOSER_DEDUP_RANKS",
+}
+
+
+def parse_tags(text: str) -> Dict[str, str]:
+    """"team=vision,exp=42" -> {"team": "vision", "exp": "42"}; a bare word becomes a tag with an empty value."""
+    tags: Dict[str, str] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        tags[key.strip()] = value.strip()
+    return tags
+
+
+def _convert(name: str, raw: Any, default: Any) -> Any:
+    if name == "tags":
+        return parse_tags(raw) if isinstance(raw, str) else {str(k): str(v) for k, v in dict(raw).items()}
+    if isinstance(default, bool):
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+        raise ValueError(f"not a boolean: {raw!r}")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        value = float(raw)
+        if value < 0:
+            raise ValueError("must not be negative")
+        return value
+    if raw is None:
+        return None
+    return str(raw).strip() or None
+
+
+def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> Config:
+    """Build the settings; unknown keyword arguments are a programming error and raise TypeError at once."""
+    env = os.environ if environ is None else environ
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    known = {f.name for f in fields(Config)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise TypeError(f"unknown diagnoser_client option(s): {', '.join(sorted(unknown))}")
+    base = Config()
+    values: Dict[str, Any] = {}
+    for name in known:
+        default = getattr(base, name)
+        if name in overrides:
+            raw, origin = overrides[name], "argument"
+        elif name in _ENV and _ENV[name] in env:
+            raw, origin = env[_ENV[name]], _ENV[name]
+        else:
+            continue
+        try:
+            values[name] = _convert(name, raw, default)
+        except (TypeError, ValueError) as exc:
+            logger.warning("ignoring %s=%r (%s); using the default", origin, raw, exc)
+    if "enabled" not in overrides and env.get("DIAGNOSER_DISABLED", "").strip().lower() in _TRUE:
+        values["enabled"] = False
+    if values.get("spool_dir"):
+        values["spool_dir"] = os.path.expanduser(values["spool_dir"])
+    return replace(base, **values)

@@ -1,0 +1,134 @@
+"""A bounded folder of reports that could not be delivered, resent later.
+
+Each report is one JSON file written atomically (temporary name, then rename) with owner-only permissions:
+it holds source code. File names start with a nanosecond timestamp, so sorting them sorts by age and the
+oldest go first when the folder exceeds its limits. A sender claims a file by renaming it to `*.sending`,
+so two processes flushing at once (ranks, a run and `flush`) never send the same report twice; a claim left
+by a killed process is taken back after CLAIM_TTL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+from diagnoser_client._log import logger
+
+SUFFIX = ".json"
+CLAIMED = ".sending"
+CLAIM_TTL = 300.0
+
+
+class Spool:
+    def __init__(self, folder: str, max_files: int = 100, max_bytes: int = 50 * 1024 * 1024) -> None:
+        self.folder = folder
+        self.max_files = max(1, max_files)
+        self.max_bytes = max(1, max_bytes)
+
+    def put(self, payload: Dict[str, Any], url: Optional[str]) -> Optional[str]:
+        """Store a report; return its path, or None when the folder is unusable (logged, never raised)."""
+        try:
+            os.makedirs(self.folder, mode=0o700, exist_ok=True)
+            name = f"{time.time_ns():020d}-{uuid.uuid4().hex[:12]}"
+            path = os.path.join(self.folder, name + SUFFIX)
+            tmp = os.path.join(self.folder, "." + name + ".tmp")
+            data = json.dumps({"version": 1, "url": url, "payload": payload}, default=str).encode("utf-8")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            self.prune()
+            return path if os.path.exists(path) else None
+        except Exception:
+            logger.warning("could not spool the report to %s", self.folder, exc_info=True)
+            return None
+
+    def entries(self) -> List[str]:
+        """Paths of waiting reports, oldest first."""
+        try:
+            names = sorted(n for n in os.listdir(self.folder) if n.endswith(SUFFIX) and not n.startswith("."))
+        except OSError:
+            return []
+        return [os.path.join(self.folder, n) for n in names]
+
+    def prune(self) -> int:
+        """Drop the oldest reports until the folder is within its limits; return how many were dropped."""
+        paths = self.entries()
+        sizes = []
+        for path in paths:
+            try:
+                sizes.append(os.path.getsize(path))
+            except OSError:
+                sizes.append(0)
+        total = sum(sizes)
+        dropped = 0
+        while paths and (len(paths) > self.max_files or total > self.max_bytes):
+            path = paths.pop(0)
+            total -= sizes.pop(0)
+            try:
+                os.unlink(path)
+                dropped += 1
+            except OSError:
+                pass
+        if dropped:
+            logger.warning("spool over its limits: dropped the %d oldest report(s) in %s", dropped, self.folder)
+        return dropped
+
+    def claim(self) -> Iterator[Tuple[str, Dict[str, Any]]]:
+        """Yield (claimed path, record) for each waiting report this process managed to claim, oldest first."""
+        self._reclaim_stale()
+        for path in self.entries():
+            claimed = f"{path}.{os.getpid()}{CLAIMED}"
+            try:
+                os.rename(path, claimed)
+            except OSError:
+                continue  # another process took it
+            try:
+                os.utime(claimed, None)  # the claim's age, not the report's, decides when it is stale
+                with open(claimed, encoding="utf-8") as fh:
+                    record = json.load(fh)
+                if not isinstance(record, dict) or not isinstance(record.get("payload"), dict):
+                    raise ValueError("not a spooled report")
+            except Exception:
+                logger.warning("dropping unreadable spooled report %s", path)
+                self.discard(claimed)
+                continue
+            yield claimed, record
+
+    def release(self, claimed: str) -> None:
+        """Give a claimed report back to the folder (delivery failed, try again later)."""
+        original = claimed.split(SUFFIX + ".", 1)[0] + SUFFIX
+        try:
+            os.rename(claimed, original)
+        except OSError:
+            pass
+
+    @staticmethod
+    def discard(path: str) -> None:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+    def _reclaim_stale(self) -> None:
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            return
+        cutoff = time.time() - CLAIM_TTL
+        for name in names:
+            if name.endswith(CLAIMED):
+                path = os.path.join(self.folder, name)
+                try:
+                    if os.path.getmtime(path) < cutoff:
+                        self.release(path)
+                except OSError:
+                    pass
+
+    def __len__(self) -> int:
+        return len(self.entries())

@@ -1,0 +1,116 @@
+"""One HTTP POST of one report, classified into what to do next.
+
+urllib honours HTTP(S)_PROXY / NO_PROXY as training clusters expect. Its timeout applies to each socket
+operation (so connecting waits `connect_timeout` at most); the caller bounds the total by waiting on the
+sending thread. Every outcome is a value, never an exception: the hook must not raise.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import socket
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional
+
+from diagnoser_client import __version__
+
+GZIP_ABOVE = 8 * 1024
+MAX_BODY = 1024 * 1024  # the service's limit, after compression
+
+
+@dataclass
+class Outcome:
+    """`delivered`: stored. `retry`: spool it (unreachable, 5xx, 429). Otherwise permanent (401, 413, 4xx)."""
+
+    status: Optional[int] = None
+    body: Dict[str, Any] = field(default_factory=dict)
+    error: Optional[str] = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def retry(self) -> bool:
+        if self.status is None:
+            return True
+        return self.status == 429 or self.status == 408 or self.status >= 500
+
+    @property
+    def permanent(self) -> bool:
+        return not self.delivered and not self.retry
+
+    def describe(self) -> str:
+        if self.error or self.status is None:
+            return self.error or "unreachable"
+        message = self.body.get("error") or self.body.get("message") or self.body.get("detail")
+        if isinstance(message, dict):
+            message = message.get("message")
+        return f"HTTP {self.status}" + (f": {message}" if isinstance(message, str) and message else "")
+
+
+def encode(payload: Dict[str, Any]) -> tuple:
+    """(body bytes, extra headers): JSON, gzipped when large enough for it to matter."""
+    raw = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
+    if len(raw) > GZIP_ABOVE:
+        return gzip.compress(raw, compresslevel=6), {"Content-Encoding": "gzip"}
+    return raw, {}
+
+
+def post(endpoint: str, token: Optional[str], payload: Dict[str, Any], connect_timeout: float) -> Outcome:
+    try:
+        body, headers = encode(payload)
+    except Exception as exc:
+        return Outcome(status=400, error=f"could not encode the report: {exc}")
+    if len(body) > MAX_BODY:
+        return Outcome(status=413, error="report larger than 1 MB even compressed")
+    headers.update(
+        {
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": f"diagnoser-client/{__version__}",
+        }
+    )
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        request = urllib.request.Request(endpoint, data=body, headers=headers, method="POST")
+    except ValueError as exc:  # not a URL at all: retrying will not help
+        return Outcome(status=0, error=f"invalid DIAGNOSER_URL: {exc}")
+    try:
+        with urllib.request.urlopen(request, timeout=connect_timeout) as response:
+            return Outcome(status=response.status, body=_json(response.read()))
+    except urllib.error.HTTPError as exc:
+        try:
+            data = exc.read()
+        except Exception:
+            data = b""
+        return Outcome(status=exc.code, body=_json(data))
+    except (urllib.error.URLError, socket.timeout, TimeoutError, ConnectionError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Outcome(error=_reason(reason))
+    except ValueError as exc:  # "unknown url type" surfaces here for some schemes
+        return Outcome(status=0, error=f"invalid DIAGNOSER_URL: {exc}")
+    except Exception as exc:  # http.client.RemoteDisconnected, BadStatusLine, ...
+        return Outcome(error=f"{type(exc).__name__}: {exc}")
+
+
+def _reason(reason: Any) -> str:
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, (socket.timeout, TimeoutError)):
+        return "timed out"
+    if isinstance(reason, socket.gaierror):
+        return "unknown host"
+    return str(reason) or type(reason).__name__
+
+
+def _json(data: bytes) -> Dict[str, Any]:
+    try:
+        value = json.loads(data.decode("utf-8")) if data else {}
+    except Exception:
+        return {}
+    return value if isinstance(value, dict) else {}

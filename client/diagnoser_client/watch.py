@@ -1,0 +1,71 @@
+"""watch(model): remember a model and the shapes its data methods receive, without changing what they do.
+
+The wrappers only read their arguments, then call the original method with exactly the same arguments;
+anything that goes wrong while reading is swallowed and logged. They are set on the instance (bypassing
+Keras' attribute tracking), so the class and other models are untouched.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any, Callable, Dict
+
+from diagnoser_client import capture
+from diagnoser_client._log import logger
+
+_METHODS = ("fit", "evaluate", "predict", "train_on_batch", "test_on_batch", "predict_on_batch")
+_MARK = "__diagnoser_watched__"
+
+
+def _arguments(method: Callable[..., Any], args: tuple, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    try:
+        return dict(inspect.signature(method).bind_partial(*args, **kwargs).arguments)
+    except Exception:
+        return dict(kwargs, args=args)
+
+
+def _wrap(model: Any, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(original)
+    def watched(*args: Any, **kwargs: Any) -> Any:
+        try:
+            capture.record_inputs(name, _arguments(original, args, kwargs))
+            if getattr(model, "built", False):
+                capture.record_summary(model)
+        except Exception:
+            logger.debug("watch(%s) could not record its inputs", name, exc_info=True)
+        return original(*args, **kwargs)
+
+    setattr(watched, _MARK, True)
+    return watched
+
+
+def watch(model: Any) -> Any:
+    """Register `model`; wrap its fit/evaluate/predict (Keras) or add a one-shot forward pre-hook (PyTorch)."""
+    try:
+        capture.register_model(model)
+        if capture.is_torch_module(model):
+            _watch_torch(model)
+            return model
+        for name in _METHODS:
+            original = getattr(model, name, None)
+            if callable(original) and not getattr(original, _MARK, False):
+                object.__setattr__(model, name, _wrap(model, name, original))
+    except Exception:
+        logger.warning("watch() could not wrap the model", exc_info=True)
+    return model
+
+
+def _watch_torch(model: Any) -> None:
+    handle = None
+
+    def record_first_call(module: Any, args: tuple) -> None:
+        try:
+            capture.record_inputs("forward", {"inputs": args[0] if len(args) == 1 else list(args)})
+            if handle is not None:
+                handle.remove()
+        except Exception:
+            logger.debug("could not record the first forward call", exc_info=True)
+        return None
+
+    handle = model.register_forward_pre_hook(record_first_call)
