@@ -1,0 +1,265 @@
+"""Find every traceback in arbitrary text: a pasted error, stderr of a run, or a 200 MB training log.
+
+Logs are messy: progress bars redraw with carriage returns, colours arrive as ANSI codes, loggers put a
+timestamp or a rank in front of every line, and Python chains exceptions. The extractor is a line-driven
+state machine so the same code serves a string in memory and a file streamed in chunks; outside a
+traceback it only looks at lines that contain a trigger word, which keeps `scan` close to disk speed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+HEADER = "Traceback (most recent call last):"
+CHAIN_LINES = (
+    "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:",
+)
+# An exception line: a (dotted) Python identifier, then ':' and the message, or nothing at all.
+EXC_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)(?::[ \t]?(?P<msg>.*))?$")
+# A bare error pasted without its traceback: the type must look like an exception class.
+BARE_RE = re.compile(
+    r"^[ \t]{0,4}(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception))[ \t]*:[ \t]+(?P<msg>\S.*)$"
+)
+# Lines that begin a new log record: they end a message that has no other end marker.
+LOG_RECORD_RE = re.compile(
+    r"^(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|[IWEF]\d{4} \d\d:|[IWEF]0000 |"
+    r"(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)[:\s\]]|Epoch \d+/\d+|\d+/\d+ [\[━=.]|\S+@\S+:.*[$#] )"
+)
+TRIGGER_RE = re.compile(r"Traceback \(most recent call last\)|(?:Error|Exception)[ \t]*:")
+MAX_MESSAGE_LINES = 400
+MAX_MESSAGE_CHARS = 256 * 1024
+MAX_LINE_CHARS = 1024 * 1024
+MAX_FRAMES = 2000
+
+
+@dataclass
+class RawBlock:
+    """One traceback as text, before parsing: its frame lines, exception line and message lines."""
+
+    frame_lines: list[str] = field(default_factory=list)
+    exception_line: str = ""
+    message_lines: list[str] = field(default_factory=list)
+    chained_from_previous: bool = False
+    bare: bool = False
+    start_line: int = 0  # 1-based line number in the input, for `scan` reports
+
+
+def clean_line(line: str) -> str:
+    """What a terminal would show: no colour codes, only the last redraw of a carriage-returned line."""
+    if "\x1b" in line:
+        line = ANSI_RE.sub("", line)
+    if "\r" in line:
+        parts = [p for p in line.split("\r") if p.strip()]
+        line = parts[-1] if parts else ""
+    if len(line) > MAX_LINE_CHARS:
+        line = line[:MAX_LINE_CHARS]
+    return line.rstrip("\n").replace("\x00", "")
+
+
+def _prefix_matcher(prefix: str) -> re.Pattern[str] | None:
+    """A pattern for the per-line prefix (timestamp, logger name, rank) that the header line carries.
+
+    Digits vary from line to line (timestamps, ranks), so they match any digits; whitespace any run of it.
+    """
+    if not prefix.strip():
+        return None if not prefix else re.compile(re.escape(prefix))
+    parts = re.split(r"(\d+|\s+)", prefix)
+    regex = "".join(
+        r"\d+" if p.isdigit() else r"\s+" if p and p.isspace() else re.escape(p) for p in parts if p
+    )
+    return re.compile(regex)
+
+
+class Extractor:
+    """Feed lines one by one; completed blocks come back as they close."""
+
+    def __init__(self) -> None:
+        self._state = "idle"  # idle | frames | message
+        self._block: RawBlock | None = None
+        self._prefix: re.Pattern[str] | None = None
+        self._pending_chain = False
+        self._blank_run = 0
+        self._line_no = 0
+        self._message_chars = 0
+
+    @property
+    def idle(self) -> bool:
+        return self._state == "idle"
+
+    def skip_lines(self, count: int) -> None:
+        """Account for lines the caller skipped without feeding (they held no trigger)."""
+        self._line_no += count
+        self._pending_chain = False
+
+    def feed(self, raw: str) -> list[RawBlock]:
+        self._line_no += 1
+        line = clean_line(raw)
+        done: list[RawBlock] = []
+        if self._state != "idle":
+            stripped = self._strip_prefix(line)
+            if stripped is None:  # a line from another source: this block is over
+                done += self._close()
+            else:
+                closed = self._feed_in_block(stripped)
+                if closed is not None:
+                    done += closed
+                    if self._state != "idle":
+                        return done
+                else:
+                    return done
+        # idle: look for a header, a chain separator or a bare error line
+        self._feed_idle(line, done)
+        return done
+
+    def close(self) -> list[RawBlock]:
+        return self._close() if self._state != "idle" else []
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _strip_prefix(self, line: str) -> str | None:
+        if self._prefix is None:
+            return line
+        m = self._prefix.match(line)
+        if m:
+            return line[m.end():]
+        if not line.strip():
+            return ""
+        return None
+
+    def _feed_idle(self, line: str, done: list[RawBlock]) -> None:
+        idx = line.find(HEADER)
+        if idx >= 0 and not line[idx + len(HEADER):].strip():
+            prefix = line[:idx]
+            # "Original Traceback" (PyTorch workers) is part of the enclosing message, not a new block.
+            if prefix.rstrip().endswith("Original"):
+                return
+            self._start(prefix, bare=False)
+            return
+        stripped = line.strip()
+        if stripped in CHAIN_LINES or any(stripped.endswith(c) for c in CHAIN_LINES):
+            self._pending_chain = True
+            return
+        if "rror" in line or "xception" in line:
+            m = BARE_RE.match(line)
+            if m and not line.lstrip().startswith(("raise ", "except ")):
+                self._start("", bare=True)
+                assert self._block is not None
+                self._block.exception_line = line.strip()
+                self._state = "message"
+                self._message_chars = len(line)
+
+    def _start(self, prefix: str, bare: bool) -> None:
+        self._block = RawBlock(chained_from_previous=self._pending_chain, bare=bare, start_line=self._line_no)
+        self._pending_chain = False
+        self._prefix = _prefix_matcher(prefix)
+        self._state = "frames"
+        self._blank_run = 0
+        self._message_chars = 0
+
+    def _close(self) -> list[RawBlock]:
+        block = self._block
+        self._block = None
+        self._state = "idle"
+        self._prefix = None
+        if block is None or not block.exception_line:
+            return []
+        while block.message_lines and not block.message_lines[-1].strip():
+            block.message_lines.pop()
+        return [block]
+
+    def _feed_in_block(self, line: str) -> list[RawBlock] | None:
+        """Returns None when the line was absorbed, or the closed blocks when it ended the block
+        (the caller then re-reads the line as an idle line)."""
+        block = self._block
+        assert block is not None
+        if self._state == "frames":
+            if line.startswith("  File ") or line.startswith("File \""):
+                if len(block.frame_lines) < MAX_FRAMES * 3:
+                    block.frame_lines.append(line)
+                return None
+            if line.startswith((" ", "\t")) or not line.strip() or line.startswith("[Previous line repeated"):
+                if line.strip() and len(block.frame_lines) < MAX_FRAMES * 3:
+                    block.frame_lines.append(line)
+                return None
+            if EXC_LINE_RE.match(line.strip()) is None:
+                # Not an exception line: the traceback was cut off (or interleaved). Close what we have.
+                return self._close()
+            block.exception_line = line.strip()
+            self._state = "message"
+            self._blank_run = 0
+            self._message_chars = len(line)
+            return None
+        # message state
+        stripped = line.strip()
+        if stripped.startswith(HEADER) and not line.startswith((" ", "\t")):
+            return self._close()
+        if stripped in CHAIN_LINES:
+            return self._close()
+        if not stripped:
+            self._blank_run += 1
+            if self._blank_run >= 3 and self._prefix is None:
+                return self._close()
+            block.message_lines.append("")
+            return None
+        if self._prefix is None and not line.startswith((" ", "\t")):
+            if LOG_RECORD_RE.match(line) or (block.bare and self._blank_run and BARE_RE.match(line)):
+                return self._close()
+            if self._blank_run and EXC_LINE_RE.match(stripped) is None and block.bare and not _continues(block):
+                return self._close()
+        self._blank_run = 0
+        if len(block.message_lines) >= MAX_MESSAGE_LINES or self._message_chars > MAX_MESSAGE_CHARS:
+            return None  # keep absorbing the message, but keep no more of it
+        block.message_lines.append(line)
+        self._message_chars += len(line)
+        return None
+
+
+def _continues(block: RawBlock) -> bool:
+    """Whether a bare error's message announces more paragraphs (Keras 3 wraps the real error)."""
+    first = block.exception_line
+    return first.endswith(":") or "Exception encountered when calling" in first or "in user code" in first
+
+
+def extract_blocks(text: str) -> list[RawBlock]:
+    """All traceback blocks of an in-memory text, in order of appearance."""
+    return list(iter_blocks(text.splitlines()))
+
+
+def iter_blocks(lines: Iterable[str]) -> Iterator[RawBlock]:
+    ex = Extractor()
+    for line in lines:
+        yield from ex.feed(line)
+    yield from ex.close()
+
+
+def iter_blocks_in_chunks(chunks: Iterable[str]) -> Iterator[RawBlock]:
+    """Stream over big texts: chunks are whole lines; chunks with no trigger are skipped while idle."""
+    ex = Extractor()
+    for chunk in chunks:
+        pos = 0
+        n = len(chunk)
+        while pos < n:
+            if ex.idle:
+                m = TRIGGER_RE.search(chunk, pos)
+                chain = chunk.find("exception", pos)
+                if m is None:
+                    ex.skip_lines(chunk.count("\n", pos))
+                    break
+                start = chunk.rfind("\n", 0, m.start()) + 1
+                # Keep a chain separator just before the header visible to the extractor.
+                back = chunk.rfind("\n", 0, max(start - 1, 0)) + 1 if start else 0
+                if chain != -1 and back < start and chain < start:
+                    start = back
+                if start > pos:
+                    ex.skip_lines(chunk.count("\n", pos, start))
+                pos = start
+            end = chunk.find("\n", pos)
+            if end == -1:
+                end = n
+            yield from ex.feed(chunk[pos:end])
+            pos = end + 1
+    yield from ex.close()

@@ -1,0 +1,269 @@
+"""Facts about one traceback that rules' conditions and templates refer to by name.
+
+A rule's regex yields raw facts (named groups: layer, expected, received, ...). This module adds what the
+message alone cannot say: the phase the error was raised in (from the frames), whether the batch axis is
+symbolic (model being built) or concrete (real data), how the received shape relates to the expected one,
+and, from the model summary, which layer feeds the offending one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from diagnoser.engine.parse import ParsedTraceback
+from diagnoser.engine.shapes import Shape, batch_state, fmt, fmt_data, parse_shape, relations
+from diagnoser.engine.summary import ModelSummary, layer_kind, layer_spatial_rank
+
+_PHASE_FUNCS: list[tuple[str, set[str]]] = [
+    ("collate", {"default_collate", "collate", "collate_fn", "collate_tensor_fn"}),
+    ("map", {"map", "_map_fn", "wrapped_fn", "_wrapper_helper"}),
+    ("getitem", {"__getitem__"}),
+    ("evaluate", {"evaluate", "test_function", "test_step", "test_on_batch", "_test_function", "one_step_on_iterator_test"}),
+    ("predict", {"predict", "predict_function", "predict_step", "predict_on_batch"}),
+    ("fit", {"fit", "fit_generator", "train_function", "train_step", "train_on_batch", "one_step_on_data",
+             "multi_step_on_iterator", "one_step_on_iterator", "step_function", "run_step"}),
+]
+_BUILD_FUNCS = {"_maybe_rebuild", "build", "build_wrapper", "add", "compute_output_spec", "symbolic_call",
+                "_infer_output_shapes", "compute_output_shape", "_functional_construction_call",
+                "_keras_tensor_symbolic_call", "_init_graph_network"}
+_LOSS_FILE_RE = re.compile(r"loss|compile_utils")
+_NUMBERED_RE = re.compile(r"^(?P<base>.*?)_(?P<n>\d+)$")
+_MODEL_NAMES_RE = re.compile(r"^(?:sequential|functional|model)(?:_\d+)?$", re.I)
+
+
+_USER_CALL_RE = [
+    ("evaluate", re.compile(r"\.(?:evaluate|test_on_batch)\(")),
+    ("predict", re.compile(r"\.(?:predict|predict_on_batch)\(")),
+    ("fit", re.compile(r"\.(?:fit|fit_generator|train_on_batch)\(")),
+]
+
+
+def detect_phase(tb: ParsedTraceback) -> str:
+    phase = _phase_from_frames(tb)
+    if phase not in ("unknown", "build", "forward"):
+        return phase
+    # Keras filters its own frames out of tracebacks; the user's line still says which call failed.
+    for frame in reversed(tb.frames):
+        for name, pattern in _USER_CALL_RE:
+            if frame.code and pattern.search(frame.code):
+                return name
+    return phase
+
+
+def _phase_from_frames(tb: ParsedTraceback) -> str:
+    funcs = [f.function.split(".")[-1].strip("<>") for f in tb.all_frames]
+    files = "\n".join(f.file for f in tb.all_frames)
+    names = set(funcs)
+    if "DataLoader worker" in tb.message or "torch/utils/data/_utils/collate" in files:
+        return "collate" if ("collate" in files or names & _PHASE_FUNCS[0][1]) else "loader"
+    found = {phase for phase, fn in _PHASE_FUNCS if names & fn}
+    if "map" in found and "dataset_ops" not in files and "tf__" not in " ".join(funcs):
+        found.discard("map")
+    if "fit" in found and "evaluate" in found:
+        return "validation"
+    for phase, _ in _PHASE_FUNCS:
+        if phase in found:
+            return phase
+    if names & _BUILD_FUNCS:
+        return "build"
+    if tb.framework in ("keras3", "tf_keras2", "keras_standalone") and any(
+        f.function == "__init__" and ("sequential" in f.file or "functional" in f.file) for f in tb.all_frames
+    ):
+        return "build"
+    if "forward" in names:
+        return "forward"
+    return "unknown"
+
+
+def layer_base(name: str | None) -> str | None:
+    """`conv2d_14` and `conv2d` are the same layer for grouping: Keras numbers auto-named layers."""
+    if not name:
+        return None
+    low = name.strip().strip("'\"").lower()
+    if _MODEL_NAMES_RE.match(low):
+        return "model"
+    m = _NUMBERED_RE.match(low)
+    return m.group("base") if m else low
+
+
+def build_facts(
+    tb: ParsedTraceback,
+    groups: dict[str, str | None],
+    summary: ModelSummary | None,
+    source: str | None,
+) -> dict[str, Any]:
+    facts: dict[str, Any] = {k: v for k, v in groups.items() if v is not None}
+    facts["framework"] = tb.framework
+    facts["exception"] = tb.core_type
+    facts["phase"] = detect_phase(tb)
+    files = "\n".join(f.file for f in tb.all_frames)
+    facts["in_loss"] = bool(
+        (tb.node and re.search(r"loss|crossentropy|entropy", tb.node, re.I))
+        or any(_LOSS_FILE_RE.search(f.file.rsplit("/", 1)[-1]) for f in tb.all_frames)
+    )
+    facts["in_forward"] = any(f.function == "forward" for f in tb.all_frames)
+    facts["files"] = files
+    facts["functions"] = "\n".join(f.function for f in tb.all_frames)
+    facts["node"] = tb.node or ""
+    facts["message"] = tb.core_message
+
+    layer = (groups.get("layer") or "").strip().strip("'\"") or None
+    if layer is None and tb.wrapper_layer:
+        layer = tb.wrapper_layer
+    if layer is None and tb.node:
+        parts = tb.node.split("/")
+        layer = next((p for p in parts[1:-1] if layer_kind(p) not in ("other", "model")), None)
+    if layer:
+        facts["layer"] = layer
+        facts["layer_kind"] = layer_kind(layer)
+        facts["layer_numbered"] = bool(_NUMBERED_RE.match(layer)) and not layer.startswith("input")
+        facts["layer_is_model"] = bool(_MODEL_NAMES_RE.match(layer))
+        facts["layer_spatial_rank"] = layer_spatial_rank(layer)
+    facts["layer_base"] = layer_base(layer)
+
+    expected = _shape(groups.get("expected"))
+    received = _shape(groups.get("received"))
+    call_input = _shape(tb.call_arguments.get("inputs") or tb.call_arguments.get("args") or tb.call_arguments.get("x"))
+    if call_input is not None:
+        facts["call_input"] = fmt(call_input)
+        facts["call_input_shape"] = call_input
+    if expected is None and received is not None and groups.get("value") and groups.get("axis"):
+        expected = _with_axis(received, int(groups["axis"]), int(groups["value"]))
+    if received is not None:
+        facts["received_shape"] = received
+        facts["received"] = fmt(received)
+        facts["received_rank"] = len(received)
+        if received and received[-1] is not None:
+            facts["last_dim"] = received[-1]
+        facts["batch"] = batch_state(received)
+        if all(d is None for d in received):
+            facts["batch"] = "unknown"
+    if expected is not None:
+        facts["expected_shape"] = expected
+        facts["expected"] = fmt(expected)
+    rel = relations(expected, received)
+    if groups.get("value") and received is not None and len(received) >= 3:
+        value = int(groups["value"])
+        if received[1] == value and received[-1] != value:
+            rel.add("channels_first")
+    if call_input is not None and received is not None and len(call_input) > len(received) and 1 in call_input[1:]:
+        rel.add("extra_unit_axis")
+    _data_look(rel, received)
+    declared = _declared_input(source)
+    if declared is not None:
+        facts["declared_input"] = fmt(declared)
+        if received is not None and tuple(received[1:]) == declared:
+            rel.add("received_is_declared_input")
+    facts["relations"] = rel
+    e_nd, f_nd = _int(groups.get("expected_ndim")), _int(groups.get("found_ndim"))
+    if e_nd is None and expected is not None:
+        e_nd = len(expected)
+    if f_nd is None and received is not None:
+        f_nd = len(received)
+    if e_nd is not None and f_nd is not None:
+        facts["rank_delta"] = f_nd - e_nd
+
+    _summary_facts(facts, summary, layer, received)
+    facts["has_summary"] = summary is not None
+    facts["source"] = source or ""
+    _render_helpers(facts)
+    return facts
+
+
+def _summary_facts(facts: dict[str, Any], summary: ModelSummary | None, layer: str | None, received: Shape | None) -> None:
+    if summary is None:
+        return
+    facts["model_name"] = summary.name
+    inp = summary.input_shape
+    if inp is not None:
+        facts["model_input"] = fmt(inp)
+    out = summary.output_layer
+    if out is not None and out.output_shape:
+        facts["output_units"] = out.output_shape[-1]
+        facts["output_layer"] = out.name
+    if out is not None and summary.framework == "torch":
+        units = out.args.get("out_features") or out.args.get("arg1")
+        if units:
+            facts["output_units"] = units
+    target = summary.find(layer)
+    if target is not None:
+        idx = summary.layers.index(target)
+        body = [x for x in summary.layers if x.kind != "input"]
+        facts["layer_is_first"] = bool(body) and body[0] is target
+        prev = summary.previous(layer)
+        if prev is not None:
+            facts["prev_layer"] = prev.name
+            facts["prev_kind"] = prev.kind
+            facts["prev_type"] = prev.type
+        facts["layer_type"] = target.type
+        facts["layer_index"] = idx
+
+
+def _render_helpers(facts: dict[str, Any]) -> None:
+    """Derived strings that fixes quote: the received data shape with a channel axis added, etc."""
+    rec: Shape | None = facts.get("received_shape")
+    exp: Shape | None = facts.get("expected_shape")
+    if rec is not None:
+        facts["received_data"] = fmt_data(rec)
+        facts["received_plus_channel"] = fmt_data(rec + (1,))
+        facts["received_plus_batch"] = fmt_data((None,) + rec)
+        facts["received_features"] = fmt(rec[1:])
+        facts["received_features_plus_channel"] = fmt(rec[1:] + (1,))
+        if len(rec) == 4:
+            facts["received_channels_last"] = fmt_data((rec[0], rec[2], rec[3], rec[1]))
+        facts["received_squeezed"] = fmt_data(tuple(d for i, d in enumerate(rec) if not (i > 0 and d == 1)))
+    if exp is not None:
+        facts["expected_data"] = fmt_data(exp)
+        facts["expected_features"] = fmt(exp[1:])
+        if len(exp) >= 3:
+            facts["expected_hw"] = ", ".join(str(d) for d in exp[1:-1])
+    call = facts.get("call_input_shape")
+    if call is not None:
+        facts["call_input_data"] = fmt_data(call)
+        facts["call_input_squeezed"] = fmt_data(tuple(d for i, d in enumerate(call) if not (i > 0 and d == 1)))
+
+
+def _with_axis(shape: Shape, axis: int, value: int) -> Shape:
+    dims = list(shape)
+    try:
+        dims[axis] = value
+    except IndexError:
+        return shape
+    return tuple(dims)
+
+
+def _shape(text: str | None) -> Shape | None:
+    return parse_shape(text) if text else None
+
+
+def _int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+_DECLARED_RE = re.compile(r"(?:Input\(\s*(?:shape\s*=\s*)?|input_shape\s*=\s*)(\([^()]*\)|\[[^\[\]]*\])")
+
+
+def _declared_input(source: str | None) -> Shape | None:
+    """The shape the user's code declares for the model input: Input(shape=...) or input_shape=..."""
+    if not source:
+        return None
+    m = _DECLARED_RE.search(source)
+    return parse_shape(m.group(1)) if m else None
+
+
+def _data_look(rel: set[str], received: Shape | None) -> None:
+    """What a received tensor looks like when only its rank is known to be wrong.
+
+    (28, 28, 1) looks like one image without its batch axis (a channel-sized last axis after two equal
+    ones); (8, 28, 28) looks like a batch of images without their channel axis.
+    """
+    if not received or len(received) < 2 or any(d is None for d in received[1:]):
+        return
+    if len(received) >= 3 and received[-1] in (1, 3, 4) and received[0] is not None and received[0] == received[1] and received[0] > 4:
+        rel.add("looks_unbatched")
+    elif len(received) >= 3 and received[-1] == received[-2] and received[-1] > 4:
+        rel.add("looks_missing_channel")

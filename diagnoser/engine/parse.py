@@ -1,0 +1,235 @@
+"""Turn a raw traceback block into facts: exception type, whole message, frames, the framework, and the
+*core* message.
+
+Frameworks wrap the real error: tf.keras 2 re-raises it "in user code:" with a second stack inside the
+message, Keras 3 wraps it in "Exception encountered when calling X.call()" with the call arguments after
+it, TensorFlow's graph errors put "Detected at node" frames before the op's own words, and PyTorch's
+DataLoader re-raises a worker's error with its "Original Traceback". Rules match the core message, so
+one rule covers a message however it was wrapped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from diagnoser.engine.extract import RawBlock
+from diagnoser.engine.result import Frame
+
+FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*(?:\*{1,2})?\s*$')
+NESTED_EXC_RE = re.compile(r"^(?P<indent>\s*)(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)):(?:\s(?P<msg>.*))?$")
+NODE_RE = re.compile(r"(?:Detected at node|Node:)\s*'?(?P<node>[^\s']+)'?|\{\{node (?P<node2>[^}]+)\}\}")
+ARGS_HEADER_RE = re.compile(r"^\s*(?:Call arguments|Arguments) received by\b")
+WRAPPER_RE = re.compile(
+    r"^Exception encountered when calling\b(?:\s+layer\s+['\"](?P<name>[^'\"]+)['\"]|\s+(?P<cls>[\w.]+)\.call\(\))?"
+)
+ARG_SHAPE_RE = re.compile(r"•\s*(?P<name>[\w.]+)=.*?shape=(?P<shape>\([^)]*\)|\[[^\]]*\])")
+
+
+@dataclass
+class ParsedTraceback:
+    exception_type: str  # as printed, possibly qualified
+    message: str  # whole message, as printed
+    frames: list[Frame]
+    core_type: str  # short name of the innermost exception
+    core_message: str  # the innermost error's own words
+    nested_frames: list[Frame] = field(default_factory=list)  # frames printed inside the message
+    node: str | None = None  # TensorFlow op node, e.g. "sequential/dense/MatMul"
+    call_arguments: dict[str, str] = field(default_factory=dict)  # Keras "Arguments received" shapes
+    wrapper_layer: str | None = None  # the layer whose call raised, from Keras' wrapper message
+    framework: str = "unknown"
+    chained_from_previous: bool = False
+    bare: bool = False
+    start_line: int = 0
+
+    @property
+    def short_type(self) -> str:
+        return self.exception_type.rsplit(".", 1)[-1]
+
+    @property
+    def all_frames(self) -> list[Frame]:
+        return self.frames + self.nested_frames
+
+
+def parse_frames(lines: list[str]) -> list[Frame]:
+    frames: list[Frame] = []
+    pending: dict[str, object] | None = None
+    code: str | None = None
+    for line in lines:
+        m = FRAME_RE.match(line)
+        if m:
+            if pending is not None:
+                frames.append(Frame(code=code, **pending))  # type: ignore[arg-type]
+            pending = {"file": m["file"], "line": int(m["line"]), "function": (m["func"] or "").strip()}
+            code = None
+            continue
+        s = line.strip()
+        if pending is not None and code is None and s and not set(s) <= set("^~ "):
+            code = s
+    if pending is not None:
+        frames.append(Frame(code=code, **pending))  # type: ignore[arg-type]
+    return frames
+
+
+def _split_exception_line(line: str) -> tuple[str, str]:
+    if ":" in line:
+        head, tail = line.split(":", 1)
+        if re.fullmatch(r"[A-Za-z_][\w.]*", head.strip()):
+            return head.strip(), tail[1:] if tail.startswith(" ") else tail
+    if re.fullmatch(r"[A-Za-z_][\w.]*", line.strip()):
+        return line.strip(), ""
+    return "", line.strip()  # a message pasted without its exception type
+
+
+def _dedent(lines: list[str]) -> list[str]:
+    indents = [len(x) - len(x.lstrip()) for x in lines if x.strip()]
+    cut = min(indents) if indents else 0
+    return [x[cut:] if len(x) >= cut else x.strip() for x in lines]
+
+
+def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame], dict[str, str], str | None, str | None]:
+    """Peel wrappers off a message until the innermost error's own words remain."""
+    nested: list[Frame] = []
+    args: dict[str, str] = {}
+    node: str | None = None
+    wrapper: str | None = None
+    for _ in range(8):  # wrappers nest a few levels at most; bound it anyway
+        text_first = lines[0].strip() if lines else ""
+        # 1. tf.keras "in user code:" and PyTorch "Original Traceback": an inner traceback in the message
+        if text_first.startswith("in user code") or any(
+            "Original Traceback (most recent call last)" in x for x in lines[:5]
+        ) or text_first.startswith("Caught "):
+            inner_idx = None
+            for i in range(len(lines) - 1, -1, -1):
+                m = NESTED_EXC_RE.match(lines[i])
+                if m and i > 0:
+                    inner_idx = i
+                    break
+            if inner_idx is None:
+                break
+            nested += parse_frames(lines[:inner_idx])
+            m = NESTED_EXC_RE.match(lines[inner_idx])
+            assert m is not None
+            indent = len(m["indent"])
+            core_type = m["type"].rsplit(".", 1)[-1]
+            rest = [m["msg"] or ""] + [x[indent:] if x[:indent].strip() == "" else x for x in lines[inner_idx + 1:]]
+            lines = rest
+            continue
+        # 2. Keras "Exception encountered when calling ...": the real error follows, then the arguments
+        wm = WRAPPER_RE.match(text_first)
+        if wm:
+            wrapper = wm["name"] or wm["cls"] or wrapper
+            body: list[str] = []
+            in_args = False
+            for x in lines[1:]:
+                if ARGS_HEADER_RE.match(x):
+                    in_args = True
+                    continue
+                if in_args:
+                    am = ARG_SHAPE_RE.search(x)
+                    if am:
+                        args.setdefault(am["name"], am["shape"])
+                    continue
+                body.append(x)
+            while body and not body[0].strip():
+                body.pop(0)
+            if not body:
+                break
+            lines = _dedent(body)
+            continue
+        # 3. TensorFlow graph errors: frames of where the op was defined, then the op's message
+        if text_first.startswith(("Graph execution error", "Detected at node")) or (
+            lines and any(x.lstrip().startswith("Detected at node") for x in lines[:3])
+        ):
+            joined = "\n".join(lines)
+            nm = NODE_RE.search(joined)
+            if nm:
+                node = nm["node"] or nm["node2"]
+            last_file = max((i for i, x in enumerate(lines) if FRAME_RE.match(x)), default=-1)
+            nested += parse_frames(lines[: last_file + 1])
+            body = [x for x in lines[last_file + 1:] if x.strip()]
+            body = [x for x in body if not x.strip().startswith("[[{{node") and not x.strip().startswith("Node:")]
+            if not body:
+                break
+            lines = _dedent(body)
+            continue
+        break
+    # Strip TensorFlow's trailing op annotations and the TF1 "Original stack trace" appendix.
+    out: list[str] = []
+    for x in lines:
+        s = x.strip()
+        if s.startswith(("Original stack trace for", "Caused by op", "Errors may have originated")):
+            break
+        nm = NODE_RE.search(x) if "{{node" in x else None
+        if nm and node is None:
+            node = nm["node"] or nm["node2"]
+        if s.startswith("[[{{node") or s.startswith("[[node"):
+            continue
+        out.append(x)
+    while out and not out[-1].strip():
+        out.pop()
+    return core_type, out, nested, args, node, wrapper
+
+
+KERAS3_PATH = re.compile(r"keras/src/(?:models|layers|backend|trainers|ops|losses|utils|saving|engine)/")
+KERAS2_PATH = re.compile(r"tf_keras/|tensorflow/python/keras/|keras/src/engine/|keras/engine/|keras/src/backend\.py")
+STANDALONE_PATH = re.compile(r"keras/backend/tensorflow_backend\.py|keras/engine/topology\.py|keras/engine/training_utils\.py")
+TORCH_PATH = re.compile(r"torch/(?:nn|utils|_tensor|functional|autograd)|/torch/")
+TF_PATH = re.compile(r"tensorflow/python/")
+
+
+def detect_framework(frames: list[Frame], exc_type: str, message: str) -> str:
+    """Which library raised it, from paths first (reliable) and message style second."""
+    paths = "\n".join(f.file.replace("\\", "/") for f in frames)
+    if TORCH_PATH.search(paths) or "torch.Size" in message or exc_type.startswith("torch."):
+        if not KERAS3_PATH.search(paths) and "tensorflow" not in paths:
+            return "torch"
+    if STANDALONE_PATH.search(paths) or re.search(r"Error when checking (?:model )?(?:input|target)", message):
+        return "keras_standalone"
+    if "keras/src/engine/" in paths or "tf_keras/" in paths or "tensorflow/python/keras/" in paths:
+        return "tf_keras2"
+    if KERAS3_PATH.search(paths):
+        return "keras3"
+    if re.search(r"keras/engine/", paths):
+        return "tf_keras2"
+    # Message style: Keras 3 quotes layer names with single quotes and says "with name".
+    if re.search(r"Input \d+ with name '[^']*' of layer '", message) or re.search(
+        r"Exception encountered when calling \w+\.call\(\)", message
+    ):
+        return "keras3"
+    if re.search(r'Input \d+ of layer "[^"]+" is incompatible', message) or re.search(
+        r"Exception encountered when calling layer ['\"]", message
+    ):
+        return "tf_keras2"
+    if re.search(r"Input \d+ is incompatible with layer \w+", message):
+        return "keras_standalone"
+    if re.search(r"mat1 and mat2|Expected \d+D \(unbatched\)|Given groups=|torch\.\w+Tensor", message):
+        return "torch"
+    if TF_PATH.search(paths) or exc_type.startswith("tensorflow.") or "[[{{node" in message or "Graph execution error" in message:
+        return "tensorflow"
+    return "unknown"
+
+
+def parse_block(block: RawBlock) -> ParsedTraceback:
+    exc_type, first = _split_exception_line(block.exception_line)
+    message_lines = [first] + block.message_lines
+    message = "\n".join(message_lines).strip("\n")
+    frames = parse_frames(block.frame_lines)
+    core_type, core_lines, nested, args, node, wrapper = unwrap(exc_type.rsplit(".", 1)[-1], message_lines)
+    core = "\n".join(core_lines).strip()
+    framework = detect_framework(frames + nested, exc_type, message)
+    return ParsedTraceback(
+        exception_type=exc_type,
+        message=message,
+        frames=frames,
+        core_type=core_type,
+        core_message=core,
+        nested_frames=nested,
+        node=node,
+        call_arguments=args,
+        wrapper_layer=wrapper,
+        framework=framework,
+        chained_from_previous=block.chained_from_previous,
+        bare=block.bare,
+        start_line=block.start_line,
+    )
