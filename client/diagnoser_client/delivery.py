@@ -42,7 +42,7 @@ class Pending:
     def _run(self) -> None:
         config = self._delivery.config
         try:
-            outcome = transport.post(config.endpoint or "", config.token, self._payload, config.connect_timeout)
+            outcome = transport.send(config.endpoint or "", config.token, self._payload, config.connect_timeout)
         except BaseException as exc:  # transport returns values; this is the last net
             outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
         with self._lock:
@@ -122,7 +122,7 @@ class Delivery:
                 self.spool.release(claimed)
                 counts["kept"] += 1
                 continue
-            outcome = transport.post(endpoint, self.config.token, record["payload"], self.config.connect_timeout)
+            outcome = transport.send(endpoint, self.config.token, record["payload"], self.config.connect_timeout)
             if outcome.delivered:
                 self.spool.discard(claimed)
                 counts["delivered"] += 1

@@ -6,10 +6,10 @@ their version would cost seconds at crash time.
 
 from __future__ import annotations
 
-import datetime
 import getpass
 import os
 import platform
+import shlex
 import socket
 import sys
 import uuid
@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 from diagnoser_client import __version__
 from diagnoser_client.gitinfo import git_info
 from diagnoser_client.ranks import rank_info
-from diagnoser_client.scrub import scrub, scrub_argv
+from diagnoser_client.scrub import scrub_argv
 
 _PROCESS_RUN_ID = uuid.uuid4().hex
 _FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "torch", "jax", "numpy")
@@ -69,36 +69,42 @@ def script_path(argv: Optional[List[str]] = None) -> Optional[str]:
     return os.path.abspath(path) if isinstance(path, str) else None
 
 
+def _clip(value: Optional[str], limit: int) -> Optional[str]:
+    return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
+
+
 def collect(
     configured_run_id: Optional[str] = None,
     tags: Optional[Dict[str, str]] = None,
     secrets: tuple = (),
     thread: Optional[str] = None,
 ) -> Dict[str, Any]:
+    """The `meta` object of a report, in the service's schema (it refuses unknown fields).
+
+    Context without a field of its own (argv, ranks, thread, branch, pid) travels as tags; the user's own
+    tags win on a name clash.
+    """
     script = script_path()
-    meta: Dict[str, Any] = {
-        "client": {"name": "diagnoser-client", "version": __version__},
-        "report_uid": uuid.uuid4().hex,
-        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "hostname": socket.gethostname(),
-        "user": _user(),
-        "pid": os.getpid(),
-        "run_id": run_id(configured_run_id),
-        "script": script,
-        "argv": scrub_argv(list(sys.argv), secrets),
-        "cwd": scrub(os.getcwd(), secrets),
-        "python": platform.python_version(),
-        "platform": platform.platform(terse=True),
-        "versions": framework_versions(),
-    }
-    git = git_info(script or os.getcwd())
-    if git:
-        meta["git"] = git
+    versions = {"python": platform.python_version(), "diagnoser-client": __version__}
+    versions.update(framework_versions())
+    context: Dict[str, str] = {"argv": shlex.join(scrub_argv(list(sys.argv), secrets)), "pid": str(os.getpid())}
+    git = git_info(script or os.getcwd()) or {}
+    if git.get("branch"):
+        context["git_branch"] = git["branch"]
     ranks = rank_info()
-    if ranks:
-        meta["distributed"] = ranks
-    if thread:
-        meta["thread"] = thread
-    if tags:
-        meta["tags"] = dict(tags)
-    return meta
+    for key, value in (ranks or {}).items():
+        context[key] = str(value)
+    if thread and thread != "MainThread":
+        context["thread"] = thread
+    context.update(tags or {})
+    meta: Dict[str, Any] = {
+        "hostname": _clip(socket.gethostname(), 255),
+        "user": _clip(_user(), 255),
+        "run_id": _clip(run_id(configured_run_id), 255),
+        "script": _clip(script, 4096),
+        "python_version": platform.python_version(),
+        "git_commit": _clip(git.get("commit"), 64),
+        "versions": {k: _clip(v, 1000) for k, v in versions.items()},
+        "tags": {_clip(str(k), 255): _clip(str(v), 1000) for k, v in list(context.items())[:100]},
+    }
+    return {k: v for k, v in meta.items() if v is not None}

@@ -114,3 +114,18 @@ def _json(data: bytes) -> Dict[str, Any]:
     except Exception:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def rejected_field(outcome: Outcome) -> str:
+    error = outcome.body.get("error")
+    field_name = error.get("field") if isinstance(error, dict) else None
+    return field_name if isinstance(field_name, str) else ""
+
+
+def send(endpoint: str, token: Optional[str], payload: Dict[str, Any], connect_timeout: float) -> Outcome:
+    """post(), and once more without `meta` if the service refuses a metadata field: a service older or
+    newer than this client must still get the traceback, which matters far more than its metadata."""
+    outcome = post(endpoint, token, payload, connect_timeout)
+    if outcome.status == 400 and rejected_field(outcome).startswith("meta") and "meta" in payload:
+        outcome = post(endpoint, token, {k: v for k, v in payload.items() if k != "meta"}, connect_timeout)
+    return outcome
