@@ -43,11 +43,14 @@ def diagnose(
     ruleset = rules or default_ruleset()
     body = coerce_text(text)
     blocks = extract_blocks(body)
-    if not blocks and body.strip() and len(body) <= BARE_TEXT_LIMIT:
-        lines = body.strip().splitlines()
-        blocks = [RawBlock(exception_line=lines[0], message_lines=lines[1:], bare=True)]
     model = parse_summary(coerce_text(summary)) if summary else None
     src = coerce_text(source) if source else None
+    if not blocks and body.strip() and len(body) <= BARE_TEXT_LIMIT:
+        # A message pasted without "Type:" in front: kept only if a rule recognises it, so random text
+        # never turns into a traceback.
+        lines = body.strip().splitlines()
+        pasted = diagnose_block(RawBlock(exception_line=lines[0], message_lines=lines[1:], bare=True), model, src, ruleset)
+        return DiagnosisResult([pasted] if pasted.diagnoses else [])
     return DiagnosisResult([diagnose_block(b, model, src, ruleset) for b in blocks])
 
 

@@ -63,14 +63,13 @@ def clean_line(line: str) -> str:
 def _prefix_matcher(prefix: str) -> re.Pattern[str] | None:
     """A pattern for the per-line prefix (timestamp, logger name, rank) that the header line carries.
 
-    Digits vary from line to line (timestamps, ranks), so they match any digits; whitespace any run of it.
+    Digits vary from line to line (timestamps, ranks), so they match any digits; the rest is literal, so
+    the indentation after the prefix (which marks frames) survives.
     """
     if not prefix.strip():
         return None if not prefix else re.compile(re.escape(prefix))
-    parts = re.split(r"(\d+|\s+)", prefix)
-    regex = "".join(
-        r"\d+" if p.isdigit() else r"\s+" if p and p.isspace() else re.escape(p) for p in parts if p
-    )
+    parts = re.split(r"(\d+)", prefix)
+    regex = "".join(r"\d+" if p.isdigit() else re.escape(p) for p in parts if p)
     return re.compile(regex)
 
 

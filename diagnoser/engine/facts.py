@@ -164,6 +164,8 @@ def build_facts(
     if e_nd is not None and f_nd is not None:
         facts["rank_delta"] = f_nd - e_nd
 
+    _group_shape_facts(facts, groups)
+    _model_input_facts(facts, summary)
     _summary_facts(facts, summary, layer, received)
     facts["has_summary"] = summary is not None
     facts["source"] = source or ""
@@ -267,3 +269,36 @@ def _data_look(rel: set[str], received: Shape | None) -> None:
         rel.add("looks_unbatched")
     elif len(received) >= 3 and received[-1] == received[-2] and received[-1] > 4:
         rel.add("looks_missing_channel")
+
+
+def _group_shape_facts(facts: dict[str, Any], groups: dict[str, str | None]) -> None:
+    """Integer facts for every shape a rule captured, so `expr` conditions can do arithmetic:
+    `<group>_dim0` (first axis), `<group>_last` (last axis), `<group>_rank`."""
+    for name, value in groups.items():
+        if not value:
+            continue
+        text = value.strip()
+        if not text.startswith(("(", "[", "torch.Size")) and "," in text:
+            text = f"[{text}]"  # "896,10" as TensorFlow prints inside its own brackets
+        shape = parse_shape(text)
+        if not shape:
+            continue
+        facts[f"{name}_rank"] = len(shape)
+        if shape[0] is not None:
+            facts[f"{name}_dim0"] = shape[0]
+        if shape[-1] is not None:
+            facts[f"{name}_last"] = shape[-1]
+
+
+def _model_input_facts(facts: dict[str, Any], summary: ModelSummary | None) -> None:
+    """The model's declared per-sample input, from the summary's Input row or from the code."""
+    shape: Shape | None = summary.input_shape if summary is not None else None
+    if shape is not None:
+        shape = shape[1:]
+    elif facts.get("declared_input"):
+        shape = parse_shape(facts["declared_input"])
+    if shape:
+        facts["input_features"] = fmt(shape)
+        facts["input_rank"] = len(shape)
+        if shape[0] is not None:
+            facts["input_dim1"] = shape[0]

@@ -15,6 +15,9 @@ from diagnoser.engine.rules import REGEX_TIMEOUT, Rule, RuleError, RuleSet, load
 
 # Inputs that make backtracking-prone patterns explode; a sound pattern answers each in microseconds.
 ADVERSARIAL = [
+    "a" * 5000 + "!",
+    "word " * 3000 + "!",
+    "x" * 5000,
     "a" * 20000,
     " " * 20000,
     "(" * 5000 + "None, " * 3000,

@@ -1,0 +1,53 @@
+"""Diagnose every traceback in a log of any size, reading it in chunks so memory stays bounded."""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+
+from diagnoser.engine.diagnose import diagnose_block
+from diagnoser.engine.extract import iter_blocks_in_chunks
+from diagnoser.engine.result import TracebackResult
+from diagnoser.engine.rules import RuleSet, default_ruleset
+from diagnoser.engine.summary import ModelSummary
+
+CHUNK_BYTES = 4 * 1024 * 1024
+
+
+def iter_text_chunks(stream: BinaryIO, progress: Callable[[int], None] | None = None) -> Iterator[str]:
+    """Decoded chunks that end on a line boundary; invalid UTF-8 becomes U+FFFD, never an error."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    carry = ""
+    while True:
+        raw = stream.read(CHUNK_BYTES)
+        if progress is not None:
+            progress(len(raw))
+        if not raw:
+            tail = carry + decoder.decode(b"", final=True)
+            if tail:
+                yield tail
+            return
+        text = carry + decoder.decode(raw)
+        cut = text.rfind("\n")
+        if cut == -1:
+            carry = text
+            if len(carry) > 16 * CHUNK_BYTES:  # one enormous line: hand it over rather than grow forever
+                yield carry
+                carry = ""
+            continue
+        carry = text[cut + 1:]
+        yield text[: cut + 1]
+
+
+def scan_stream(
+    stream: BinaryIO,
+    model: ModelSummary | None = None,
+    source: str | None = None,
+    rules: RuleSet | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[tuple[int, TracebackResult]]:
+    """(line number, diagnosed traceback) for every traceback in the stream, in order."""
+    ruleset = rules or default_ruleset()
+    for block in iter_blocks_in_chunks(iter_text_chunks(stream, progress)):
+        yield block.start_line, diagnose_block(block, model, source, ruleset)

@@ -1,0 +1,30 @@
+"""Shared fixtures for engine tests: the labelled corpus of real tracebacks, when it is beside the repo."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
+REAL_CASES = REPO / "tests" / "fixtures" / "real" / "cases.jsonl"
+
+
+def load_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[dict]:
+    if not CORPUS.exists():
+        pytest.skip("shared/corpus/dev.jsonl is not beside this checkout")
+    return load_jsonl(CORPUS)
+
+
+@pytest.fixture(scope="session")
+def real_cases() -> list[dict]:
+    if not REAL_CASES.exists():
+        pytest.skip("tests/fixtures/real/cases.jsonl has not been generated")
+    return load_jsonl(REAL_CASES)

@@ -1,0 +1,70 @@
+"""The engine against labelled real tracebacks: the dev corpus and the fixtures this repo generated."""
+
+import collections
+
+from diagnoser.engine import diagnose
+from diagnoser.engine.rules import default_ruleset
+
+SHAPE = {c.id for c in default_ruleset().causes.values() if c.shape}
+
+
+def score(records, with_summary=True):
+    right = positives = false_pos = 0
+    misses = []
+    for rec in records:
+        if str(rec.get("notes", "")).startswith("SILENT:"):
+            continue
+        summary = rec.get("stdout_summary") if with_summary else None
+        res = diagnose(rec.get("stderr") or rec.get("traceback") or "", summary=summary or None).to_dict()
+        tbs = res["tracebacks"]
+        got = tbs[-1]["diagnoses"] if tbs else []
+        top = got[0]["cause"] if got else None
+        want = rec["label_cause"]
+        if want in SHAPE:
+            positives += 1
+            right += top == want
+            if top != want:
+                misses.append((rec["id"], want, top))
+        elif top in SHAPE:
+            false_pos += 1
+            misses.append((rec["id"], want, top))
+    return right / max(positives, 1), false_pos, misses
+
+
+def test_dev_corpus_top1_is_at_least_90_percent_with_no_false_positive(corpus):
+    top1, fp, misses = score(corpus)
+    assert top1 >= 0.90, misses
+    assert fp == 0, misses
+
+
+def test_dev_corpus_without_summaries_still_scores(corpus):
+    top1, fp, misses = score(corpus, with_summary=False)
+    assert top1 >= 0.85, misses
+    assert fp == 0
+
+
+def test_non_shape_errors_never_get_a_shape_cause(corpus):
+    for rec in corpus:
+        if rec["label_cause"] in ("other", "none"):
+            res = diagnose(rec["stderr"]).to_dict()
+            causes = [d["cause"] for t in res["tracebacks"] for d in t["diagnoses"]]
+            assert not (set(causes) & SHAPE), (rec["id"], causes)
+
+
+def test_generated_real_fixtures_score_well(real_cases):
+    top1, fp, misses = score(real_cases)
+    assert fp == 0, misses
+    assert top1 >= 0.75, misses
+
+
+def test_the_same_fault_groups_together_across_auto_numbered_layers():
+    a = 'ValueError: Input 0 of layer "conv2d" is incompatible with the layer: expected min_ndim=4, found ndim=3. Full shape received: (8, 28, 28)'
+    b = a.replace('"conv2d"', '"conv2d_14"')
+    fa = diagnose(a).tracebacks[-1].diagnoses[0].fingerprint
+    fb = diagnose(b).tracebacks[-1].diagnoses[0].fingerprint
+    assert fa == fb
+
+
+def test_frameworks_are_named(corpus):
+    seen = collections.Counter(diagnose(r["stderr"]).tracebacks[-1].framework for r in corpus if r["exc_type"])
+    assert {"keras3", "tf_keras2", "torch"} <= set(seen)
