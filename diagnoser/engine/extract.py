@@ -235,27 +235,72 @@ def iter_blocks(lines: Iterable[str]) -> Iterator[RawBlock]:
     yield from ex.close()
 
 
+class _Triggers:
+    """Where the next line worth reading starts. str.find per literal, cached until passed: much faster
+    than a regex alternation, which has no literal to skip ahead with."""
+
+    LITERALS = ("Traceback (most recent call last)", "Error", "Exception")
+
+    def __init__(self, chunk: str) -> None:
+        self.chunk = chunk
+        self.next = {lit: -2 for lit in self.LITERALS}
+
+    def find(self, pos: int) -> int:
+        best = -1
+        for lit in self.LITERALS:
+            at = self.next[lit]
+            while at != -1 and at < pos:
+                at = self.chunk.find(lit, pos if at < pos else at)
+                # "Error"/"Exception" count only when a ':' follows (after optional blanks)
+                while at != -1 and lit != self.LITERALS[0] and not _colon_follows(self.chunk, at + len(lit)):
+                    at = self.chunk.find(lit, at + 1)
+            self.next[lit] = at
+            if at != -1 and (best == -1 or at < best):
+                best = at
+        return best
+
+
+def _colon_follows(text: str, i: int) -> bool:
+    n = len(text)
+    while i < n and text[i] in " \t":
+        i += 1
+    return i < n and text[i] == ":"
+
+
+def _chain_start(chunk: str, start: int) -> int:
+    """Step back over blank lines to a chain separator just before a header, so it is seen."""
+    i, back = start, start
+    for _ in range(3):
+        if i <= 0:
+            break
+        prev = chunk.rfind("\n", 0, i - 1) + 1
+        line = chunk[prev : i - 1].strip()
+        if line in CHAIN_LINES:
+            return prev
+        if line:
+            break
+        i = prev
+        back = prev
+    return start if back == start else start
+
+
 def iter_blocks_in_chunks(chunks: Iterable[str]) -> Iterator[RawBlock]:
-    """Stream over big texts: chunks are whole lines; chunks with no trigger are skipped while idle."""
+    """Stream over big texts: chunks are whole lines; text with no trigger is skipped while idle."""
     ex = Extractor()
     for chunk in chunks:
         pos = 0
         n = len(chunk)
+        triggers = _Triggers(chunk)
         while pos < n:
             if ex.idle:
-                m = TRIGGER_RE.search(chunk, pos)
-                chain = chunk.find("exception", pos)
-                if m is None:
+                at = triggers.find(pos)
+                if at == -1:
                     ex.skip_lines(chunk.count("\n", pos))
                     break
-                start = chunk.rfind("\n", 0, m.start()) + 1
-                # Keep a chain separator just before the header visible to the extractor.
-                back = chunk.rfind("\n", 0, max(start - 1, 0)) + 1 if start else 0
-                if chain != -1 and back < start and chain < start:
-                    start = back
+                start = _chain_start(chunk, chunk.rfind("\n", 0, at) + 1)
                 if start > pos:
                     ex.skip_lines(chunk.count("\n", pos, start))
-                pos = start
+                    pos = start
             end = chunk.find("\n", pos)
             if end == -1:
                 end = n

@@ -8,14 +8,15 @@ from diagnoser.engine.rules import default_ruleset
 SHAPE = {c.id for c in default_ruleset().causes.values() if c.shape}
 
 
-def score(records, with_summary=True):
+def score(records, with_summary=True, with_source=False):
     right = positives = false_pos = 0
     misses = []
     for rec in records:
         if str(rec.get("notes", "")).startswith("SILENT:"):
             continue
         summary = rec.get("stdout_summary") if with_summary else None
-        res = diagnose(rec.get("stderr") or rec.get("traceback") or "", summary=summary or None).to_dict()
+        source = rec.get("snippet") if with_source else None
+        res = diagnose(rec.get("stderr") or rec.get("traceback") or "", summary=summary or None, source=source).to_dict()
         tbs = res["tracebacks"]
         got = tbs[-1]["diagnoses"] if tbs else []
         top = got[0]["cause"] if got else None
@@ -52,7 +53,8 @@ def test_non_shape_errors_never_get_a_shape_cause(corpus):
 
 
 def test_generated_real_fixtures_score_well(real_cases):
-    top1, fp, misses = score(real_cases)
+    # As the client sends them: traceback, summary and the script's source.
+    top1, fp, misses = score(real_cases, with_source=True)
     assert fp == 0, misses
     assert top1 >= 0.75, misses
 

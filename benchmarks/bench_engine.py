@@ -1,0 +1,129 @@
+"""Engine speed, printed as figures beside their limits measured in the same run (this machine is noisy).
+
+1. tracebacks per second on one core over a realistic mix (the dev corpus: logs, summaries, every framework);
+2. the same with 300 rules instead of the shipped ones (synthetic rules with literals that never occur,
+   as a big rule set mostly holds), showing what the literal prefilter saves;
+3. `scan` throughput in MB/s on a generated training log, beside `grep -c Traceback` on the same file.
+
+Run: python benchmarks/bench_engine.py [--log-mb 200] [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from diagnoser.engine import diagnose  # noqa: E402
+from diagnoser.engine.rules import default_rules_dir, load_rules  # noqa: E402
+from diagnoser.engine.scan import scan_stream  # noqa: E402
+
+CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
+FIXTURES = REPO / "tests" / "fixtures" / "real" / "cases.jsonl"
+
+
+def load_mix() -> list[tuple[str, str | None]]:
+    mix = []
+    for path in (CORPUS, FIXTURES):
+        if path.exists():
+            for line in path.read_text().splitlines():
+                rec = json.loads(line)
+                if rec.get("stderr") and "Traceback (most recent call last)" in rec["stderr"]:
+                    mix.append((rec["stderr"], rec.get("stdout_summary") or None))
+    if not mix:
+        sys.exit("no corpus found (shared/corpus/dev.jsonl or tests/fixtures/real/cases.jsonl)")
+    return mix
+
+
+def rate(mix, rules, seconds: float = 3.0) -> float:
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        for text, summary in mix:
+            diagnose(text, summary=summary, rules=rules)
+            n += 1
+    return n / (time.perf_counter() - t0)
+
+
+def synthetic_rules(n_extra: int) -> Path:
+    d = Path(tempfile.mkdtemp(prefix="diagnoser-bench-rules-"))
+    for p in default_rules_dir().glob("*.yaml"):
+        shutil.copy(p, d / p.name)
+    for i in range(n_extra):
+        rid = f"synthetic-{i:04d}"
+        (d / f"{rid}.yaml").write_text(
+            f"id: {rid}\ntitle: synthetic {i}\n"
+            f"match:\n  literals: ['zqx{i}marker']\n  pattern: 'zqx{i}marker (?P<layer>\\w+) expected (?P<expected>\\([^()]*\\))'\n"
+            "candidates: [{cause: data_preprocessing, explanation: e, fix: f}]\n"
+            f"examples: {{match: [{{text: 'ValueError: zqx{i}marker d expected (1,)'}}], no_match: [{{text: 'ValueError: x'}}]}}\n"
+        )
+    return d
+
+
+def make_log(path: Path, megabytes: int, mix) -> int:
+    noise = "".join(
+        f"2026-11-29 10:00:{i % 60:02d},{i % 1000:03d} INFO trainer: step {i} loss=0.{i % 97:02d} lr=1e-3 throughput=512 samples/s\n"
+        for i in range(2000)
+    )
+    bar = "".join(f"\r{j}/100 [{'=' * (j // 5):<20}] - ETA: 1s - loss: 0.2" for j in range(0, 101, 10)) + "\n"
+    n_tb = 0
+    with path.open("w") as fh:
+        while fh.tell() < megabytes * 1024 * 1024:
+            fh.write(noise)
+            fh.write(bar * 20)
+            fh.write(mix[n_tb % len(mix)][0] + "\n")
+            n_tb += 1
+    return n_tb
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--log-mb", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    try:
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the figure says
+    except (AttributeError, OSError):
+        pass
+    mix = load_mix()
+    shipped = load_rules()
+    big_dir = synthetic_rules(300 - len(shipped.rules))
+    big = load_rules(big_dir)
+    rates_small, rates_big = [], []
+    for _ in range(args.repeat):
+        rates_small.append(rate(mix, shipped))
+        rates_big.append(rate(mix, big))
+    small, large = statistics.median(rates_small), statistics.median(rates_big)
+    print(f"engine: {small:8.0f} tracebacks/s with {len(shipped.rules)} rules (median of {args.repeat}, one core, {len(mix)}-record mix)")
+    print(f"engine: {large:8.0f} tracebacks/s with {len(big.rules)} rules; ratio {large / small:.2f} of the shipped-rules rate")
+    shutil.rmtree(big_dir)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        log = Path(tmp) / "train.log"
+        n_tb = make_log(log, args.log_mb, mix)
+        size_mb = log.stat().st_size / 1e6
+        scan_t, grep_t = [], []
+        for _ in range(args.repeat):
+            t0 = time.perf_counter()
+            with log.open("rb") as fh:
+                found = sum(1 for _ in scan_stream(fh, rules=shipped))
+            scan_t.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            subprocess.run(["grep", "-c", "Traceback", str(log)], capture_output=True, check=False)
+            grep_t.append(time.perf_counter() - t0)
+        s, g = statistics.median(scan_t), statistics.median(grep_t)
+        print(f"scan: {size_mb / s:8.0f} MB/s over {size_mb:.0f} MB ({found} tracebacks found, {n_tb} written), median of {args.repeat}")
+        print(f"grep -c Traceback: {size_mb / g:8.0f} MB/s; scan runs at {g / s:.3f} of grep's speed (the limit)")
+
+
+if __name__ == "__main__":
+    main()
