@@ -1,0 +1,149 @@
+"""End to end: real gunicorn (two gthread workers), real HTTP, real tracebacks, tokens made by the real CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from diagnoser.engine import diagnose
+from diagnoser.store.db import make_engine, make_sessionmaker
+from diagnoser.store.models import Group, Report
+from svc_helpers import KERAS_TRACEBACK
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_") or k.startswith("DIAGNOSER_TEST")}
+    env.update(extra)
+    return env
+
+
+def _wait_ready(base: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"server exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            with urllib.request.urlopen(base + "/readyz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except (OSError, urllib.error.URLError):
+            pass
+        time.sleep(0.2)
+    raise AssertionError("server did not become ready")
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _cli(env: dict[str, str], cwd: Path, *args: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "diagnoser", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def _post(base: str, token: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(base + "/api/v1/reports", data=json.dumps(body).encode(), method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.fixture
+def gunicorn_server(db_url: str, tmp_path: Path):
+    port = _free_port()
+    env = _env(DIAGNOSER_DATABASE_URL=db_url, DIAGNOSER_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2",
+               DIAGNOSER_THREADS="8")
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
+                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        yield base, env, tmp_path
+    finally:
+        _stop(process)
+
+
+def test_gunicorn_ingests_a_real_keras_traceback(gunicorn_server):
+    base, env, cwd = gunicorn_server
+    out = _cli(env, cwd, "tokens", "create", "--project", "mnist", "--scope", "ingest")
+    token = out.strip().splitlines()[-1]
+    assert token.startswith("dgn_") and " " not in token
+    status, body = _post(base, token, {"traceback": KERAS_TRACEBACK, "meta": {"framework": "keras3"}})
+    assert status == 201, body
+    expected = diagnose(KERAS_TRACEBACK).to_dict()["tracebacks"][-1]["diagnoses"]
+    assert body["diagnoses"] == expected
+    if expected:  # the rules name this one: cause, layer and fix come back
+        best = body["diagnoses"][0]
+        assert best["cause"] and best["layer"] == "conv2d" and best["fix"]
+    assert body["url"].endswith(f"/groups/{body['group_id']}")
+
+
+def test_two_workers_ingesting_one_new_fingerprint_make_one_group_with_the_exact_count(gunicorn_server, db_url):
+    base, env, cwd = gunicorn_server
+    token = _cli(env, cwd, "tokens", "create", "--project", "race", "--scope", "ingest").strip().splitlines()[-1]
+    text = f"Traceback (most recent call last):\nRuntimeError: brand new failure {uuid.uuid4().hex}"
+    n = 64
+    with ThreadPoolExecutor(32) as pool:
+        answers = list(pool.map(lambda _: _post(base, token, {"traceback": text}), range(n)))
+    assert [s for s, _ in answers] == [201] * n
+    assert sum(1 for _, b in answers if b["group_status"] == "new") == 1
+    assert len({b["group_id"] for _, b in answers}) == 1
+    engine = make_engine(db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            groups = session.scalars(select(Group).where(Group.id == answers[0][1]["group_id"])).all()
+            assert len(groups) == 1 and groups[0].count == n
+            assert len(session.scalars(select(Report.id).where(Report.group_id == groups[0].id)).all()) == n
+    finally:
+        engine.dispose()
+
+
+def test_diagnoser_serve_starts_from_nothing(tmp_path):
+    """A fresh machine: no configuration, no data folder; `diagnoser serve` creates and migrates it."""
+    port = _free_port()
+    env = _env()
+    process = subprocess.Popen([sys.executable, "-m", "diagnoser", "serve", "--port", str(port), "--workers", "1"],
+                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(base, process)
+        assert (tmp_path / "data" / "diagnoser.db").exists()
+        token = _cli(env, tmp_path, "tokens", "create", "--project", "demo", "--scope", "ingest").splitlines()[-1]
+        status, body = _post(base, token, {"traceback": KERAS_TRACEBACK})
+        assert status == 201 and body["group_status"] == "new"
+        read = _cli(env, tmp_path, "tokens", "create", "--project", "demo", "--scope", "read").splitlines()[-1]
+        request = urllib.request.Request(base + "/api/v1/groups", headers={"Authorization": f"Bearer {read}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["groups"][0]["count"] == 1
+    finally:
+        _stop(process)
