@@ -99,4 +99,4 @@ def analyse(traceback: str, summary: str | None = None, source: str | None = Non
     if not fingerprint:
         fingerprint = fallback_fingerprint(exc_type, message)
     return Analysis(exception_type=exc_type[:200], exception_message=message, framework=framework,
-                    diagnoses=diagnoses, fingerprint=fingerprint)
+                    diagnoses=diagnoses, fingerprint=fingerprint, ruleset_version=RULESET_VERSION)

@@ -13,7 +13,8 @@ from typing import Callable
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from diagnoser.store.analysis import RULESET_VERSION, analyse
+from diagnoser.store import analysis as _analysis
+from diagnoser.store.analysis import analyse
 from diagnoser.store.db import reading, writing
 from diagnoser.store.ingest import diagnosis_rows, upsert_group
 from diagnoser.store.models import Diagnosis, Group, Report
@@ -27,7 +28,7 @@ class Outcome:
 
 
 def _stale(everything: bool):  # type: ignore[no-untyped-def]
-    return True if everything else Report.ruleset_version != RULESET_VERSION
+    return True if everything else Report.ruleset_version != _analysis.RULESET_VERSION
 
 
 def count_stale(sessions: sessionmaker[Session], everything: bool = False) -> int:

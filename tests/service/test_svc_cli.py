@@ -1,0 +1,83 @@
+"""The service commands, called through click: tokens, db upgrade, reclassify."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from diagnoser.cli import cli
+from diagnoser.engine.result import Diagnosis, DiagnosisResult, TracebackResult
+from diagnoser.store import analysis
+from diagnoser.store.models import Diagnosis as DiagnosisRow
+from diagnoser.store.models import Group, Report
+from svc_helpers import auth, post_report
+
+
+def _run(db_url, *args):
+    result = CliRunner().invoke(cli, list(args), env={"DIAGNOSER_DATABASE_URL": db_url}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_tokens_create_prints_the_token_alone_on_the_last_line_and_it_works(db_url, client):
+    out = _run(db_url, "tokens", "create", "--project", "nlp", "--scope", "ingest", "--team", "research")
+    token = out.strip().splitlines()[-1]
+    assert token.startswith("dgn_") and token.strip() == token
+    assert post_report(client, token).status_code == 201
+    listing = _run(db_url, "tokens", "list")
+    assert "research\tnlp\tingest\t" in listing and token not in listing
+    _run(db_url, "tokens", "revoke", token[:12])
+    assert post_report(client, token).status_code == 401
+
+
+def test_tokens_create_refuses_a_bad_scope(db_url):
+    result = CliRunner().invoke(cli, ["tokens", "create", "--project", "p", "--scope", "admin"],
+                                env={"DIAGNOSER_DATABASE_URL": db_url})
+    assert result.exit_code != 0
+
+
+def test_db_upgrade_is_idempotent(db_url):
+    assert "database at head" in _run(db_url, "db", "upgrade")
+    assert "database at head" in _run(db_url, "db", "upgrade")
+
+
+def test_a_bad_setting_is_a_usage_error():
+    result = CliRunner().invoke(cli, ["db", "upgrade"], env={"DIAGNOSER_MAX_BODY_BYTES": "lots"})
+    assert result.exit_code == 2 and "DIAGNOSER_MAX_BODY_BYTES" in result.output
+
+
+def _fake_engine(cause_of):
+    """An engine whose answer depends on the message, standing in for a changed rule set."""
+
+    def fake(text, summary=None, source=None):
+        message = text.strip().splitlines()[-1]
+        cause = cause_of(message)
+        diagnoses = [] if cause is None else [Diagnosis(cause=cause, confidence=0.9, rule=f"rule-{cause}", title=cause,
+                                                        explanation="", fix=f"fix {cause}", fingerprint=f"fp-{cause}")]
+        return DiagnosisResult([TracebackResult("ValueError", message, "keras3", [], diagnoses)])
+
+    return fake
+
+
+def test_reclassify_rediagnoses_and_regroups(db_url, app, client, ingest_token, read_token, monkeypatch):
+    monkeypatch.setattr(analysis, "diagnose", _fake_engine(lambda m: None))
+    monkeypatch.setattr(analysis, "RULESET_VERSION", "old")
+    ids = [post_report(client, ingest_token, {"traceback": f"Traceback\nValueError: case {w}"}).get_json()
+           for w in ("alpha", "beta", "alpha")]
+    assert len({i["group_id"] for i in ids}) == 2
+    resolved = ids[1]["group_id"]
+    client.patch(f"/api/v1/groups/{resolved}", json={"status": "resolved"}, headers=auth(read_token))
+
+    # New rules: both messages are now one named cause.
+    monkeypatch.setattr(analysis, "diagnose", _fake_engine(lambda m: "input_layer"))
+    monkeypatch.setattr(analysis, "RULESET_VERSION", "new")
+    out = _run(db_url, "reclassify")
+    assert "3 reports re-diagnosed, 3 moved to another group, 2 emptied groups removed" in out
+
+    with app.extensions["diagnoser"].sessions() as session:
+        groups = session.scalars(select(Group)).all()
+        assert [(g.fingerprint, g.count, g.cause, g.status) for g in groups] == [("fp-input_layer", 3, "input_layer", "open")]
+        assert set(session.scalars(select(Report.ruleset_version)).all()) == {"new"}
+        assert set(session.scalars(select(DiagnosisRow.ruleset_version)).all()) == {"new"}
+    assert "0 reports re-diagnosed" in _run(db_url, "reclassify")
+    assert "3 reports re-diagnosed, 0 moved" in _run(db_url, "reclassify", "--all")
