@@ -39,7 +39,7 @@ def uninstall() -> None:
 
 def watch(model: Any) -> Any:
     """Remember `model` (Keras or PyTorch) and the shapes its fit/evaluate/predict calls receive; returns it."""
-    from diagnoser_client.watch import watch as _watch
+    from diagnoser_client.watching import watch as _watch
 
     return _watch(model)
 

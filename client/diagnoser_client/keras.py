@@ -17,7 +17,7 @@ from typing import Any, Dict, Optional
 
 from diagnoser_client import capture
 from diagnoser_client._log import logger
-from diagnoser_client.watch import watch as _watch
+from diagnoser_client.watching import watch as _watch
 
 
 def _keras_callback_base() -> type:
