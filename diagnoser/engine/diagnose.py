@@ -68,7 +68,7 @@ def diagnose_block(block: RawBlock, model: ModelSummary | None, source: str | No
 def rank(tb: ParsedTraceback, model: ModelSummary | None, source: str | None, ruleset: RuleSet) -> list[Diagnosis]:
     scored: list[tuple[float, Diagnosis]] = []
     exc = tb.core_type if tb.core_type and ":" not in tb.core_type and " " not in tb.core_type else ""
-    for rule in ruleset.candidates_for(tb.core_message, exc) if exc else _all_untyped(ruleset, tb.core_message):
+    for rule in ruleset.candidates_for(tb.core_message, exc):
         if rule.frameworks and tb.framework not in rule.frameworks:
             continue
         groups = rule.search(tb.core_message)
@@ -90,11 +90,6 @@ def rank(tb: ParsedTraceback, model: ModelSummary | None, source: str | None, ru
         if d.cause not in best or score > best[d.cause][0]:
             best[d.cause] = (score, d)
     return [d for _, d in sorted(best.values(), key=lambda sd: -sd[0])]
-
-
-def _all_untyped(ruleset: RuleSet, message: str) -> list[Rule]:
-    """A pasted message with no exception type: any rule whose literals occur may match."""
-    return [r for r in ruleset.rules if all(x in message for x in r.literals)]
 
 
 def _make(rule: Rule, cand: Candidate, facts: dict[str, Any], reasons: list[Preference], score: float, tb: ParsedTraceback) -> Diagnosis:

@@ -106,21 +106,26 @@ class RuleSet:
     def __post_init__(self) -> None:
         for rule in self.rules:
             if rule.literals:
-                self._by_literal.setdefault(rule.literals[0], []).append(rule)
+                for lit in rule.literals:
+                    self._by_literal.setdefault(lit, []).append(rule)
             else:
                 self._no_literal.append(rule)
 
     def candidates_for(self, message: str, exc_type: str) -> Iterable[Rule]:
-        """Rules whose literals all occur in the message: the only ones worth a regex."""
+        """Rules one of whose literals occurs in the message: the only ones worth a regex.
+
+        A rule lists one literal per alternative of its pattern, so any one of them suffices.
+        """
+        seen: set[str] = set()
+        window = message[:MAX_MATCH_CHARS]
         for lit, rules in self._by_literal.items():
-            if lit in message:
+            if lit in window:
                 for rule in rules:
-                    if all(x in message for x in rule.literals[1:]) and (
-                        not rule.exceptions or exc_type in rule.exceptions
-                    ):
+                    if rule.id not in seen and (not rule.exceptions or not exc_type or exc_type in rule.exceptions):
+                        seen.add(rule.id)
                         yield rule
         for rule in self._no_literal:
-            if not rule.exceptions or exc_type in rule.exceptions:
+            if not rule.exceptions or not exc_type or exc_type in rule.exceptions:
                 yield rule
 
 
