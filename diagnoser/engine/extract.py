@@ -236,12 +236,12 @@ def iter_blocks(lines: Iterable[str]) -> Iterator[RawBlock]:
 
 
 class _Triggers:
-    """Where the next line worth reading starts. str.find per literal, cached until passed: much faster
-    than a regex alternation, which has no literal to skip ahead with."""
+    """Where the next line worth reading starts. bytes.find per literal, cached until passed: far faster
+    than decoding the whole log or running a regex alternation, which has no literal to skip ahead with."""
 
-    LITERALS = ("Traceback (most recent call last)", "Error", "Exception")
+    LITERALS = (b"Traceback (most recent call last)", b"Error", b"Exception")
 
-    def __init__(self, chunk: str) -> None:
+    def __init__(self, chunk: bytes) -> None:
         self.chunk = chunk
         self.next = {lit: -2 for lit in self.LITERALS}
 
@@ -249,43 +249,46 @@ class _Triggers:
         best = -1
         for lit in self.LITERALS:
             at = self.next[lit]
-            while at != -1 and at < pos:
-                at = self.chunk.find(lit, pos if at < pos else at)
+            if at != -1 and at < pos:
+                at = self.chunk.find(lit, pos)
                 # "Error"/"Exception" count only when a ':' follows (after optional blanks)
-                while at != -1 and lit != self.LITERALS[0] and not _colon_follows(self.chunk, at + len(lit)):
+                while at != -1 and lit is not self.LITERALS[0] and not _colon_follows(self.chunk, at + len(lit)):
                     at = self.chunk.find(lit, at + 1)
-            self.next[lit] = at
+                self.next[lit] = at
             if at != -1 and (best == -1 or at < best):
                 best = at
         return best
 
 
-def _colon_follows(text: str, i: int) -> bool:
+def _colon_follows(text: bytes, i: int) -> bool:
     n = len(text)
-    while i < n and text[i] in " \t":
+    while i < n and text[i] in (32, 9):
         i += 1
-    return i < n and text[i] == ":"
+    return i < n and text[i] == 58
 
 
-def _chain_start(chunk: str, start: int) -> int:
-    """Step back over blank lines to a chain separator just before a header, so it is seen."""
-    i, back = start, start
+_CHAIN_BYTES = tuple(c.encode() for c in CHAIN_LINES)
+
+
+def _chain_start(chunk: bytes, start: int) -> int:
+    """A chain separator a few lines above a header belongs to it: start there so it is seen."""
+    i = start
     for _ in range(3):
         if i <= 0:
             break
-        prev = chunk.rfind("\n", 0, i - 1) + 1
+        prev = chunk.rfind(b"\n", 0, i - 1) + 1
         line = chunk[prev : i - 1].strip()
-        if line in CHAIN_LINES:
+        if line in _CHAIN_BYTES:
             return prev
         if line:
             break
         i = prev
-        back = prev
-    return start if back == start else start
+    return start
 
 
-def iter_blocks_in_chunks(chunks: Iterable[str]) -> Iterator[RawBlock]:
-    """Stream over big texts: chunks are whole lines; text with no trigger is skipped while idle."""
+def iter_blocks_in_chunks(chunks: Iterable[bytes]) -> Iterator[RawBlock]:
+    """Stream over big logs as bytes: chunks end on a line boundary; lines with no trigger word are never
+    decoded while no traceback is open, so memory stays bounded and speed near disk speed."""
     ex = Extractor()
     for chunk in chunks:
         pos = 0
@@ -295,15 +298,15 @@ def iter_blocks_in_chunks(chunks: Iterable[str]) -> Iterator[RawBlock]:
             if ex.idle:
                 at = triggers.find(pos)
                 if at == -1:
-                    ex.skip_lines(chunk.count("\n", pos))
+                    ex.skip_lines(chunk.count(b"\n", pos))
                     break
-                start = _chain_start(chunk, chunk.rfind("\n", 0, at) + 1)
+                start = _chain_start(chunk, chunk.rfind(b"\n", 0, at) + 1)
                 if start > pos:
-                    ex.skip_lines(chunk.count("\n", pos, start))
+                    ex.skip_lines(chunk.count(b"\n", pos, start))
                     pos = start
-            end = chunk.find("\n", pos)
+            end = chunk.find(b"\n", pos)
             if end == -1:
                 end = n
-            yield from ex.feed(chunk[pos:end])
+            yield from ex.feed(chunk[pos:end].decode("utf-8", errors="replace"))
             pos = end + 1
     yield from ex.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -15,29 +14,27 @@ from diagnoser.engine.summary import ModelSummary
 CHUNK_BYTES = 4 * 1024 * 1024
 
 
-def iter_text_chunks(stream: BinaryIO, progress: Callable[[int], None] | None = None) -> Iterator[str]:
-    """Decoded chunks that end on a line boundary; invalid UTF-8 becomes U+FFFD, never an error."""
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    carry = ""
+def iter_line_chunks(stream: BinaryIO, progress: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """Chunks of whole lines as bytes (a UTF-8 character never spans two of them)."""
+    carry = b""
     while True:
         raw = stream.read(CHUNK_BYTES)
         if progress is not None:
             progress(len(raw))
         if not raw:
-            tail = carry + decoder.decode(b"", final=True)
-            if tail:
-                yield tail
+            if carry:
+                yield carry
             return
-        text = carry + decoder.decode(raw)
-        cut = text.rfind("\n")
+        data = carry + raw if carry else raw
+        cut = data.rfind(b"\n")
         if cut == -1:
-            carry = text
+            carry = data
             if len(carry) > 16 * CHUNK_BYTES:  # one enormous line: hand it over rather than grow forever
                 yield carry
-                carry = ""
+                carry = b""
             continue
-        carry = text[cut + 1:]
-        yield text[: cut + 1]
+        carry = data[cut + 1:]
+        yield data[: cut + 1]
 
 
 def scan_stream(
@@ -49,5 +46,5 @@ def scan_stream(
 ) -> Iterator[tuple[int, TracebackResult]]:
     """(line number, diagnosed traceback) for every traceback in the stream, in order."""
     ruleset = rules or default_ruleset()
-    for block in iter_blocks_in_chunks(iter_text_chunks(stream, progress)):
+    for block in iter_blocks_in_chunks(iter_line_chunks(stream, progress)):
         yield block.start_line, diagnose_block(block, model, source, ruleset)
