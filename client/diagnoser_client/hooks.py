@@ -165,8 +165,7 @@ def _uninstall_ipython_hook() -> None:
     shell, (types, handler) = _state.ipython, _state.ipython_previous
     try:
         shell.custom_exceptions = types
-        if handler is not None:
-            shell.CustomTB = handler
+        shell.CustomTB = handler
     except Exception:
         logger.warning("could not restore IPython's exception handler", exc_info=True)
     _state.ipython = _state.ipython_previous = None
