@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,8 +81,53 @@ def _clean_fingerprint(value: object) -> str:
     return text
 
 
-def analyse(traceback: str, summary: str | None = None, source: str | None = None) -> Analysis:
-    """Diagnose one report. Never raises on any text: an engine failure leaves the report undiagnosed but stored."""
+class _AnalysisCache:
+    """The last answers of the engine, by a digest of its inputs.
+
+    Why: a recurring cause is the common case (one broken script crashing across a sweep, a cluster, a night of
+    retries), and the engine is pure, so the same text gets the same answer. Keyed by a digest, not the text, so a
+    full cache holds small keys; the engine function and rule-set version are part of the key.
+    """
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._entries: OrderedDict[tuple[Any, ...], Analysis] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Analysis | None:
+        with self._lock:
+            found = self._entries.get(key)
+            if found is not None:
+                self._entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], value: Analysis) -> None:
+        with self._lock:
+            self._entries[key] = value
+            if len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+_cache = _AnalysisCache()
+
+
+def analyse(traceback: str, summary: str | None = None, source: str | None = None, cache: bool = True) -> Analysis:
+    """Diagnose one report (the answer is shared: do not mutate it). Never raises on any text: an engine failure
+    leaves the report undiagnosed but stored."""
+    if not cache:
+        return _analyse(traceback, summary, source)
+    digest = hashlib.blake2b(digest_size=20)
+    for part in (traceback, summary, source):
+        digest.update(b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass") + b"\x02")
+    key = (diagnose, RULESET_VERSION, digest.digest())
+    found = _cache.get(key)
+    if found is None:
+        found = _analyse(traceback, summary, source)
+        _cache.put(key, found)
+    return found
+
+
+def _analyse(traceback: str, summary: str | None, source: str | None) -> Analysis:
     try:
         result = diagnose(traceback, summary=summary, source=source).to_dict()
         tracebacks = result.get("tracebacks") or []

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert
+from sqlalchemy import case
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,43 +45,56 @@ class Stored:
     group_status: str  # "new" | "existing" | "regressed"
 
 
-def _dialect_insert(session: Session) -> Any:
-    name = session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"upserts are implemented for SQLite and PostgreSQL, not {name}")
+_UPSERTS: dict[tuple[str, bool], Any] = {}
+
+
+def _upsert_statement(dialect: str, reopen: bool) -> Any:
+    """The group upsert, built once per dialect: building it per call cost more than running it."""
+    key = (dialect, reopen)
+    if key not in _UPSERTS:
+        if dialect == "postgresql":
+            dialect_insert = postgresql.insert
+        elif dialect == "sqlite":
+            dialect_insert = sqlite.insert
+        else:
+            raise RuntimeError(f"upserts are implemented for SQLite and PostgreSQL, not {dialect}")
+        table = Group.__table__
+        stmt = dialect_insert(table)
+        ex = stmt.excluded
+        status = table.c.status
+        if reopen:
+            status = case((table.c.status == "resolved", "regressed"), else_=table.c.status)
+        _UPSERTS[key] = stmt.on_conflict_do_update(
+            index_elements=[table.c.project_id, table.c.fingerprint],
+            set_={
+                "count": table.c.count + ex.count,
+                "last_seen": case((ex.last_seen > table.c.last_seen, ex.last_seen), else_=table.c.last_seen),
+                "first_seen": case((ex.first_seen < table.c.first_seen, ex.first_seen), else_=table.c.first_seen),
+                "status": status,
+                "previous_status": table.c.status,
+            },
+        ).returning(table.c.id, table.c.previous_status)
+    return _UPSERTS[key]
 
 
 def upsert_group(session: Session, project_id: int, fingerprint: str, count: int, first_seen: datetime,
                  last_seen: datetime, analysis: Analysis, reopen: bool = True) -> tuple[int, str | None]:
     """Count `count` occurrences into the group; returns (group id, status before, None when just created).
     With `reopen`, a resolved group becomes regressed."""
-    table = Group.__table__
     best = analysis.best or {}
-    stmt = _dialect_insert(session)(table).values(
-        project_id=project_id, fingerprint=fingerprint, cause=analysis.cause, rule=best.get("rule"),
-        title=str(best.get("title") or f"{analysis.exception_type}: {analysis.exception_message}")[:1000],
-        exception_type=analysis.exception_type, first_seen=first_seen, last_seen=last_seen, count=count,
-        status="open", previous_status=None,
-    )
-    ex = stmt.excluded
-    status = table.c.status
-    if reopen:
-        status = case((table.c.status == "resolved", "regressed"), else_=table.c.status)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=[table.c.project_id, table.c.fingerprint],
-        set_={
-            "count": table.c.count + ex.count,
-            "last_seen": case((ex.last_seen > table.c.last_seen, ex.last_seen), else_=table.c.last_seen),
-            "first_seen": case((ex.first_seen < table.c.first_seen, ex.first_seen), else_=table.c.first_seen),
-            "status": status,
-            "previous_status": table.c.status,
-        },
-    ).returning(table.c.id, table.c.previous_status)
-    row = session.execute(stmt).one()
+    params = {
+        "project_id": project_id, "fingerprint": fingerprint, "cause": analysis.cause, "rule": best.get("rule"),
+        "title": str(best.get("title") or f"{analysis.exception_type}: {analysis.exception_message}")[:1000],
+        "exception_type": analysis.exception_type, "first_seen": first_seen, "last_seen": last_seen,
+        "count": count, "status": "open", "previous_status": None,
+    }
+    stmt = _upsert_statement(session.get_bind().dialect.name, reopen)
+    row = session.execute(stmt, params).one()
     return row.id, row.previous_status
+
+
+_INSERT_REPORTS = Report.__table__.insert().returning(Report.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_DIAGNOSES = Diagnosis.__table__.insert()
 
 
 def diagnosis_rows(report_id: int, analysis: Analysis) -> list[dict[str, Any]]:
@@ -127,10 +140,9 @@ def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
         if row["framework"] is None and a.framework and a.framework != "unknown":
             row["framework"] = a.framework
         rows.append(row)
-    stmt = insert(Report).returning(Report.id, sort_by_parameter_order=True)
-    report_ids = list(session.scalars(stmt, rows))
+    report_ids = list(session.scalars(_INSERT_REPORTS, rows))
     diag_rows = [r for report_id, report in zip(report_ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
     if diag_rows:
-        session.execute(insert(Diagnosis), diag_rows)
+        session.execute(_INSERT_DIAGNOSES, diag_rows)
     return [Stored(report_id=rid, group_id=group_of[i][0], group_status=group_of[i][1])
             for i, rid in enumerate(report_ids)]

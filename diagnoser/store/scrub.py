@@ -13,35 +13,46 @@ from typing import Any
 REDACTED = "[REDACTED]"
 
 # A key is secret-looking when it ends with one of these words ("db_password", "HF_TOKEN", "x-api-key"), so that
-# "max_tokens" or "tokens = tokenizer(x)" in a user's source stay readable.
-_KEY_NAMES = (
-    r"(?:[A-Za-z0-9_.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key(?:[_-]?id)?"
-    r"|private[_-]?key|credentials?|session[_-]?id))"
+# "max_tokens" or "tokens = tokenizer(x)" in a user's source stay readable. Matching starts at the word itself (the
+# rest of the key name is kept anyway), which keeps the scan linear.
+_SECRET_WORDS = (
+    r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key(?:[_-]?id)?"
+    r"|private[_-]?key|credentials?|session[_-]?id)"
 )
+_KEY_NAMES = r"(?:[A-Za-z0-9_.-]*" + _SECRET_WORDS + ")"
 _VALUE = r"(?!\[REDACTED\])(?!\d+\b)"
 
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# (literals, pattern, replacement): a pattern runs only when one of its literals occurs in the text (lower-cased when
+# the literal is), so a traceback without any secret-ish word costs a few substring checks, not a dozen regex scans.
+_PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
     # scheme://user:password@host  -> keep the user, drop the password
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20}://[^\s:/@'\"]{0,200}:)([^\s@/'\"]{1,200})(@)"), r"\1" + REDACTED + r"\3"),
+    (("://",), re.compile(r"(?i)\b([a-z][a-z0-9+.-]{1,20}://[^\s:/@'\"]{0,200}:)([^\s@/'\"]{1,200})(@)"),
+     r"\1" + REDACTED + r"\3"),
     # Authorization: Bearer xxx / Basic xxx, and bare "Bearer xxx"
-    (re.compile(r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?(?:(?:bearer|basic|token)\s+)?)" + _VALUE + r"([^\s'\",;]{4,})"),
+    (("authorization",), re.compile(
+        r"(?i)\b(authorization['\"]?\s*[:=]\s*['\"]?(?:(?:bearer|basic|token)\s+)?)" + _VALUE + r"([^\s'\",;]{4,})"),
      r"\1" + REDACTED),
-    (re.compile(r"(?i)\b(bearer\s+)([A-Za-z0-9\-._~+/]{8,}=*)"), r"\1" + REDACTED),
-    # AWS access key ids and secret keys
-    (re.compile(r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})\b"), REDACTED),
+    (("bearer",), re.compile(r"(?i)\b(bearer\s+)" + _VALUE + r"([A-Za-z0-9\-._~+/]{8,}=*)"), r"\1" + REDACTED),
+    # AWS access key ids
+    (("AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA"),
+     re.compile(r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16})\b"), REDACTED),
     # well-known token shapes: GitHub, Slack, OpenAI/Anthropic-style, Hugging Face, Google, Stripe, JWTs, ours
-    (re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"), REDACTED),
-    (re.compile(r"\b(xox[abprs]-[A-Za-z0-9-]{10,})"), REDACTED),
-    (re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"), "https://hooks.slack.com/services/" + REDACTED),
-    (re.compile(r"\b(sk-(?:[A-Za-z0-9_-]{2,12}-)?[A-Za-z0-9_-]{20,})"), REDACTED),
-    (re.compile(r"\b(hf_[A-Za-z0-9]{20,})\b"), REDACTED),
-    (re.compile(r"\b(AIza[0-9A-Za-z_-]{35})\b"), REDACTED),
-    (re.compile(r"\b([rs]k_(?:live|test)_[A-Za-z0-9]{16,})\b"), REDACTED),
-    (re.compile(r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), REDACTED),
-    (re.compile(r"\b(dgn_[A-Za-z0-9_-]{20,})"), REDACTED),
-    # key = value, key: value, "key": "value", --key value, KEY=value (environment dumps, configs, argv)
-    (re.compile(r"(?i)(\b" + _KEY_NAMES + r"['\"]?\s*[:=]\s*['\"]?)" + _VALUE + r"([^\s'\",;&)}\]]{3,})"), r"\1" + REDACTED),
-    (re.compile(r"(?i)(--" + _KEY_NAMES + r"[ =])" + _VALUE + r"([^\s'\"]{3,})"), r"\1" + REDACTED),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+     re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b"), REDACTED),
+    (("xox",), re.compile(r"\b(xox[abprs]-[A-Za-z0-9-]{10,})"), REDACTED),
+    (("hooks.slack.com",), re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]+"),
+     "https://hooks.slack.com/services/" + REDACTED),
+    (("sk-",), re.compile(r"\b(sk-(?:[A-Za-z0-9_-]{2,12}-)?[A-Za-z0-9_-]{20,})"), REDACTED),
+    (("hf_",), re.compile(r"\b(hf_[A-Za-z0-9]{20,})\b"), REDACTED),
+    (("AIza",), re.compile(r"\b(AIza[0-9A-Za-z_-]{35})\b"), REDACTED),
+    (("_live_", "_test_"), re.compile(r"\b([rs]k_(?:live|test)_[A-Za-z0-9]{16,})\b"), REDACTED),
+    (("eyJ",), re.compile(r"\b(eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})"), REDACTED),
+    (("dgn_",), re.compile(r"\b(dgn_[A-Za-z0-9_-]{20,})"), REDACTED),
+    # key = value, key: value, "key": "value", KEY=value (environment dumps, configs), and --key value (argv)
+    (("pass", "pwd", "secret", "token", "key", "credential", "session"),
+     re.compile(r"(?i)(" + _SECRET_WORDS + r"['\"]?\s*[:=]\s*['\"]?)" + _VALUE + r"([^\s'\",;&)}\]]{3,})"),
+     r"\1" + REDACTED),
+    (("--",), re.compile(r"(?i)(--" + _KEY_NAMES + r"[ =])" + _VALUE + r"([^\s'\"]{3,})"), r"\1" + REDACTED),
 )
 
 _SECRET_KEY = re.compile(r"(?i)^" + _KEY_NAMES + r"$")
@@ -49,8 +60,11 @@ _SECRET_KEY = re.compile(r"(?i)^" + _KEY_NAMES + r"$")
 
 def scrub_text(text: str) -> str:
     """`text` with every secret we recognise replaced by [REDACTED]."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    for literals, pattern, replacement in _PATTERNS:
+        # a lower-case literal is looked for case-insensitively; one with capitals ("AKIA", "eyJ") exactly
+        if any(lit in (lowered if lit == lit.lower() else text) for lit in literals):
+            text = pattern.sub(replacement, text)
     return text
 
 
