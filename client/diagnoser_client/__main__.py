@@ -50,8 +50,10 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from diagnoser_client import install, runner
 
-    if install() is None and not os.environ.get("DIAGNOSER_URL") and not os.environ.get("DIAGNOSER_DISABLED"):
-        sys.stderr.write("diagnoser: DIAGNOSER_URL is not set; running without crash reports.\n")
+    if install() is None and not os.environ.get("DIAGNOSER_DISABLED"):
+        url = os.environ.get("DIAGNOSER_URL", "").strip()
+        problem = f"DIAGNOSER_URL={url!r} is not an http(s) URL" if url else "DIAGNOSER_URL is not set"
+        sys.stderr.write(f"diagnoser: {problem}; running without crash reports.\n")
     if argv[0] == "-m":
         if len(argv) < 2:
             sys.stderr.write(USAGE)

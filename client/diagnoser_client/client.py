@@ -60,7 +60,11 @@ class Client:
             if not wait:
                 self.delivery.submit(payload, on_done=lambda result: self.show(result, stream))
                 return None
-            result = self.delivery.submit(payload).wait(self.config.timeout)
+            pending = self.delivery.submit(payload)
+            try:
+                result = pending.wait(self.config.timeout)
+            except KeyboardInterrupt:  # the user wants out now: keep the report for later, quietly
+                return pending.wait(0)
             self.show(result, stream)
             return result
         except Exception:

@@ -100,7 +100,10 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
         return value
     if raw is None:
         return None
-    return str(raw).strip() or None
+    text = str(raw).strip() or None
+    if name == "url" and text and not text.lower().startswith(("http://", "https://")):
+        raise ValueError("not an http(s) URL")
+    return text
 
 
 def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> Config:

@@ -86,7 +86,10 @@ class Delivery:
         pending = Pending(self, payload, on_done)
         with self._lock:
             self._pending.append(pending)
-        pending.thread.start()
+        try:
+            pending.thread.start()
+        except RuntimeError:  # "can't create new thread at interpreter shutdown": send from here instead
+            pending._run()
         return pending
 
     def settle(self, payload: Dict[str, Any], outcome: Outcome) -> Result:

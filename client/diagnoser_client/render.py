@@ -87,6 +87,8 @@ def failure_line(outcome: Outcome, url: Optional[str], spooled_to: Optional[str]
             f"{prefix} the service at {url} rejected the token ({outcome.describe()}); "
             "check DIAGNOSER_TOKEN (an ingest token). Report not sent."
         )
+    if outcome.status == 0:
+        return f"{prefix} {_one_line(outcome.describe(), 150)}; report not sent."
     if outcome.status == 413:
         return f"{prefix} the report is too large for the service ({outcome.describe()}); not sent."
     if outcome.permanent:

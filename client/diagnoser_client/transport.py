@@ -1,13 +1,16 @@
 """One HTTP POST of one report, classified into what to do next.
 
-urllib honours HTTP(S)_PROXY / NO_PROXY as training clusters expect. Its timeout applies to each socket
-operation (so connecting waits `connect_timeout` at most); the caller bounds the total by waiting on the
-sending thread. Every outcome is a value, never an exception: the hook must not raise.
+urllib honours HTTP(S)_PROXY / NO_PROXY as training clusters expect. Connecting waits `connect_timeout` at
+most; reading the answer may take longer (the service diagnoses and commits before it answers), up to
+READ_TIMEOUT. A dying program does not wait that long: it waits on the sending thread for a bounded time and
+spools the report if the answer is late. Every outcome is a value, never an exception: the hook must not raise.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
+import http.client
 import json
 import socket
 import urllib.error
@@ -18,6 +21,7 @@ from typing import Any, Dict, Optional
 from diagnoser_client import __version__
 
 GZIP_ABOVE = 8 * 1024
+READ_TIMEOUT = 15.0
 MAX_BODY = 1024 * 1024  # the service's limit, after compression
 
 
@@ -52,6 +56,49 @@ class Outcome:
         return f"HTTP {self.status}" + (f": {message}" if isinstance(message, str) and message else "")
 
 
+class _Connection(http.client.HTTPConnection):
+    """Connects with the short timeout, then reads with the longer one."""
+
+    def __init__(self, *args: Any, read_timeout: float = READ_TIMEOUT, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_timeout = read_timeout
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(self._read_timeout)
+
+
+class _SecureConnection(http.client.HTTPSConnection):
+    def __init__(self, *args: Any, read_timeout: float = READ_TIMEOUT, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_timeout = read_timeout
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock.settimeout(self._read_timeout)
+
+
+class _HTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(functools.partial(_Connection, read_timeout=READ_TIMEOUT), req)
+
+
+class _HTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req: Any) -> Any:
+        context = getattr(self, "_context", None)
+        return self.do_open(functools.partial(_SecureConnection, read_timeout=READ_TIMEOUT), req, context=context)
+
+
+_opener: Optional[urllib.request.OpenerDirector] = None
+
+
+def _open(request: urllib.request.Request, connect_timeout: float) -> Any:
+    global _opener
+    if _opener is None:
+        _opener = urllib.request.build_opener(_HTTPHandler(), _HTTPSHandler())
+    return _opener.open(request, timeout=connect_timeout)
+
+
 def encode(payload: Dict[str, Any]) -> tuple:
     """(body bytes, extra headers): JSON, gzipped when large enough for it to matter."""
     raw = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
@@ -81,7 +128,7 @@ def post(endpoint: str, token: Optional[str], payload: Dict[str, Any], connect_t
     except ValueError as exc:  # not a URL at all: retrying will not help
         return Outcome(status=0, error=f"invalid DIAGNOSER_URL: {exc}")
     try:
-        with urllib.request.urlopen(request, timeout=connect_timeout) as response:
+        with _open(request, connect_timeout) as response:
             return Outcome(status=response.status, body=_json(response.read()))
     except urllib.error.HTTPError as exc:
         try:
