@@ -20,6 +20,7 @@ from diagnoser.engine.summary import ModelSummary, parse_summary
 
 MAX_INPUT_CHARS = 8 * 1024 * 1024  # diagnose() holds its text in memory; `scan` streams bigger logs
 BARE_TEXT_LIMIT = 4096
+UNDECIDED_MARGIN = 0.1
 _SUMMARY_KEYS = {"prev_kind", "layer_is_first", "has_summary"}
 _FRAME_KEYS = {"phase", "function", "file", "in_loss", "in_forward", "node"}
 
@@ -89,7 +90,25 @@ def rank(tb: ParsedTraceback, model: ModelSummary | None, source: str | None, ru
     for score, d in scored:
         if d.cause not in best or score > best[d.cause][0]:
             best[d.cause] = (score, d)
-    return [d for _, d in sorted(best.values(), key=lambda sd: -sd[0])]
+    ranked = [d for _, d in sorted(best.values(), key=lambda sd: -sd[0])]
+    _note_what_would_decide(ranked, model, source)
+    return ranked
+
+
+def _note_what_would_decide(ranked: list[Diagnosis], model: ModelSummary | None, source: str | None) -> None:
+    """When two causes are nearly tied, say which missing evidence would separate them."""
+    if len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= UNDECIDED_MARGIN:
+        return
+    missing = [what for what, have in (("the model summary", model), ("the training script", source)) if not have]
+    if not missing:
+        return
+    ranked[0].evidence.append(
+        Evidence(
+            "message",
+            f"the message alone barely separates {ranked[0].cause} from {ranked[1].cause}; "
+            f"{' and '.join(missing)} would decide",
+        )
+    )
 
 
 def _make(rule: Rule, cand: Candidate, facts: dict[str, Any], reasons: list[Preference], score: float, tb: ParsedTraceback) -> Diagnosis:

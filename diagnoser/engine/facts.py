@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from diagnoser.engine.parse import ParsedTraceback
-from diagnoser.engine.shapes import Shape, batch_state, fmt, fmt_data, parse_shape, relations
+from diagnoser.engine.shapes import Shape, batch_state, fmt, fmt_data, parse_shape, permutation_relations, relations
 from diagnoser.engine.summary import ModelSummary, layer_kind, layer_spatial_rank
 
 _PHASE_FUNCS: list[tuple[str, set[str]]] = [
@@ -145,16 +145,22 @@ def build_facts(
     rel = relations(expected, received)
     if groups.get("value") and received is not None and len(received) >= 3:
         value = int(groups["value"])
-        if received[1] == value and received[-1] != value:
+        if received[1] == value and received[-1] != value and all(value <= d for d in received[2:] if d is not None):
             rel.add("channels_first")
     if call_input is not None and received is not None and len(call_input) > len(received) and 1 in call_input[1:]:
         rel.add("extra_unit_axis")
     _data_look(rel, received)
+    if call_input is not None and received is not None and tuple(call_input) == tuple(received):
+        rel.add("received_is_model_input")
+    if received is not None and len(received) >= 3 and received[0] is None and received[1] is None and any(d is not None for d in received[2:]):
+        rel.add("two_unknown_leading_axes")
     declared = _declared_input(source)
     if declared is not None:
         facts["declared_input"] = fmt(declared)
         if received is not None and tuple(received[1:]) == declared:
             rel.add("received_is_declared_input")
+        if received is not None:
+            rel |= {f"declared_{r}" for r in permutation_relations(declared, received[1:])}
     facts["relations"] = rel
     e_nd, f_nd = _int(groups.get("expected_ndim")), _int(groups.get("found_ndim"))
     if e_nd is None and expected is not None:
@@ -188,6 +194,10 @@ def _summary_facts(facts: dict[str, Any], summary: ModelSummary | None, layer: s
         units = out.args.get("out_features") or out.args.get("arg1")
         if units:
             facts["output_units"] = units
+    body_layers = [x for x in summary.layers if x.kind != "input"]
+    if body_layers:
+        facts["first_layer_kind"] = body_layers[0].kind
+        facts["first_layer"] = body_layers[0].name
     target = summary.find(layer)
     if target is not None:
         idx = summary.layers.index(target)

@@ -28,7 +28,7 @@ RULE_KEYS = {"id", "title", "description", "match", "candidates", "examples", "r
 MATCH_KEYS = {"exceptions", "literals", "pattern", "frameworks", "flags"}
 CANDIDATE_KEYS = {"cause", "score", "require", "prefer", "title", "explanation", "fix", "fix_code", "key", "layer"}
 CONDITION_KEYS = {
-    "phase", "batch", "framework", "layer_kind", "prev_kind", "exception", "relation", "not_relation",
+    "phase", "batch", "framework", "layer_kind", "prev_kind", "first_layer_kind", "exception", "relation", "not_relation",
     "layer_numbered", "layer_is_model", "layer_is_first", "in_loss", "in_forward", "has_summary",
     "rank_delta", "received_rank", "function", "file", "source", "node", "message", "fact", "not", "any",
     "has_fact", "expr",
@@ -139,6 +139,13 @@ def default_rules_dir() -> Path:
     return Path(str(resources.files("diagnoser._rules")))
 
 
+def _engine_version() -> str:
+    """Engine code changes diagnoses too, so the rule-set version covers it."""
+    from diagnoser import __version__
+
+    return __version__
+
+
 def load_causes(directory: Path) -> dict[str, Cause]:
     data = yaml.safe_load((directory / "taxonomy.yaml").read_text(encoding="utf-8"))
     causes = {}
@@ -153,7 +160,7 @@ def load_rules(directory: Path | str | None = None, *, strict: bool = True) -> R
     causes = load_causes(d)
     rules: list[Rule] = []
     problems: list[str] = []
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(_engine_version().encode())
     for path in sorted(d.glob("*.yaml")):
         if path.name == "taxonomy.yaml":
             continue
@@ -326,7 +333,7 @@ def _as_list(v: Any) -> list[Any]:
 def holds(cond: dict[str, Any], facts: dict[str, Any]) -> bool:
     """Whether every clause of a condition holds for these facts. Unknown facts never satisfy a clause."""
     for key, want in cond.items():
-        if key in ("phase", "batch", "framework", "layer_kind", "prev_kind", "exception"):
+        if key in ("phase", "batch", "framework", "layer_kind", "prev_kind", "first_layer_kind", "exception"):
             if facts.get(key) not in _as_list(want):
                 return False
         elif key == "relation":

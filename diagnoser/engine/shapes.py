@@ -135,9 +135,10 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
             rel.add("last_dim_differs")
         if len(e) >= 3:
             # channels-first data for a channels-last layer: (N, C, H, W) vs (N, H, W, C)
-            if e[-1] is not None and r[1] == e[-1] and compatible(r[2:], e[1:-1]):
+            # The channel axis is the small one: only then is "same sizes, moved" a layout fault.
+            if e[-1] is not None and r[1] == e[-1] and compatible(r[2:], e[1:-1]) and _smallest(e[-1], e[1:-1]):
                 rel.add("channels_first")
-            elif e[1] is not None and r[-1] == e[1] and compatible(r[1:-1], e[2:]):
+            elif e[1] is not None and r[-1] == e[1] and compatible(r[1:-1], e[2:]) and _smallest(e[1], e[2:]):
                 rel.add("channels_last")
             spatial_e, spatial_r = e[1:-1], r[1:-1]
             if dims_match(e[-1], r[-1]) and not compatible(spatial_e, spatial_r):
@@ -147,6 +148,7 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
                     rel.add("spatial_differs")
         if diff and 0 not in diff and product(e[1:]) is not None and product(e[1:]) == product(r[1:]):
             rel.add("same_size_other_layout")
+        rel |= permutation_relations(e[1:], r[1:])
     return rel
 
 
@@ -155,3 +157,28 @@ def batch_state(shape: Sequence[Dim] | None) -> str | None:
     if not shape:
         return None
     return "symbolic" if shape[0] is None else "concrete"
+
+
+def permutation_relations(expected: Sequence[Dim], received: Sequence[Dim]) -> set[str]:
+    """Same sizes in another order, and which side follows Keras' channels-last convention.
+
+    The channel (or feature) axis is the small one. When the data has it last and the declaration has it
+    elsewhere, the declaration is wrong ("expected_not_channels_last"); the other way round the data is
+    channels-first ("channels_first").
+    """
+    rel: set[str] = set()
+    if len(expected) < 2 or len(expected) != len(received) or any(d is None for d in (*expected, *received)):
+        return rel
+    if tuple(expected) == tuple(received) or sorted(expected) != sorted(received):  # type: ignore[type-var]
+        return rel
+    rel.add("axes_permuted")
+    small = min(received)  # type: ignore[type-var]
+    if received[-1] == small and expected[-1] != small:
+        rel.add("expected_not_channels_last")
+    elif expected[-1] == small and received[-1] != small:
+        rel.add("channels_first")
+    return rel
+
+
+def _smallest(value: int, others: Sequence[Dim]) -> bool:
+    return all(value <= d for d in others if d is not None)
