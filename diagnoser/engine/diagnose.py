@@ -63,6 +63,7 @@ def diagnose_block(block: RawBlock, model: ModelSummary | None, source: str | No
         framework=tb.framework,
         frames=tb.frames,
         diagnoses=rank(tb, model, source, ruleset),
+        headline=_first_line(tb.core_message),
     )
 
 

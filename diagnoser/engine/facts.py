@@ -142,6 +142,10 @@ def build_facts(
     if expected is not None:
         facts["expected_shape"] = expected
         facts["expected"] = fmt(expected)
+        if groups.get("value") and groups.get("axis") and not groups.get("expected"):
+            # Only one axis was checked: show that, not a shape the message never printed.
+            axis = int(groups["axis"])
+            facts["expected"] = f"(..., {groups['value']})" if axis == -1 else f"axis {axis} = {groups['value']}"
     rel = relations(expected, received)
     if groups.get("value") and received is not None and len(received) >= 3:
         value = int(groups["value"])

@@ -20,8 +20,9 @@ class Style:
 
 def render_traceback(tb: TracebackResult, style: Style, index: int | None = None, alternatives: int = 2) -> str:
     lines: list[str] = []
-    first = tb.message.strip().splitlines()[0] if tb.message.strip() else ""
-    head = f"{tb.exception_type}: {first}" if tb.exception_type else first
+    first = tb.headline or (tb.message.strip().splitlines()[0] if tb.message.strip() else "")
+    short_type = tb.exception_type.rsplit(".", 1)[-1]
+    head = f"{short_type}: {first}" if short_type else first
     if len(head) > 160:
         head = head[:157] + "..."
     prefix = f"[{index}] " if index is not None else ""

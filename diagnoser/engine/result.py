@@ -65,6 +65,7 @@ class TracebackResult:
     framework: str
     frames: list[Frame]
     diagnoses: list[Diagnosis] = field(default_factory=list)
+    headline: str = ""  # the innermost error's first line, for people; not part of the contract's schema
 
     def to_dict(self) -> dict[str, Any]:
         return {
