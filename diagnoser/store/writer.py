@@ -17,6 +17,7 @@ import os
 import queue
 import threading
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable
 
 from sqlalchemy import exc as sa_exc
@@ -50,7 +51,16 @@ class BatchWriter:
         return future
 
     def write(self, report: NewReport, timeout: float) -> Stored:
-        return self.submit(report).result(timeout=timeout)
+        """Store `report` and return where, once committed. On timeout the report is withdrawn if the writer has
+        not taken it yet (then TimeoutError: nothing stored, so a 503 is the truth); if it is already being
+        written, its outcome decides, so an answer never contradicts what the database holds."""
+        future = self.submit(report)
+        try:
+            return future.result(timeout=timeout)
+        except FutureTimeout:
+            if future.cancel():
+                raise
+            return future.result()
 
     def _ensure_thread(self) -> None:
         # Started lazily, and again after a fork: a thread does not survive into a forked child.

@@ -86,3 +86,41 @@ def test_one_bad_report_in_a_batch_fails_alone(app):
     gate.set()
     assert futures[0].result(10).report_id and futures[2].result(10).report_id
     assert isinstance(futures[1].exception(10), sa_exc.IntegrityError)
+
+
+def test_a_write_that_times_out_is_withdrawn_or_awaited_never_both(app):
+    """A 503 after a timeout must mean "not stored": a queued report is withdrawn; one being written is awaited."""
+    import threading
+    from concurrent.futures import TimeoutError as FutureTimeout
+
+    import pytest
+
+    from diagnoser.store.analysis import analyse
+    from diagnoser.store.base import utcnow
+    from diagnoser.store.ingest import NewReport
+    from svc_helpers import make_token
+
+    make_token(app, "vision", "ingest")
+    services = app.extensions["diagnoser"]
+    release = threading.Event()
+    written = []
+
+    def slow_store(session, reports):
+        release.wait(10)
+        written.extend(reports)
+        return store_reports(session, reports)
+
+    writer = BatchWriter(services.sessions, store=slow_store)
+    report = lambda: NewReport(project_id=1, received_at=utcnow(), traceback="t", analysis=analyse("ValueError: x"))
+    results = {}
+    first = threading.Thread(target=lambda: results.setdefault("first", writer.write(report(), timeout=0.2)))
+    first.start()
+    import time
+
+    time.sleep(0.1)  # the writer has taken the first report and is stuck writing it
+    with pytest.raises(FutureTimeout):
+        writer.write(report(), timeout=0.2)  # still queued at the timeout: withdrawn
+    release.set()
+    first.join(10)
+    assert results["first"].report_id  # taken before its timeout: awaited, stored, answered
+    assert len(written) == 1
