@@ -29,6 +29,7 @@ LOG_RECORD_RE = re.compile(
     r"^(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|[IWEF]\d{4} \d\d:|[IWEF]0000 |"
     r"(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)[:\s\]]|Epoch \d+/\d+|\d+/\d+ [\[━=.]|\S+@\S+:.*[$#] )"
 )
+IPYTHON_HEADER_RE = re.compile(r"^\s*(?P<type>[A-Za-z_][\w.]*)\s+Traceback \(most recent call last\)\s*$")
 TRIGGER_RE = re.compile(r"Traceback \(most recent call last\)|(?:Error|Exception)[ \t]*:")
 MAX_MESSAGE_LINES = 400
 MAX_MESSAGE_CHARS = 256 * 1024
@@ -46,6 +47,7 @@ class RawBlock:
     chained_from_previous: bool = False
     bare: bool = False
     start_line: int = 0  # 1-based line number in the input, for `scan` reports
+    ipython_type: str = ""  # set for IPython-style tracebacks, whose frames are printed differently
 
 
 def clean_line(line: str) -> str:
@@ -130,6 +132,14 @@ class Extractor:
         return None
 
     def _feed_idle(self, line: str, done: list[RawBlock]) -> None:
+        if "Traceback (most recent call last)" in line and not line.rstrip().endswith(":"):
+            m = IPYTHON_HEADER_RE.match(line)
+            if m:  # IPython / Jupyter / Colab: "ValueError      Traceback (most recent call last)"
+                self._start("", bare=False)
+                self._state = "ipython"
+                assert self._block is not None
+                self._block.ipython_type = m.group("type")
+                return
         idx = line.find(HEADER)
         if idx >= 0 and not line[idx + len(HEADER):].strip():
             prefix = line[:idx]
@@ -175,6 +185,19 @@ class Extractor:
         (the caller then re-reads the line as an idle line)."""
         block = self._block
         assert block is not None
+        if self._state == "ipython":
+            stripped = line.strip()
+            if not line.startswith((" ", "\t")) and stripped and EXC_LINE_RE.match(stripped) and (
+                ":" in stripped or stripped == block.ipython_type
+            ) and stripped.split(":", 1)[0].rsplit(".", 1)[-1] == block.ipython_type.rsplit(".", 1)[-1]:
+                block.exception_line = stripped
+                self._state = "message"
+                self._blank_run = 0
+                self._message_chars = len(line)
+                return None
+            if len(block.frame_lines) < MAX_FRAMES * 3 and stripped and not set(stripped) <= set("-"):
+                block.frame_lines.append(line)
+            return None
         if self._state == "frames":
             if line.startswith("  File ") or line.startswith("File \""):
                 if len(block.frame_lines) < MAX_FRAMES * 3:

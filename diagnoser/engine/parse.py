@@ -51,6 +51,43 @@ class ParsedTraceback:
         return self.frames + self.nested_frames
 
 
+IPY_FRAME_RES = [
+    re.compile(r"^File (?P<file>.+?):(?P<line>\d+), in (?P<func>[^\s(]+)"),  # IPython 8
+    re.compile(r"^Cell In ?\[\d*\], line (?P<line>\d+)"),  # a notebook cell (IPython 8)
+    re.compile(r"^Input In ?\[\d*\], in (?P<func>[^\s(]+)"),  # IPython 7.3x
+    re.compile(r"^(?P<file><ipython-input-[^>]*>) in (?P<func>[^\s(]+)"),  # IPython <= 7
+    re.compile(r"^(?P<file>\S.*?\.py) in (?P<func>[^\s(]+)"),  # IPython <= 7, library files
+]
+IPY_CODE_RE = re.compile(r"^-*>\s*(?P<line>\d+)\s(?P<code>.*)$")
+
+
+def parse_ipython_frames(lines: list[str]) -> list[Frame]:
+    """Frames of an IPython/Jupyter traceback: a location line, then context lines, the current one
+    marked with an arrow (---> 10 model.fit(x, y))."""
+    frames: list[Frame] = []
+    current: dict[str, object] | None = None
+    for line in lines:
+        if not line.startswith((" ", "\t", "-")):
+            for rx in IPY_FRAME_RES:
+                m = rx.match(line.strip())
+                if m:
+                    if current is not None:
+                        frames.append(Frame(**current))  # type: ignore[arg-type]
+                    d = m.groupdict()
+                    current = {"file": d.get("file") or "<cell>", "line": int(d["line"]) if d.get("line") else None,
+                               "function": d.get("func") or "<module>", "code": None}
+                    break
+            continue
+        cm = IPY_CODE_RE.match(line.strip())
+        if cm and current is not None:
+            current["code"] = cm.group("code").strip()
+            if current["line"] is None:
+                current["line"] = int(cm.group("line"))
+    if current is not None:
+        frames.append(Frame(**current))  # type: ignore[arg-type]
+    return frames
+
+
 def parse_frames(lines: list[str]) -> list[Frame]:
     frames: list[Frame] = []
     pending: dict[str, object] | None = None
@@ -214,7 +251,7 @@ def parse_block(block: RawBlock) -> ParsedTraceback:
     exc_type, first = _split_exception_line(block.exception_line)
     message_lines = [first] + block.message_lines
     message = "\n".join(message_lines).strip("\n")
-    frames = parse_frames(block.frame_lines)
+    frames = parse_ipython_frames(block.frame_lines) if block.ipython_type else parse_frames(block.frame_lines)
     core_type, core_lines, nested, args, node, wrapper = unwrap(exc_type.rsplit(".", 1)[-1], message_lines)
     core = "\n".join(core_lines).strip()
     framework = detect_framework(frames + nested, exc_type, message)

@@ -152,3 +152,57 @@ def test_it_survives_deeply_chained_and_huge_inputs():
     assert diagnose(one_line).tracebacks[0].exception_type == "ValueError"
     binary = bytes(range(256)) * 4000
     assert diagnose(binary).tracebacks == [] or diagnose(binary).tracebacks[-1].diagnoses == []
+
+
+IPYTHON8 = """---------------------------------------------------------------------------
+ValueError                                Traceback (most recent call last)
+Cell In[3], line 10
+      8 model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+      9 x = np.random.rand(32, 28, 28)
+---> 10 model.fit(x, y, epochs=1)
+
+File ~/venv/lib/python3.11/site-packages/keras/src/utils/traceback_utils.py:122, in filter_traceback.<locals>.error_handler(*args, **kwargs)
+    119     filtered_tb = _process_traceback_frames(e.__traceback__)
+    120     # To get the full stack trace, call:
+    121     # `keras.config.disable_traceback_filtering()`
+--> 122     raise e.with_traceback(filtered_tb) from None
+    123 finally:
+
+File ~/venv/lib/python3.11/site-packages/keras/src/layers/input_spec.py:186, in assert_input_compatibility(input_spec, inputs, layer_name)
+    184 if spec.min_ndim is not None:
+    185     if ndim is not None and ndim < spec.min_ndim:
+--> 186         raise ValueError(
+
+ValueError: Input 0 with name 'None' of layer 'conv2d' is incompatible with the layer: expected min_ndim=4, found ndim=3. Full shape received: (None, 28, 28)
+"""
+
+IPYTHON7 = """---------------------------------------------------------------------------
+ValueError                                Traceback (most recent call last)
+<ipython-input-7-3b5d0e2c1f3a> in <module>()
+      1 model.compile(loss='categorical_crossentropy', optimizer='adam')
+----> 2 model.fit(x_train, y_train, epochs=5)
+
+/usr/local/lib/python3.7/dist-packages/keras/engine/training.py in fit(self, x, y, batch_size, epochs)
+    950             sample_weight=sample_weight,
+--> 952             batch_size=batch_size)
+
+ValueError: Error when checking input: expected conv2d_1_input to have 4 dimensions, but got array with shape (60000, 28, 28)
+"""
+
+
+def test_it_reads_ipython_8_notebook_tracebacks():
+    tb = only(IPYTHON8)
+    assert tb.exception_type == "ValueError"
+    assert [f.function for f in tb.frames][0] == "<module>"
+    assert tb.frames[0].code == "model.fit(x, y, epochs=1)"
+    assert tb.frames[-1].function == "assert_input_compatibility"
+    assert tb.framework == "keras3"
+    top = diagnose(IPYTHON8).last.diagnoses[0]
+    assert top.cause == "data_preprocessing"  # raised in fit: the data lacks the channel axis
+
+
+def test_it_reads_old_ipython_colab_tracebacks():
+    tb = only(IPYTHON7)
+    assert [f.function for f in tb.frames] == ["<module>", "fit"]
+    assert tb.frames[0].code == "model.fit(x_train, y_train, epochs=5)"
+    assert diagnose(IPYTHON7).last.diagnoses[0].cause == "data_preprocessing"
