@@ -6,20 +6,22 @@ wrote and can fix. The engine reads them to tell, say, a missing `reshape` from 
 
 from __future__ import annotations
 
+import functools
 import linecache
 import os
 import sys
 import sysconfig
 import traceback
 from types import TracebackType
-from typing import Iterator, List, Optional, Set
+from typing import Iterator, List, Optional, Set, Tuple
 
 _CLIENT_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_SOURCE_FILES = 5
 MAX_SOURCE_CHARS = 200_000
 
 
-def _library_dirs() -> List[str]:
+@functools.lru_cache(maxsize=1)
+def _library_dirs() -> Tuple[str, ...]:
     dirs: Set[str] = set()
     for name in ("stdlib", "platstdlib", "purelib", "platlib"):
         try:
@@ -30,7 +32,7 @@ def _library_dirs() -> List[str]:
             dirs.add(os.path.realpath(path))
     for prefix in (sys.prefix, sys.base_prefix, sys.exec_prefix):
         dirs.add(os.path.realpath(os.path.join(prefix, "lib")))
-    return sorted(dirs)
+    return tuple(sorted(dirs))
 
 
 def is_user_file(filename: str) -> bool:
@@ -110,11 +112,11 @@ def raising_location(exc: BaseException, tb: Optional[TracebackType]) -> str:
 
 def trim_to_file(tb: Optional[TracebackType], filename: str) -> Optional[TracebackType]:
     """Drop the runner's frames before the first frame of `filename`, so the printed traceback is the
-    one `python script.py` would print."""
+    one `python script.py` would print; None when no frame is of `filename`."""
     target = os.path.realpath(filename)
     entry = tb
     while entry is not None:
         if os.path.realpath(entry.tb_frame.f_code.co_filename) == target:
             return entry
         entry = entry.tb_next
-    return tb
+    return None

@@ -7,9 +7,13 @@ user knows, plus the diagnosis.
 
 from __future__ import annotations
 
+import builtins
+import importlib.machinery
 import os
 import runpy
 import sys
+import types
+import zipfile
 from typing import List, Optional
 
 from diagnoser_client.frames import trim_to_file
@@ -17,16 +21,36 @@ from diagnoser_client.frames import trim_to_file
 
 def run_script(path: str, args: List[str]) -> int:
     """Run `path` with `args`; return the exit code for an uncaught exception (1), after reporting it."""
-    path = os.path.abspath(path) if os.path.exists(path) else path
-    sys.argv = [path, *args]
+    if not os.path.exists(path):
+        sys.stderr.write(f"{sys.executable}: can't open file {os.path.abspath(path)!r}: [Errno 2] No such file or directory\n")
+        return 2
+    sys.argv = [path, *args]  # as given, like python itself; __file__ and tracebacks get the absolute path
+    path = os.path.abspath(path)
     sys.path[0] = os.path.dirname(path)
     try:
-        runpy.run_path(path, run_name="__main__")
+        if os.path.isfile(path) and not zipfile.is_zipfile(path):
+            _exec_file(path)
+        else:  # a folder or zip with __main__.py
+            runpy.run_path(path, run_name="__main__")
     except (SystemExit, KeyboardInterrupt):
         raise
     except BaseException as exc:
         return _uncaught(exc, path)
     return 0
+
+
+def _exec_file(path: str) -> None:
+    """What `python path` does: compile the file under its absolute name and run it as the __main__ module
+    (which stays __main__ afterwards, for atexit handlers and pickling)."""
+    with open(path, "rb") as fh:
+        source = fh.read()
+    main = types.ModuleType("__main__")
+    main.__file__ = path
+    main.__loader__ = importlib.machinery.SourceFileLoader("__main__", path)
+    main.__builtins__ = builtins  # type: ignore[attr-defined]
+    sys.modules["__main__"] = main
+    code = compile(source, path, "exec", dont_inherit=True)
+    exec(code, main.__dict__)
 
 
 def run_module(module: str, args: List[str]) -> int:
@@ -44,7 +68,8 @@ def run_module(module: str, args: List[str]) -> int:
 def _uncaught(exc: BaseException, path: Optional[str]) -> int:
     """What the interpreter does with an uncaught exception: sys.excepthook, then exit status 1."""
     tb = exc.__traceback__
-    tb = trim_to_file(tb, path) if path else _skip_runner(tb)
+    trimmed = trim_to_file(tb, path) if path else None
+    tb = trimmed if trimmed is not None else _skip_runner(tb)  # e.g. a SyntaxError: no frame of the script
     exc.__traceback__ = tb
     sys.excepthook(type(exc), exc, tb)
     return 1

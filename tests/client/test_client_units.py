@@ -355,7 +355,7 @@ def test_a_thread_error_is_sent_in_the_background_without_blocking(clean_hooks, 
     sent = threading.Event()
 
     def slow_send(*args):
-        time.sleep(0.5)
+        time.sleep(2)
         sent.set()
         return Outcome(status=201, body={"diagnoses": []})
 
@@ -366,6 +366,6 @@ def test_a_thread_error_is_sent_in_the_background_without_blocking(clean_hooks, 
     started = time.monotonic()
     worker.start()
     worker.join()
-    assert time.monotonic() - started < 0.4
+    assert time.monotonic() - started < 1.5
     hooks.uninstall()  # the exit flush: waits for the report in flight, bounded
     assert sent.is_set()
