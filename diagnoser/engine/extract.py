@@ -22,7 +22,7 @@ CHAIN_LINES = (
 EXC_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)(?::[ \t]?(?P<msg>.*))?$")
 # A bare error pasted without its traceback: the type must look like an exception class.
 BARE_RE = re.compile(
-    r"^[ \t]{0,4}(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception))[ \t]*:[ \t]+(?P<msg>\S.*)$"
+    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception))[ \t]*:[ \t]+(?P<msg>\S.*)$"
 )
 # Lines that begin a new log record: they end a message that has no other end marker.
 LOG_RECORD_RE = re.compile(
@@ -157,7 +157,7 @@ class Extractor:
             if m and not line.lstrip().startswith(("raise ", "except ")):
                 self._start("", bare=True)
                 assert self._block is not None
-                self._block.exception_line = line.strip()
+                self._block.exception_line = line.strip().lstrip(">`*\"' \t")
                 self._state = "message"
                 self._message_chars = len(line)
 

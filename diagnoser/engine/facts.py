@@ -128,6 +128,10 @@ def build_facts(
     if call_input is not None:
         facts["call_input"] = fmt(call_input)
         facts["call_input_shape"] = call_input
+    sample = _shape(groups.get("expected_sample"))
+    if expected is None and sample is not None and received is not None:
+        # Keras 2 prints the per-sample shape, sometimes with the batch axis: (784,) or (None, 4)
+        expected = sample if len(sample) == len(received) and sample[0] is None else (None,) + tuple(sample)
     if expected is None and received is not None and groups.get("value") and groups.get("axis"):
         expected = _with_axis(received, int(groups["axis"]), int(groups["value"]))
     if received is not None:
@@ -158,6 +162,7 @@ def build_facts(
         rel.add("received_is_model_input")
     if received is not None and len(received) >= 3 and received[0] is None and received[1] is None and any(d is not None for d in received[2:]):
         rel.add("two_unknown_leading_axes")
+        rel.add("batched_twice")
     declared = _declared_input(source)
     if declared is not None:
         facts["declared_input"] = fmt(declared)

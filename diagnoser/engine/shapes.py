@@ -116,8 +116,12 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
             rel.add("missing_trailing_one")
         elif compatible(e[:-1], r):
             rel.add("missing_trailing_axis")
-        if compatible(e[1:], r):
-            rel.add("missing_batch")
+        if compatible(e[1:], r) and r and r[0] is not None:
+            rel.add("missing_batch")  # an unbatched sample has a fixed first axis; a batch has None there
+        for i in range(1, len(e)):
+            if e[i] == 1 and compatible(e[:i] + e[i + 1:], r):
+                rel.add("missing_unit_axis")
+                break
     elif len(r) == len(e) + 1:
         rel.add("rank_plus_one")
         for i in range(len(r)):
@@ -126,6 +130,8 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
                 break
         if compatible(r[1:], e):
             rel.add("extra_leading_axis")
+        if len(r) >= 3 and r[1] is None and compatible(r[2:], e[1:]):
+            rel.add("batched_twice")  # (32, None, 224, 224, 3): batches of batches
     elif len(r) != len(e):
         rel.add("rank_differs")
     else:

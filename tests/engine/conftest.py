@@ -10,6 +10,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
 REAL_CASES = REPO / "tests" / "fixtures" / "real" / "cases.jsonl"
+PUBLIC_CASES = REPO / "tests" / "fixtures" / "public" / "cases.jsonl"
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -28,3 +29,8 @@ def real_cases() -> list[dict]:
     if not REAL_CASES.exists():
         pytest.skip("tests/fixtures/real/cases.jsonl has not been generated")
     return load_jsonl(REAL_CASES)
+
+
+@pytest.fixture(scope="session")
+def public_cases() -> list[dict]:
+    return load_jsonl(PUBLIC_CASES)
