@@ -85,5 +85,17 @@ class DiagnosisResult:
         """The traceback that ended the run: the one a user asks about."""
         return self.tracebacks[-1] if self.tracebacks else None
 
+    @property
+    def primary(self) -> TracebackResult | None:
+        """The traceback to answer with: the last one a rule explains, else the last one.
+
+        A run often ends in a wrapper (torch.distributed's ChildFailedError, an error raised while handling
+        the real one); the explained error before it is what the user needs.
+        """
+        for tb in reversed(self.tracebacks):
+            if tb.diagnoses:
+                return tb
+        return self.last
+
     def to_dict(self) -> dict[str, Any]:
         return {"tracebacks": [t.to_dict() for t in self.tracebacks]}
