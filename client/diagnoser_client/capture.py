@@ -146,7 +146,8 @@ def reset() -> None:
 # --- after the crash -----------------------------------------------------------------------------------
 
 
-def _bind(fn: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+def bind_call(fn: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+    """The arguments of a call by parameter name (x, y, validation_data...), as the function sees them."""
     try:
         bound = inspect.signature(fn).bind_partial(*args, **kwargs)
         values = dict(bound.arguments)
@@ -169,7 +170,7 @@ def _frame_call(frame: Any) -> Optional[Tuple[Any, str, Dict[str, Any]]]:
         fn, args = local["fn"], local["args"]
         name = getattr(fn, "__name__", "")
         if args and is_model(args[0]) and name in DATA_METHODS:
-            values = _bind(fn, args, dict(local.get("kwargs") or {}))
+            values = bind_call(fn, args, dict(local.get("kwargs") or {}))
             return args[0], name, values
         return None
     if code.co_name in DATA_METHODS and is_model(local.get("self")):

@@ -7,11 +7,12 @@ exactly as before.
 
 from __future__ import annotations
 
+import collections
 import os
 import sys
 import threading
 from types import TracebackType
-from typing import IO, List, Optional
+from typing import IO, Deque, Optional, Tuple
 
 from diagnoser_client import ranks, report
 from diagnoser_client._log import logger
@@ -28,7 +29,7 @@ class Client:
         self.config = config
         self.delivery = Delivery(config)
         self._lock = threading.Lock()
-        self._reported: List[BaseException] = []  # kept alive so ids are not reused
+        self._reported: Deque[Tuple[int, type, str]] = collections.deque(maxlen=64)
         self._said: set = set()
 
     @property
@@ -48,11 +49,13 @@ class Client:
         try:
             if not self.ready or not isinstance(exc, BaseException) or issubclass(exc_type, _NOT_REPORTED):
                 return None
+            # The same exception can reach two hooks (a thread's, then the main thread re-raising it). Keys, not
+            # the exceptions themselves: those hold frames, and frames hold tensors.
+            key = (id(exc), exc_type, str(exc)[:200])
             with self._lock:
-                if any(seen is exc for seen in self._reported):
+                if key in self._reported:
                     return None
-                self._reported.append(exc)
-                del self._reported[:-64]
+                self._reported.append(key)
             if not self._first_rank_to_report(exc_type, exc, tb):
                 logger.info("another rank reports this error; not sending it again")
                 return None

@@ -50,6 +50,8 @@ def install(url: Optional[str] = None, token: Optional[str] = None, **options: A
                 logger.warning("no DIAGNOSER_URL: crash reports are off")
             return None
         if _state.client is not None:
+            if _state.client.config == settings:
+                return _state.client  # installed twice (script + `python -m diagnoser_client`): nothing to do
             uninstall()
         client = Client(settings)
         _state.client = client

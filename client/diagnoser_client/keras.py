@@ -49,7 +49,7 @@ def _enclosing_call(model: Any) -> Optional[tuple]:
             args = local["args"]
             fn = local.get("fn")
             if args and args[0] is model and getattr(fn, "__name__", "") in _DATA_METHODS:
-                return fn.__name__, capture._bind(fn, args, dict(local.get("kwargs") or {}))
+                return fn.__name__, capture.bind_call(fn, args, dict(local.get("kwargs") or {}))
         frame = frame.f_back
         depth += 1
     return None

@@ -22,6 +22,24 @@ CLAIMED = ".sending"
 CLAIM_TTL = 300.0
 
 
+def _alive(claimed_name: str) -> bool:
+    """Whether the process that claimed a report (its pid is in the name) still runs on this machine. A
+    process killed mid-send leaves its claim behind; that report must not wait CLAIM_TTL to be resent."""
+    try:
+        pid = int(claimed_name[: -len(CLAIMED)].rsplit(".", 1)[1])
+    except (IndexError, ValueError):
+        return True
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # alive but not ours (EPERM), or a platform without signals
+        return True
+    return True
+
+
 class Spool:
     def __init__(self, folder: str, max_files: int = 100, max_bytes: int = 50 * 1024 * 1024) -> None:
         self.folder = folder
@@ -125,7 +143,7 @@ class Spool:
             if name.endswith(CLAIMED):
                 path = os.path.join(self.folder, name)
                 try:
-                    if os.path.getmtime(path) < cutoff:
+                    if os.path.getmtime(path) < cutoff or not _alive(name):
                         self.release(path)
                 except OSError:
                     pass

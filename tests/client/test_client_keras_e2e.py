@@ -124,6 +124,8 @@ y = np.zeros((32, 1), dtype="float32")
 model = diagnoser_client.watch(keras.Sequential([keras.Input(shape=(8,)), layers.Dense(1)]))
 model.compile(optimizer="sgd", loss="mse")
 history = model.fit(x, y, epochs=1, batch_size=8, verbose=0, callbacks=[DiagnoserCallback()])
+import tensorflow as tf
+model.evaluate(tf.data.Dataset.from_tensor_slices((x, y)).batch(8), verbose=0)
 predictions = model.predict(np.zeros((4, 8), dtype="float32"), verbose=0)
 print("trained", predictions.shape)
 raise RuntimeError("writing the results failed")   # after training: no model in this traceback
@@ -140,4 +142,6 @@ def test_the_callback_and_watch_record_the_model_for_errors_outside_keras(tmp_pa
     assert report["inputs"]["fit"]["x"] == {"shape": [32, 8], "dtype": "float32"}
     assert report["inputs"]["fit"]["y"] == {"shape": [32, 1], "dtype": "float32"}
     assert report["inputs"]["predict"]["x"] == {"shape": [4, 8], "dtype": "float32"}
+    assert report["inputs"]["evaluate"]["x"] == {"kind": "tf.data.Dataset", "element": [
+        {"shape": [None, 8], "dtype": "float32"}, {"shape": [None, 1], "dtype": "float32"}]}
     assert quiet_lines(done.stderr)[-1].strip().startswith("more:")

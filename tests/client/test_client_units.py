@@ -179,6 +179,15 @@ def test_a_claimed_report_is_not_sent_twice(tmp_path):
     assert len(spool) == 1
 
 
+def test_a_claim_left_by_a_dead_process_is_taken_back(tmp_path):
+    spool = Spool(str(tmp_path))
+    path = spool.put({"traceback": "x"}, None)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    os.rename(path, f"{path}.{dead.pid}.sending")
+    assert [record["payload"] for _, record in spool.claim()] == [{"traceback": "x"}]
+
+
 def test_a_spooled_report_the_service_refuses_is_dropped_and_one_it_cannot_take_is_kept(tmp_path, monkeypatch):
     settings = config.load({"url": "http://svc", "spool_dir": str(tmp_path)}, environ={})
     delivery = Delivery(settings)
