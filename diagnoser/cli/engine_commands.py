@@ -1,7 +1,7 @@
 """Offline engine commands: diagnose, scan, rules. No server, no database.
 
-Exit codes scripts can rely on: 0 a cause was found, 1 tracebacks were found but no rule explains the
-last one, 3 no traceback in the input, 2 bad usage or an unreadable file.
+Exit codes scripts can rely on: 0 a cause was found, 1 tracebacks were found but no rule explains any,
+3 no traceback in the input, 2 bad usage or an unreadable file.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from diagnoser.engine.render import Style, render_traceback
 from diagnoser.engine.result import DiagnosisResult, TracebackResult
 from diagnoser.engine.summary import parse_summary
 
-EXIT_DIAGNOSED, EXIT_UNEXPLAINED, EXIT_USAGE, EXIT_NO_TRACEBACK = 0, 1, 2, 3
+EXIT_DIAGNOSED, EXIT_UNEXPLAINED, EXIT_USAGE, EXIT_NO_TRACEBACK = 0, 1, 2, 3  # see the module docstring
 
 
 class InputError(click.ClickException):
@@ -65,7 +65,7 @@ def _read_text(path: str, what: str, limit: int = MAX_DIAGNOSE_BYTES) -> str:
 def _exit_code(tracebacks: list[TracebackResult]) -> int:
     if not tracebacks:
         return EXIT_NO_TRACEBACK
-    return EXIT_DIAGNOSED if tracebacks[-1].diagnoses else EXIT_UNEXPLAINED
+    return EXIT_DIAGNOSED if DiagnosisResult(tracebacks).primary.diagnoses else EXIT_UNEXPLAINED  # type: ignore[union-attr]
 
 
 def diagnose_command(file: str, summary: str | None, source: str | None, fmt: str, color: bool | None, all_: bool) -> int:
@@ -84,9 +84,11 @@ def _print_text(result: DiagnosisResult, style: Style, all_: bool) -> None:
     if not result.tracebacks:
         click.echo("No traceback found in the input.", err=True)
         return
-    shown = result.tracebacks if all_ else result.tracebacks[-1:]
+    primary = result.primary
+    shown = result.tracebacks if all_ or primary is None else [primary]
     if not all_ and len(result.tracebacks) > 1:
-        click.echo(style(f"{len(result.tracebacks)} tracebacks; the last one (use --all for every one):", "dim"))
+        which = "the last one" if primary is result.last else "the last one a rule explains"
+        click.echo(style(f"{len(result.tracebacks)} tracebacks; {which} (use --all for every one):", "dim"))
     for i, tb in enumerate(shown, 1):
         click.echo(render_traceback(tb, style, i if len(shown) > 1 else None))
         if i < len(shown):
