@@ -59,8 +59,9 @@ class Pending:
                 logger.warning("could not show the result of a report", exc_info=True)
 
     @property
-    def done(self) -> bool:
-        return self._done.is_set()
+    def finished(self) -> bool:
+        """Delivered, refused, spooled, or given up on: nothing left to wait for."""
+        return self._done.is_set() or self._abandoned
 
     def wait(self, timeout: float) -> Result:
         """The result; a report not delivered within `timeout` is spooled and reported as such."""
@@ -85,6 +86,7 @@ class Delivery:
     def submit(self, payload: Dict[str, Any], on_done: Optional[Callable[[Result], None]] = None) -> Pending:
         pending = Pending(self, payload, on_done)
         with self._lock:
+            self._pending = [p for p in self._pending if not p.finished]  # a long run may fail in many threads
             self._pending.append(pending)
         try:
             pending.thread.start()
