@@ -54,6 +54,10 @@ model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
 model.fit(x, y, epochs=1, batch_size=16, verbose=0)
 """
 
+REPO = Path(__file__).resolve().parents[1]
+# This checkout's client and service, whatever `pip install -e` last pointed the environment at.
+CHECKOUT_PATH = os.pathsep.join([str(REPO / "client"), str(REPO)])
+
 EXIT_TIMER = """\
 import atexit, os, sys, time
 _file = os.environ.get("EXIT_TIMER_FILE")
@@ -83,7 +87,7 @@ class RealService:
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = dict(os.environ, DIAGNOSER_DATA_DIR=str(folder / "data"))
+        self.env = dict(os.environ, DIAGNOSER_DATA_DIR=str(folder / "data"), PYTHONPATH=CHECKOUT_PATH)
         self.env.pop("DIAGNOSER_DATABASE_URL", None)
         done = subprocess.run(
             [sys.executable, "-m", "diagnoser", "tokens", "create", "--project", "bench", "--scope", "ingest"],
@@ -138,7 +142,7 @@ def one_run(script: Path, folder: Path, client: bool, url: Optional[str], token:
     timer_file = folder / "exit.txt"
     timer_file.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_")}
-    env.update(PYTHONPATH=str(folder / "timer"), EXIT_TIMER_FILE=str(timer_file), TF_CPP_MIN_LOG_LEVEL="2",
+    env.update(PYTHONPATH=os.pathsep.join([str(folder / "timer"), CHECKOUT_PATH]), EXIT_TIMER_FILE=str(timer_file), TF_CPP_MIN_LOG_LEVEL="2",
                DIAGNOSER_SPOOL_DIR=str(folder / "spool"), NO_COLOR="1")
     if url:
         env["DIAGNOSER_URL"] = url

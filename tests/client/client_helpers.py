@@ -20,6 +20,17 @@ from typing import Any, Dict, Iterator, List, Optional
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
+CLIENT_DIR = REPO / "client"
+# Test this checkout's code, whatever `pip install -e` last pointed the environment at (several clones of the
+# repository may share one Python): in this process, and in every subprocess through PYTHONPATH.
+if str(CLIENT_DIR) not in sys.path:
+    sys.path.insert(0, str(CLIENT_DIR))
+
+
+def checkout_pythonpath(env: Dict[str, str]) -> Dict[str, str]:
+    parts = [str(CLIENT_DIR), str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    env["PYTHONPATH"] = os.pathsep.join(parts)
+    return env
 NOISE_PREFIXES = ("WARNING: All log messages before absl", "I0000 ", "W0000 ", "E0000 ")
 
 
@@ -151,6 +162,7 @@ def client_env(tmp_path: Path, url: Optional[str], token: Optional[str] = "test-
             "NO_COLOR": "1",
         }
     )
+    checkout_pythonpath(env)
     if url:
         env["DIAGNOSER_URL"] = url
     if token:
@@ -193,7 +205,7 @@ class RealService:
             return json.loads(response.read())
 
     def start(self) -> None:
-        env = dict(os.environ, DIAGNOSER_DATA_DIR=str(self.data_dir))
+        env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(self.data_dir)))
         env.pop("DIAGNOSER_DATABASE_URL", None)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "diagnoser", "serve", "--host", "127.0.0.1", "--port", str(self.port),
@@ -232,7 +244,7 @@ def _service_available() -> bool:
 
 
 def _create_token(data_dir: Path, scope: str) -> str:
-    env = dict(os.environ, DIAGNOSER_DATA_DIR=str(data_dir))
+    env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(data_dir)))
     env.pop("DIAGNOSER_DATABASE_URL", None)
     done = subprocess.run(
         [sys.executable, "-m", "diagnoser", "tokens", "create", "--project", "client-e2e", "--scope", scope],

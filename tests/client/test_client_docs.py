@@ -76,7 +76,7 @@ def test_it_works_on_python_3_9(tmp_path, fake_service):
     python = _python39()
     script = tmp_path / "train.py"
     script.write_text(CRASH)
-    env = client_env(tmp_path, fake_service.url, PYTHONPATH=str(REPO / "client"))
+    env = client_env(tmp_path, fake_service.url)
     done = subprocess.run([python, "-m", "diagnoser_client", str(script)], env=env, cwd=str(tmp_path),
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
