@@ -15,7 +15,7 @@ except ImportError:  # not on Windows: SQLite's busy handler alone then
     fcntl = None  # type: ignore[assignment]
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -138,6 +138,21 @@ def writing(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def writing_on(connection: Connection) -> Iterator[Session]:
+    """Like `writing`, on a connection the caller keeps open (the group-commit writer's own): no pool checkout
+    and no session machinery per transaction, which matters because the transaction holds the write lock."""
+    lock = _write_lock(connection.engine)
+    with lock.held() if lock is not None else nullcontext():
+        with connection.begin():
+            session = Session(bind=connection)
+            try:
+                yield session
+                session.flush()
+            finally:
+                session.close()
 
 
 @contextmanager

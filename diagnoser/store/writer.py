@@ -21,9 +21,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable
 
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
-from diagnoser.store.db import writing
+from diagnoser.store.db import WRITE_OPTION, writing_on
 from diagnoser.store.ingest import NewReport, Stored, store_reports
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ class BatchWriter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
+        self._connection: Connection | None = None
         self.batches = 0
         self.written = 0
 
@@ -84,9 +86,25 @@ class BatchWriter:
             if batch:
                 self._write(batch)
 
+    def _open(self) -> Connection:
+        """The writer's own connection, kept open between batches (and replaced after a failure)."""
+        if self._connection is None or self._connection.closed or self._connection.invalidated:
+            engine = self._factory.kw["bind"]
+            self._connection = engine.connect().execution_options(**{WRITE_OPTION: True})
+        return self._connection
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+                self._connection.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
+            self._connection = None
+
     def _write(self, batch: list[tuple[NewReport, Future[Stored]]]) -> None:
         try:
-            with writing(self._factory) as session:
+            with writing_on(self._open()) as session:
                 stored = self._store(session, [r for r, _ in batch])
         except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError) as error:
             if len(batch) == 1:
@@ -97,6 +115,7 @@ class BatchWriter:
                 self._write([item])
             return
         except BaseException as error:  # database unreachable, or a bug: every waiter learns of it
+            self._drop_connection()
             for _, future in batch:
                 future.set_exception(error)
             if not isinstance(error, Exception):

@@ -103,3 +103,12 @@ def test_reports_go_to_the_tokens_project(client, app):
     assert ga != gb
     with app.extensions["diagnoser"].sessions() as session:
         assert session.scalar(select(func.count(Report.id))) == 2
+
+
+def test_stored_diagnoses_read_back_as_they_were_answered(client, ingest_token, read_token):
+    created = post_report(client, ingest_token).get_json()
+    report = client.get(f"/api/v1/reports/{created['report_id']}", headers=auth(read_token)).get_json()
+    stored = [{k: v for k, v in d.items() if k != "ruleset_version"} for d in report["diagnoses"]]
+    assert stored == created["diagnoses"]
+    assert all(isinstance(d["evidence"], list) for d in report["diagnoses"])
+    assert report["inputs"] is None and report["meta"]["tags"] is None
