@@ -126,6 +126,11 @@ def record_summary(model: Any) -> None:
             _summaries[id(model)] = text
 
 
+def has_summary(model: Any) -> bool:
+    with _lock:
+        return id(model) in _summaries
+
+
 def watched_models() -> List[Any]:
     with _lock:
         return [m for m in (ref() for ref in _watched) if m is not None]

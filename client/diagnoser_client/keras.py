@@ -82,14 +82,14 @@ class DiagnoserCallback(_Base):  # type: ignore[misc, valid-type]
             found = _enclosing_call(model)
             if found is not None:
                 capture.record_inputs(found[0], found[1])
-            if getattr(model, "built", False):
+            if getattr(model, "built", False) and not capture.has_summary(model):
                 capture.record_summary(model)
         except Exception:
             logger.debug("DiagnoserCallback could not record the model", exc_info=True)
 
     def on_train_begin(self, logs: Any = None) -> None:
         try:
-            if self.model is not None:
+            if self.model is not None and not capture.has_summary(self.model):
                 capture.record_summary(self.model)
         except Exception:
             logger.debug("DiagnoserCallback could not record the summary", exc_info=True)

@@ -7,6 +7,7 @@ Keras' attribute tracking), so the class and other models are untouched.
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 from typing import Any, Callable, Dict
@@ -25,19 +26,29 @@ def _arguments(method: Callable[..., Any], args: tuple, kwargs: Dict[str, Any]) 
         return dict(kwargs, args=args)
 
 
-def _wrap(model: Any, name: str, original: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(original)
-    def watched(*args: Any, **kwargs: Any) -> Any:
+class _Watched:
+    """One watched model's fit/evaluate/predict: records the shapes of the arguments, then calls the method it
+    replaced with exactly the same arguments. A deep copy of the model gets a wrapper around its own method
+    (copy.deepcopy copies the instance's attributes), never one that would train the original."""
+
+    def __init__(self, original: Callable[..., Any], name: str) -> None:
+        functools.update_wrapper(self, original)
+        self._original = original
+        self._name = name
+        setattr(self, _MARK, True)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         try:
-            capture.record_inputs(name, _arguments(original, args, kwargs))
-            if getattr(model, "built", False):
+            capture.record_inputs(self._name, _arguments(self._original, args, kwargs))
+            model = getattr(self._original, "__self__", None)
+            if model is not None and getattr(model, "built", False) and not capture.has_summary(model):
                 capture.record_summary(model)
         except Exception:
-            logger.debug("watch(%s) could not record its inputs", name, exc_info=True)
-        return original(*args, **kwargs)
+            logger.debug("watch(%s) could not record its inputs", self._name, exc_info=True)
+        return self._original(*args, **kwargs)
 
-    setattr(watched, _MARK, True)
-    return watched
+    def __deepcopy__(self, memo: Dict[int, Any]) -> "_Watched":
+        return _Watched(copy.deepcopy(self._original, memo), self._name)
 
 
 def watch(model: Any) -> Any:
@@ -50,7 +61,7 @@ def watch(model: Any) -> Any:
         for name in _METHODS:
             original = getattr(model, name, None)
             if callable(original) and not getattr(original, _MARK, False):
-                object.__setattr__(model, name, _wrap(model, name, original))
+                object.__setattr__(model, name, _Watched(original, name))
     except Exception:
         logger.warning("watch() could not wrap the model", exc_info=True)
     return model

@@ -378,3 +378,28 @@ def test_a_thread_error_is_sent_in_the_background_without_blocking(clean_hooks, 
     assert time.monotonic() - started < 1.5
     hooks.uninstall()  # the exit flush: waits for the report in flight, bounded
     assert sent.is_set()
+
+
+def test_watch_records_inputs_and_a_deep_copy_never_trains_the_original():
+    np = pytest.importorskip("numpy")
+    from diagnoser_client.watching import watch
+
+    class Model:
+        def __init__(self):
+            self.trained_on = []
+
+        def fit(self, x=None, y=None, epochs=1):
+            self.trained_on.append(x.shape)
+            return "history"
+
+    capture.reset()
+    model = watch(Model())
+    assert model.fit(np.zeros((5, 2)), y=np.zeros(5), epochs=2) == "history"
+    assert capture.recorded_inputs()["fit"] == {"x": {"shape": [5, 2], "dtype": "float64"},
+                                               "y": {"shape": [5], "dtype": "float64"}, "epochs": 2}
+    import copy
+
+    twin = copy.deepcopy(model)
+    twin.fit(np.zeros((3, 2)))
+    assert model.trained_on == [(5, 2)] and twin.trained_on == [(5, 2), (3, 2)]
+    capture.reset()
