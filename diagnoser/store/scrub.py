@@ -57,13 +57,20 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
 
 _SECRET_KEY = re.compile(r"(?i)^" + _KEY_NAMES + r"$")
 
+# Each pattern's literals split once: lower-case ones are looked for in the lower-cased text (case-insensitive), the
+# others ("AKIA", "eyJ") in the text as it is.
+_CHECKS = tuple(
+    (tuple(lit for lit in literals if lit == lit.lower()), tuple(lit for lit in literals if lit != lit.lower()),
+     pattern, replacement)
+    for literals, pattern, replacement in _PATTERNS
+)
+
 
 def scrub_text(text: str) -> str:
     """`text` with every secret we recognise replaced by [REDACTED]."""
     lowered = text.lower()
-    for literals, pattern, replacement in _PATTERNS:
-        # a lower-case literal is looked for case-insensitively; one with capitals ("AKIA", "eyJ") exactly
-        if any(lit in (lowered if lit == lit.lower() else text) for lit in literals):
+    for lower_literals, exact_literals, pattern, replacement in _CHECKS:
+        if any(map(lowered.__contains__, lower_literals)) or any(map(text.__contains__, exact_literals)):
             text = pattern.sub(replacement, text)
     return text
 

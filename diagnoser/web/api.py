@@ -30,7 +30,7 @@ def _services() -> Any:
 
 
 def group_url(group_id: int) -> str:
-    base = _services().settings.base_url or request.host_url.rstrip("/")
+    base = _services().settings.base_url or f"{request.scheme}://{request.host}"
     return f"{base}/groups/{group_id}"
 
 
@@ -46,7 +46,7 @@ def post_report() -> tuple[Response, int]:
     report = NewReport(project_id=principal.project_id, received_at=utcnow(), traceback=traceback,
                        analysis=analysis, summary=summary, source=source,
                        inputs=scrub_value(payload.inputs) if payload.inputs else payload.inputs,
-                       meta=scrub_value(payload.meta))
+                       meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None})
     stored = services.writer.write(report, timeout=services.settings.write_timeout_seconds)
     services.metrics.count_ingested(analysis.cause)
     body = {"report_id": stored.report_id, "group_id": stored.group_id, "group_status": stored.group_status,

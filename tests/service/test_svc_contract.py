@@ -77,7 +77,8 @@ def test_the_store_never_imports_flask():
 
     code = ("import sys, diagnoser.store.ingest, diagnoser.store.queries, diagnoser.store.reclassify, "
             "diagnoser.store.writer, diagnoser.store.migrate; print('flask' in sys.modules)")
-    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert done.stdout.strip() == "False"
 
 
 def test_openapi_document_is_json_serialisable():

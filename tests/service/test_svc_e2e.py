@@ -32,7 +32,10 @@ def _free_port() -> int:
 
 
 def _env(**extra: str) -> dict[str, str]:
+    """The test's environment minus service settings, importing this checkout's code (whatever the editable
+    install points at)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_") or k.startswith("DIAGNOSER_TEST")}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p)
     env.update(extra)
     return env
 
