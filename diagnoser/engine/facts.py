@@ -43,6 +43,8 @@ def detect_phase(tb: ParsedTraceback) -> str:
     phase = _phase_from_frames(tb)
     if phase not in ("unknown", "build", "forward"):
         return phase
+    if tb.call_arguments.get("training") == "True":
+        return "fit"  # Keras printed the call's arguments: training=True is a train step
     # Keras filters its own frames out of tracebacks; the user's line still says which call failed.
     for frame in reversed(tb.frames):
         for name, pattern in _USER_CALL_RE:

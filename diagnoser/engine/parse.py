@@ -166,6 +166,9 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
                     am = ARG_SHAPE_RE.search(x)
                     if am:
                         args.setdefault(am["name"], am["shape"])
+                    tm = re.search(r"•\s*training=(True|False)", x)
+                    if tm:
+                        args.setdefault("training", tm.group(1))
                     continue
                 body.append(x)
             while body and not body[0].strip():

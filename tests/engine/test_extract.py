@@ -114,7 +114,7 @@ Arguments received by Sequential.call():
 """
     tb = only(text)
     assert tb.core_message.startswith("Input 0 with name")
-    assert tb.call_arguments == {"inputs": "(8, 1, 28, 28, 1)"}
+    assert tb.call_arguments == {"inputs": "(8, 1, 28, 28, 1)", "training": "True"}
     assert tb.wrapper_layer == "Sequential"
 
 
