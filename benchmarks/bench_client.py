@@ -4,6 +4,8 @@ Runs the same crashing script N times each way:
   plain      python script.py                                 (no client)
   up         python -m diagnoser_client script.py, service up (a real `diagnoser serve` on SQLite, or --fake)
   down       python -m diagnoser_client script.py, nothing listening on the service's port
+  hung       python -m diagnoser_client script.py, a server that accepts connections and never answers
+             (the worst case: the hook waits its full DIAGNOSER_TIMEOUT, then spools)
 
 and prints the medians of two figures: the exit phase (from the moment the traceback starts printing to the
 last atexit handler, measured inside the process by a sitecustomize), and the whole run's wall time. The
@@ -178,15 +180,21 @@ def main() -> None:
         script.write_text(KERAS if options.keras else SIMPLE)
         service = FakeService() if options.fake else RealService(folder)
         dead = f"http://127.0.0.1:{free_port()}"
+        hung = socket.socket()
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(128)  # the kernel completes handshakes; nobody ever reads or answers
+        hung_url = f"http://127.0.0.1:{hung.getsockname()[1]}"
         try:
             one_run(script, folder, True, service.url, service.token)  # warm caches and the service
             results = measure(options.runs, script, folder, {
                 "plain": (False, None, None),
                 "up": (True, service.url, service.token),
                 "down": (True, dead, service.token),
+                "hung": (True, hung_url, service.token),
             })
         finally:
             service.stop()
+            hung.close()
 
     base_exit = statistics.median(r[0] for r in results["plain"])
     base_wall = statistics.median(r[1] for r in results["plain"])

@@ -11,6 +11,7 @@ import collections
 import os
 import sys
 import threading
+import time
 from types import TracebackType
 from typing import IO, Deque, Optional, Tuple
 
@@ -31,6 +32,7 @@ class Client:
         self._lock = threading.Lock()
         self._reported: Deque[Tuple[int, type, str]] = collections.deque(maxlen=64)
         self._said: set = set()
+        self._exit_deadline: Optional[float] = None  # set when a dying program starts waiting: one budget in all
 
     @property
     def ready(self) -> bool:
@@ -64,6 +66,8 @@ class Client:
                 self.delivery.submit(payload, on_done=lambda result: self.show(result, stream))
                 return None
             pending = self.delivery.submit(payload)
+            if self._exit_deadline is None:
+                self._exit_deadline = time.monotonic() + self.config.timeout
             try:
                 result = pending.wait(self.config.timeout)
             except KeyboardInterrupt:  # the user wants out now: keep the report for later, quietly
@@ -92,7 +96,7 @@ class Client:
                     return
                 lines = diagnosis_lines(outcome.body, colour)
             else:
-                logger.warning("report not delivered: %s", outcome.describe())
+                logger.info("report not delivered: %s", outcome.describe())  # the user sees a line already
                 kind = outcome.status if outcome.permanent else "retry"
                 if kind in (401, 403, 413):
                     with self._lock:
@@ -107,7 +111,11 @@ class Client:
             logger.warning("could not print the diagnosis", exc_info=True)
 
     def flush_at_exit(self) -> None:
+        """Wait for what is still in flight, within what is left of the exit budget (`timeout` in all)."""
         try:
-            self.delivery.drain(self.config.timeout)
+            budget = self.config.timeout
+            if self._exit_deadline is not None:
+                budget = max(0.0, self._exit_deadline - time.monotonic())
+            self.delivery.drain(budget)
         except Exception:
             logger.warning("exit flush failed", exc_info=True)

@@ -36,7 +36,7 @@ class Config:
     tags: Dict[str, str] = field(default_factory=dict)
     run_id: Optional[str] = None
     connect_timeout: float = 2.0
-    timeout: float = 3.0  # the longest a dying program waits for its report (then it is spooled)
+    timeout: float = 2.0  # the longest a dying program waits for its report (then it is spooled)
     spool_dir: str = field(default_factory=default_spool_dir)
     spool_max_files: int = 100
     spool_max_bytes: int = 50 * 1024 * 1024

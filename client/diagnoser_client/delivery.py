@@ -65,7 +65,8 @@ class Pending:
 
     def wait(self, timeout: float) -> Result:
         """The result; a report not delivered within `timeout` is spooled and reported as such."""
-        self._done.wait(max(0.0, timeout))
+        if not self._abandoned:  # once given up on (and spooled), nobody waits for it again
+            self._done.wait(max(0.0, timeout))
         with self._lock:
             if self._result is not None:
                 return self._result
@@ -105,7 +106,8 @@ class Delivery:
         with self._lock:
             pending, self._pending = list(self._pending), []
         for item in pending:
-            item.wait(max(0.0, deadline - time.monotonic()))
+            if not item.finished:
+                item.wait(max(0.0, deadline - time.monotonic()))
         flusher = self._flusher
         if flusher is not None and flusher.is_alive():
             flusher.join(max(0.0, min(1.0, deadline - time.monotonic())))

@@ -34,7 +34,7 @@ def test_arguments_win_over_the_environment_which_wins_over_defaults(tmp_path):
 
 def test_a_malformed_variable_falls_back_to_the_default_instead_of_crashing_the_job():
     settings = config.load(environ={"DIAGNOSER_TIMEOUT": "soon", "DIAGNOSER_PRINT": "maybe"})
-    assert settings.timeout == 3.0 and settings.print_diagnosis is True
+    assert settings.timeout == 2.0 and settings.print_diagnosis is True
 
 
 def test_an_unknown_option_is_a_typo_reported_at_once():
