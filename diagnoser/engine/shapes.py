@@ -110,6 +110,9 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
     if compatible(e, r):
         rel.add("equal")
         return rel
+    pe, pr = product(e[1:]), product(r[1:])
+    if pe is not None and pe == pr and len(e) != len(r):
+        rel.add("same_size_other_layout")  # (N, 28, 28) for (None, 784): the data needs a reshape, not resizing
     if len(r) == len(e) - 1:
         rel.add("rank_minus_one")
         if e[-1] == 1 and compatible(e[:-1], r):
