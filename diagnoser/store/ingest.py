@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case
+from sqlalchemy import case, select
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -112,28 +113,42 @@ def diagnosis_rows(report_id: int, analysis: Analysis) -> list[dict[str, Any]]:
 
 
 def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
-    """Store `reports` within the caller's transaction; the answers are in the same order."""
+    """Store `reports` within the caller's transaction; the answers are in the same order.
+
+    A group that already exists is counted last, just before the commit: on PostgreSQL the upsert locks the group's
+    row until the transaction ends, and a recurring cause is one hot row every concurrent batch wants, so the lock
+    is held for the commit alone rather than for all the inserts too. A new group must exist before its reports
+    (they reference it), so it is upserted first.
+    """
     keys: dict[tuple[int, str], list[int]] = {}
     for index, report in enumerate(reports):
         keys.setdefault((report.project_id, report.analysis.fingerprint), []).append(index)
-    group_of: dict[int, tuple[int, str]] = {}
-    for key in sorted(keys):
+    group_ids: dict[tuple[int, str], int] = {}
+    for project_id, fingerprint in keys:
+        found = session.scalar(select(Group.id).where(Group.project_id == project_id, Group.fingerprint == fingerprint))
+        if found is not None:
+            group_ids[(project_id, fingerprint)] = found
+    statuses: dict[tuple[int, str], str] = {}
+
+    def count(key: tuple[int, str]) -> None:
         members = keys[key]
         times = [reports[i].received_at for i in members]
         group_id, previous = upsert_group(session, key[0], key[1], len(members), min(times), max(times),
                                           reports[members[0]].analysis)
-        first = "new" if previous is None else "regressed" if previous == "resolved" else "existing"
-        for position, i in enumerate(members):
-            group_of[i] = (group_id, first if position == 0 else "existing")
+        group_ids[key] = group_id
+        statuses[key] = "new" if previous is None else "regressed" if previous == "resolved" else "existing"
 
+    for key in sorted(k for k in keys if k not in group_ids):
+        count(key)
     rows = []
-    for index, report in enumerate(reports):
+    for report in reports:
         a = report.analysis
         row = {
-            "project_id": report.project_id, "group_id": group_of[index][0], "received_at": report.received_at,
-            "traceback": report.traceback, "summary": report.summary, "source": report.source,
-            "inputs": report.inputs, "exception_type": a.exception_type, "exception_message": a.exception_message,
-            "cause": a.cause, "fingerprint": a.fingerprint, "ruleset_version": a.ruleset_version,
+            "project_id": report.project_id, "group_id": group_ids[(report.project_id, a.fingerprint)],
+            "received_at": report.received_at, "traceback": report.traceback, "summary": report.summary,
+            "source": report.source, "inputs": report.inputs, "exception_type": a.exception_type,
+            "exception_message": a.exception_message, "cause": a.cause, "fingerprint": a.fingerprint,
+            "ruleset_version": a.ruleset_version,
         }
         for name in META_FIELDS:
             row[name] = report.meta.get(name)
@@ -144,5 +159,17 @@ def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
     diag_rows = [r for report_id, report in zip(report_ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
     if diag_rows:
         session.execute(_INSERT_DIAGNOSES, diag_rows)
-    return [Stored(report_id=rid, group_id=group_of[i][0], group_status=group_of[i][1])
-            for i, rid in enumerate(report_ids)]
+    for key in sorted(k for k in keys if k not in statuses):
+        looked_up = group_ids[key]
+        count(key)
+        if group_ids[key] != looked_up:  # deleted and re-made meanwhile (reclassify): retry, reports point wrong
+            raise sa_exc.IntegrityError("group changed during ingest", {}, Exception("retry"))
+
+    answers = []
+    first_seen: set[tuple[int, str]] = set()
+    for index, report_id in enumerate(report_ids):
+        key = (reports[index].project_id, reports[index].analysis.fingerprint)
+        status = statuses[key] if key not in first_seen else "existing"
+        first_seen.add(key)
+        answers.append(Stored(report_id=report_id, group_id=group_ids[key], group_status=status))
+    return answers

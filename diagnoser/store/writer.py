@@ -29,6 +29,8 @@ from diagnoser.store.ingest import NewReport, Stored, store_reports
 
 log = logging.getLogger(__name__)
 
+_RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+
 StoreFn = Callable[[Session, list[NewReport]], list[Stored]]
 
 
@@ -93,6 +95,11 @@ class BatchWriter:
             self._connection = engine.connect().execution_options(**{WRITE_OPTION: True})
         return self._connection
 
+    def _fail(self, batch: list[tuple[NewReport, Future[Stored]]], error: BaseException) -> None:
+        self._drop_connection()
+        for _, future in batch:
+            future.set_exception(error)
+
     def _drop_connection(self) -> None:
         if self._connection is not None:
             try:
@@ -102,22 +109,32 @@ class BatchWriter:
                 pass
             self._connection = None
 
-    def _write(self, batch: list[tuple[NewReport, Future[Stored]]]) -> None:
+    def _write(self, batch: list[tuple[NewReport, Future[Stored]]], attempts: int = 3) -> None:
         try:
             with writing_on(self._open()) as session:
                 stored = self._store(session, [r for r, _ in batch])
+        except sa_exc.OperationalError as error:
+            # PostgreSQL may pick this transaction as a deadlock victim (two batches meeting on new and existing
+            # groups at once) or fail it on serialization: the whole transaction rolled back, so try it again.
+            if getattr(error.orig, "sqlstate", None) in _RETRYABLE and attempts > 1:
+                log.info("batch of %d retried after %s", len(batch), error.orig.sqlstate)  # type: ignore[union-attr]
+                self._write(batch, attempts - 1)
+                return
+            self._fail(batch, error)
+            return
         except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError) as error:
             if len(batch) == 1:
-                batch[0][1].set_exception(error)
+                if attempts > 1 and isinstance(error, sa_exc.IntegrityError):  # e.g. its group vanished meanwhile
+                    self._write(batch, attempts - 1)
+                else:
+                    batch[0][1].set_exception(error)
                 return
             log.warning("batch of %d failed (%s); writing its reports one by one", len(batch), type(error).__name__)
             for item in batch:
                 self._write([item])
             return
         except BaseException as error:  # database unreachable, or a bug: every waiter learns of it
-            self._drop_connection()
-            for _, future in batch:
-                future.set_exception(error)
+            self._fail(batch, error)
             if not isinstance(error, Exception):
                 raise
             return

@@ -124,3 +124,28 @@ def test_a_write_that_times_out_is_withdrawn_or_awaited_never_both(app):
     first.join(10)
     assert results["first"].report_id  # taken before its timeout: awaited, stored, answered
     assert len(written) == 1
+
+
+def test_a_deadlock_victim_batch_is_retried(app):
+    from diagnoser.store.analysis import analyse
+    from diagnoser.store.base import utcnow
+    from diagnoser.store.ingest import NewReport
+    from svc_helpers import make_token
+
+    make_token(app, "vision", "ingest")
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    calls = []
+
+    def store(session, reports):
+        calls.append(len(reports))
+        if len(calls) == 1:
+            raise sa_exc.OperationalError("UPDATE groups", {}, Deadlock("deadlock detected"))
+        return store_reports(session, reports)
+
+    writer = BatchWriter(app.extensions["diagnoser"].sessions, store=store)
+    stored = writer.write(NewReport(project_id=1, received_at=utcnow(), traceback="t",
+                                    analysis=analyse("ValueError: x")), timeout=10)
+    assert stored.group_status == "new" and calls == [1, 1]
