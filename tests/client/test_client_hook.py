@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from client_helpers import client_env, exit_timer_env, free_port, run
 
 CRASH = """\
@@ -246,3 +248,27 @@ def test_relative_paths_syntax_errors_and_missing_files_look_as_under_python(tmp
         assert hooked.stdout == plain.stdout, args
         assert hooked.stderr.startswith(plain.stderr), args
     assert len(fake_service.reports()) == 2  # the ValueError and the SyntaxError; a missing file is no crash
+
+
+def test_in_ipython_a_failing_cell_is_reported_under_its_traceback(tmp_path, fake_service, write_script):
+    pytest.importorskip("IPython")
+    script = write_script(
+        """\
+from IPython.core.interactiveshell import InteractiveShell
+shell = InteractiveShell.instance()
+import diagnoser_client
+diagnoser_client.install()
+result = shell.run_cell("def f(x):\\n    raise ValueError('expected ndim=4, found ndim=3')\\nf(1)")
+print("cell failed with", type(result.error_in_exec).__name__)
+diagnoser_client.uninstall()
+print("handlers after uninstall:", shell.custom_exceptions)
+""",
+        "notebook.py",
+    )
+    done = run([str(script)], client_env(tmp_path, fake_service.url), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "cell failed with ValueError" in done.stdout and "handlers after uninstall: ()" in done.stdout
+    assert "more:  " + fake_service.url + "/groups/7" in done.stdout + done.stderr
+    (report,) = fake_service.reports()
+    assert "ValueError: expected ndim=4, found ndim=3" in report["traceback"]
+    assert "raise ValueError('expected ndim=4" in report["source"]
