@@ -34,6 +34,7 @@ DATA_METHODS = (
 )
 DATA_ARGS = ("x", "y", "validation_data", "sample_weight", "inputs", "input")
 MAX_SUMMARY_CHARS = 100_000
+SUMMARY_SECONDS = 1.0  # a 300-layer Keras model renders its summary in about 0.15 s here
 
 _lock = threading.Lock()
 _watched: List["weakref.ref[Any]"] = []
@@ -80,6 +81,18 @@ def summary_text(model: Any) -> Optional[str]:
     except Exception as exc:  # unbuilt models raise; that is an answer, not a failure
         logger.debug("no summary for %s: %s", type(model).__name__, exc)
         return None
+
+
+def bounded_summary_text(model: Any, seconds: float = SUMMARY_SECONDS) -> Optional[str]:
+    """summary_text() on a helper thread, given up after `seconds`: a dying program must not wait on a
+    model with thousands of layers."""
+    box: List[Optional[str]] = []
+    worker = threading.Thread(target=lambda: box.append(summary_text(model)), name="diagnoser-summary", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not box:
+        logger.info("model summary took longer than %.1f s; sent without it", seconds)
+    return box[0] if box else None
 
 
 def describe_call(args: Dict[str, Any], first_batch: bool = False) -> Dict[str, Any]:
@@ -224,7 +237,7 @@ def gather(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Optional[st
     candidates = ([model] if model is not None else []) + [m for m in reversed(watched_models()) if m is not model]
     summary = None
     for candidate in candidates:
-        summary = summary_text(candidate)
+        summary = bounded_summary_text(candidate)
         if summary is None:
             with _lock:
                 summary = _summaries.get(id(candidate))

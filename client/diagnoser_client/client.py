@@ -58,6 +58,7 @@ class Client:
                 if key in self._reported:
                     return None
                 self._reported.append(key)
+            started = time.monotonic()
             if not self._first_rank_to_report(exc_type, exc, tb):
                 logger.info("another rank reports this error; not sending it again")
                 return None
@@ -66,10 +67,12 @@ class Client:
                 self.delivery.submit(payload, on_done=lambda result: self.show(result, stream))
                 return None
             pending = self.delivery.submit(payload)
+            # One budget from the moment the hook starts: building the report counts too.
+            deadline = started + self.config.timeout
             if self._exit_deadline is None:
-                self._exit_deadline = time.monotonic() + self.config.timeout
+                self._exit_deadline = deadline
             try:
-                result = pending.wait(self.config.timeout)
+                result = pending.wait(max(0.25, deadline - time.monotonic()))
             except KeyboardInterrupt:  # the user wants out now: keep the report for later, quietly
                 return pending.wait(0)
             self.show(result, stream)
