@@ -25,6 +25,14 @@ from diagnoser_client.render import diagnosis_lines, failure_line, use_colour
 _NOT_REPORTED = (KeyboardInterrupt, SystemExit, GeneratorExit)
 
 
+def _safe_str(exc: BaseException) -> str:
+    """str(exc), which runs user code (a custom __str__) and may itself raise."""
+    try:
+        return str(exc)
+    except Exception:
+        return f"<{type(exc).__name__}: str() failed>"
+
+
 class Client:
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -53,7 +61,7 @@ class Client:
                 return None
             # The same exception can reach two hooks (a thread's, then the main thread re-raising it). Keys, not
             # the exceptions themselves: those hold frames, and frames hold tensors.
-            key = (id(exc), exc_type, str(exc)[:200])
+            key = (id(exc), exc_type, _safe_str(exc)[:200])
             with self._lock:
                 if key in self._reported:
                     return None
@@ -84,7 +92,7 @@ class Client:
     def _first_rank_to_report(self, exc_type: type, exc: BaseException, tb: Optional[TracebackType]) -> bool:
         if not self.config.dedup_ranks or ranks.rank_info() is None:
             return True
-        key = ranks.error_key(exc_type.__name__, str(exc), raising_location(exc, tb))
+        key = ranks.error_key(exc_type.__name__, _safe_str(exc), raising_location(exc, tb))
         return ranks.claim(os.path.join(self.config.spool_dir, ".ranks"), key)
 
     def show(self, result: Result, stream: Optional[IO[str]] = None) -> None:

@@ -272,3 +272,34 @@ print("handlers after uninstall:", shell.custom_exceptions)
     (report,) = fake_service.reports()
     assert "ValueError: expected ndim=4, found ndim=3" in report["traceback"]
     assert "raise ValueError('expected ndim=4" in report["source"]
+
+
+def test_nothing_the_client_meets_can_hurt_the_script(tmp_path, write_script):
+    """An unwritable spool, no service, and an exception whose str() itself raises: the script's own output and
+    exit code are unchanged, and the client says in one line that the report is lost."""
+    script = write_script(
+        "class Weird(Exception):\n    def __str__(self):\n        raise RuntimeError('no str')\n"
+        "print('work')\nraise Weird()\n"
+    )
+    (tmp_path / "not-a-folder").write_text("")
+    plain = run([str(script)], client_env(tmp_path, None), tmp_path)
+    env = client_env(tmp_path, f"http://127.0.0.1:{free_port()}",
+                     DIAGNOSER_SPOOL_DIR=str(tmp_path / "not-a-folder" / "spool"))
+    hooked = run(["-m", "diagnoser_client", str(script)], env, tmp_path)
+    assert (hooked.returncode, hooked.stdout) == (plain.returncode, plain.stdout) == (1, "work\n")
+    assert hooked.stderr.startswith(plain.stderr)
+    (line,) = hooked.stderr[len(plain.stderr):].splitlines()
+    assert line.endswith("(connection refused) nor save the report; it is lost.")
+
+
+def test_the_keras_module_imports_without_keras_installed(tmp_path):
+    code = (
+        "import sys; sys.modules['keras'] = None; sys.modules['tf_keras'] = None\n"
+        "from diagnoser_client.keras import DiagnoserCallback\n"
+        "class Model:\n    built = False\n    def fit(self, x=None):\n        return 'ok'\n"
+        "cb = DiagnoserCallback(install=False); cb.set_model(Model())\n"
+        "print(DiagnoserCallback.__mro__[1].__name__, cb.model.fit(x=[1.0, 2.0]))\n"
+    )
+    done = run(["-c", code], client_env(tmp_path, None), tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "object ok\n"
