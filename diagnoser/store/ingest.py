@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import bindparam, case, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -89,13 +89,15 @@ def upsert_group(session: Session, project_id: int, fingerprint: str, count: int
         "exception_type": analysis.exception_type, "first_seen": first_seen, "last_seen": last_seen,
         "count": count, "status": "open", "previous_status": None,
     }
-    stmt = _upsert_statement(session.get_bind().dialect.name, reopen)
-    row = session.execute(stmt, params).one()
+    connection = session.connection()
+    row = connection.execute(_upsert_statement(connection.dialect.name, reopen), params).one()
     return row.id, row.previous_status
 
 
 _INSERT_REPORTS = Report.__table__.insert().returning(Report.__table__.c.id, sort_by_parameter_order=True)
 _INSERT_DIAGNOSES = Diagnosis.__table__.insert()
+_FIND_GROUP = select(Group.__table__.c.id).where(Group.__table__.c.project_id == bindparam("project_id"),
+                                                 Group.__table__.c.fingerprint == bindparam("fingerprint"))
 
 
 def diagnosis_rows(report_id: int, analysis: Analysis) -> list[dict[str, Any]]:
@@ -123,9 +125,10 @@ def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
     keys: dict[tuple[int, str], list[int]] = {}
     for index, report in enumerate(reports):
         keys.setdefault((report.project_id, report.analysis.fingerprint), []).append(index)
+    connection = session.connection()  # Core statements straight on the connection: no ORM work per statement
     group_ids: dict[tuple[int, str], int] = {}
     for project_id, fingerprint in keys:
-        found = session.scalar(select(Group.id).where(Group.project_id == project_id, Group.fingerprint == fingerprint))
+        found = connection.execute(_FIND_GROUP, {"project_id": project_id, "fingerprint": fingerprint}).scalar()
         if found is not None:
             group_ids[(project_id, fingerprint)] = found
     statuses: dict[tuple[int, str], str] = {}
@@ -155,10 +158,10 @@ def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
         if row["framework"] is None and a.framework and a.framework != "unknown":
             row["framework"] = a.framework
         rows.append(row)
-    report_ids = list(session.scalars(_INSERT_REPORTS, rows))
+    report_ids = list(connection.execute(_INSERT_REPORTS, rows).scalars())
     diag_rows = [r for report_id, report in zip(report_ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
     if diag_rows:
-        session.execute(_INSERT_DIAGNOSES, diag_rows)
+        connection.execute(_INSERT_DIAGNOSES, diag_rows)
     for key in sorted(k for k in keys if k not in statuses):
         looked_up = group_ids[key]
         count(key)

@@ -16,7 +16,7 @@ import logging
 import os
 import queue
 import threading
-from concurrent.futures import Future
+from concurrent.futures import CancelledError
 from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Callable
 
@@ -34,12 +34,75 @@ _RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 StoreFn = Callable[[Session, list[NewReport]], list[Stored]]
 
 
+_STATE_GUARD = threading.Lock()
+_PENDING, _RUNNING, _CANCELLED, _DONE = range(4)
+
+
+class Pending:
+    """A report waiting for the writer, with the part of a concurrent.futures.Future we use.
+
+    Why not a Future: one is made per request and resolved in the writer's loop while the write lock may be held,
+    and a Future's Condition (Python-level notify) cost more CPU there than the SQL; this is one lock, released once.
+    """
+
+    __slots__ = ("report", "_done", "_state", "_result", "_error")
+
+    def __init__(self, report: NewReport) -> None:
+        self.report = report
+        self._done = threading.Lock()
+        self._done.acquire()
+        self._state = _PENDING
+        self._result: Stored | None = None
+        self._error: BaseException | None = None
+
+    def set_running_or_notify_cancel(self) -> bool:
+        with _STATE_GUARD:
+            if self._state == _CANCELLED:
+                return False
+            self._state = _RUNNING
+            return True
+
+    def cancel(self) -> bool:
+        """Withdraw the report if the writer has not taken it; True when it is (now) withdrawn."""
+        with _STATE_GUARD:
+            if self._state == _PENDING:
+                self._state = _CANCELLED
+                self._done.release()
+            return self._state == _CANCELLED
+
+    def set_result(self, result: Stored) -> None:
+        self._result, self._state = result, _DONE
+        self._done.release()
+
+    def set_exception(self, error: BaseException) -> None:
+        self._error, self._state = error, _DONE
+        self._done.release()
+
+    def _wait(self, timeout: float | None) -> None:
+        if not self._done.acquire(timeout=-1 if timeout is None else timeout):
+            raise FutureTimeout()
+        self._done.release()  # stays open for any later wait
+
+    def result(self, timeout: float | None = None) -> Stored:
+        self._wait(timeout)
+        if self._state == _CANCELLED:
+            raise CancelledError()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def exception(self, timeout: float | None = None) -> BaseException | None:
+        self._wait(timeout)
+        return self._error
+
+
 class BatchWriter:
     def __init__(self, factory: sessionmaker[Session], batch_max: int = 200, store: StoreFn = store_reports) -> None:
         self._factory = factory
         self._batch_max = batch_max
         self._store = store
-        self._queue: queue.SimpleQueue[tuple[NewReport, Future[Stored]]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._pid = 0
@@ -47,12 +110,12 @@ class BatchWriter:
         self.batches = 0
         self.written = 0
 
-    def submit(self, report: NewReport) -> Future[Stored]:
-        """Queue `report`; the future resolves to where it was stored, once committed."""
+    def submit(self, report: NewReport) -> Pending:
+        """Queue `report`; the answer resolves to where it was stored, once committed."""
         self._ensure_thread()
-        future: Future[Stored] = Future()
-        self._queue.put((report, future))
-        return future
+        pending = Pending(report)
+        self._queue.put(pending)
+        return pending
 
     def write(self, report: NewReport, timeout: float) -> Stored:
         """Store `report` and return where, once committed. On timeout the report is withdrawn if the writer has
@@ -84,7 +147,7 @@ class BatchWriter:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            batch = [(r, f) for r, f in batch if f.set_running_or_notify_cancel()]
+            batch = [p for p in batch if p.set_running_or_notify_cancel()]
             if batch:
                 self._write(batch)
 
@@ -95,10 +158,10 @@ class BatchWriter:
             self._connection = engine.connect().execution_options(**{WRITE_OPTION: True})
         return self._connection
 
-    def _fail(self, batch: list[tuple[NewReport, Future[Stored]]], error: BaseException) -> None:
+    def _fail(self, batch: list[Pending], error: BaseException) -> None:
         self._drop_connection()
-        for _, future in batch:
-            future.set_exception(error)
+        for pending in batch:
+            pending.set_exception(error)
 
     def _drop_connection(self) -> None:
         if self._connection is not None:
@@ -109,10 +172,10 @@ class BatchWriter:
                 pass
             self._connection = None
 
-    def _write(self, batch: list[tuple[NewReport, Future[Stored]]], attempts: int = 3) -> None:
+    def _write(self, batch: list[Pending], attempts: int = 3) -> None:
         try:
             with writing_on(self._open()) as session:
-                stored = self._store(session, [r for r, _ in batch])
+                stored = self._store(session, [p.report for p in batch])
         except sa_exc.OperationalError as error:
             # PostgreSQL may pick this transaction as a deadlock victim (two batches meeting on new and existing
             # groups at once) or fail it on serialization: the whole transaction rolled back, so try it again.
@@ -127,7 +190,7 @@ class BatchWriter:
                 if attempts > 1 and isinstance(error, sa_exc.IntegrityError):  # e.g. its group vanished meanwhile
                     self._write(batch, attempts - 1)
                 else:
-                    batch[0][1].set_exception(error)
+                    batch[0].set_exception(error)
                 return
             log.warning("batch of %d failed (%s); writing its reports one by one", len(batch), type(error).__name__)
             for item in batch:
@@ -140,5 +203,5 @@ class BatchWriter:
             return
         self.batches += 1
         self.written += len(batch)
-        for (_, future), result in zip(batch, stored):
-            future.set_result(result)
+        for pending, result in zip(batch, stored):
+            pending.set_result(result)
