@@ -23,6 +23,13 @@ ARGS_HEADER_RE = re.compile(r"^\s*(?:Call arguments|Arguments) received by\b")
 WRAPPER_RE = re.compile(
     r"^Exception encountered when calling\b(?:\s+layer\s+['\"](?P<name>[^'\"]+)['\"]|\s+(?P<cls>[\w.]+)\.call\(\))?"
 )
+# "Could not automatically infer the output shape / dtype of 'x' ... Error encountered:" and
+# "Unable to automatically build the model ... Exception encountered:": Keras 3 quotes the real error after them.
+INFER_RE = re.compile(
+    r"(?:Could not automatically infer the output shape / dtype of '(?P<name>[^']+)'[\s\S]*?Error encountered:"
+    r"|Unable to automatically build the model[\s\S]*?Exception encountered:)\s*"
+)
+FUNCTION_NODE_RE = re.compile(r"^\{\{function_node __wrapped__(?P<op>\w+?)_device_[^}]*\}\}")
 ARG_SHAPE_RE = re.compile(r"•\s*(?P<name>[\w.]+)=.*?shape=(?P<shape>\([^)]*\)|\[[^\]]*\])")
 
 
@@ -177,6 +184,16 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
                 break
             lines = _dedent(body)
             continue
+        # 2b. Keras 3 building a model on the torch/jax backends: the backend's error is quoted inside
+        joined = "\n".join(lines)
+        im = INFER_RE.search(joined)
+        if im:
+            wrapper = im["name"] or wrapper
+            inner = joined[im.end():].strip()
+            inner = inner.strip("'\"").strip()
+            if inner:
+                lines = inner.splitlines()
+                continue
         # 3. TensorFlow graph errors: frames of where the op was defined, then the op's message
         if text_first.startswith(("Graph execution error", "Detected at node")) or (
             lines and any(x.lstrip().startswith("Detected at node") for x in lines[:3])
@@ -196,6 +213,11 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
         break
     # Strip TensorFlow's trailing op annotations and the TF1 "Original stack trace" appendix.
     out: list[str] = []
+    if lines:
+        fm = FUNCTION_NODE_RE.match(lines[0].strip())
+        if fm:  # TF eager ops: "{{function_node __wrapped__Op_device_...}} message"
+            node = node or fm.group("op")
+            lines = [lines[0].strip()[fm.end():].lstrip()] + lines[1:]
     for x in lines:
         s = x.strip()
         if s.startswith(("Original stack trace for", "Caused by op", "Errors may have originated")):

@@ -11,6 +11,7 @@ REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
 REAL_CASES = REPO / "tests" / "fixtures" / "real" / "cases.jsonl"
 PUBLIC_CASES = REPO / "tests" / "fixtures" / "public" / "cases.jsonl"
+BACKEND_CASES = REPO / "tests" / "fixtures" / "real2" / "cases.jsonl"
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -34,3 +35,8 @@ def real_cases() -> list[dict]:
 @pytest.fixture(scope="session")
 def public_cases() -> list[dict]:
     return load_jsonl(PUBLIC_CASES)
+
+
+@pytest.fixture(scope="session")
+def backend_cases() -> list[dict]:
+    return load_jsonl(BACKEND_CASES)

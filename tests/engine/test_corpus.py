@@ -78,3 +78,12 @@ def test_the_same_fault_groups_together_across_auto_numbered_layers():
 def test_frameworks_are_named(corpus):
     seen = collections.Counter(diagnose(r["stderr"]).tracebacks[-1].framework for r in corpus if r["exc_type"])
     assert {"keras3", "tf_keras2", "torch"} <= set(seen)
+
+
+def test_keras3_on_torch_and_jax_backends_and_more_torch_score_well(backend_cases):
+    # tests/fixtures/real2: Keras 3 on the PyTorch and JAX backends, validation/map/collate faults.
+    top1, fp, misses = score(backend_cases)
+    assert fp == 0, misses
+    assert top1 >= 0.75, misses
+    top1_src, _, misses_src = score(backend_cases, with_source=True)
+    assert top1_src >= 0.9, misses_src
