@@ -77,7 +77,9 @@ def _reclassify_one(session: Session, report: Report, outcome: Outcome) -> None:
                 outcome.groups_removed += 1
     else:
         best = analysis.best or {}
-        session.execute(update(Group).where(Group.id == old_group).values(cause=analysis.cause, rule=best.get("rule")))
+        title = str(best.get("title") or f"{analysis.exception_type}: {analysis.exception_message}")[:1000]
+        session.execute(update(Group).where(Group.id == old_group)
+                        .values(cause=analysis.cause, rule=best.get("rule"), title=title))
     report.fingerprint = analysis.fingerprint
     report.cause = analysis.cause
     report.exception_type = analysis.exception_type
