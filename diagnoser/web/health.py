@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 
@@ -30,12 +33,27 @@ def readyz() -> Response | tuple[Response, int, dict[str, str]]:
     return jsonify({"status": "ready"})
 
 
-@bp.get("/metrics")
-def metrics() -> Response:
-    services = current_app.extensions["diagnoser"]
+STORED_TTL_SECONDS = 5.0
+
+
+def _stored_by_cause(services: Any) -> dict[str | None, int] | None:
+    """Reports per cause from the database, remembered for a few seconds (per app): the count scans the reports
+    table, and scrapers must not turn into load."""
+    cached = services.metrics.stored_cache
+    now = time.monotonic()
+    if cached is not None and now - cached[0] < STORED_TTL_SECONDS:
+        return cached[1]
     try:
         with reading(services.sessions) as session:
             stored = reports_by_cause(session)
     except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
-        stored = None
+        return None
+    services.metrics.stored_cache = (now, stored)
+    return stored
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    services = current_app.extensions["diagnoser"]
+    stored = _stored_by_cause(services)
     return Response(services.metrics.render(stored), mimetype="text/plain", content_type="text/plain; version=0.0.4")

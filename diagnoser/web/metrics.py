@@ -26,6 +26,7 @@ class Metrics:
         self.latency: dict[str, list[int]] = {}
         self.latency_sum: dict[str, float] = defaultdict(float)
         self.ingested: dict[str, int] = defaultdict(int)
+        self.stored_cache: tuple[float, dict[str | None, int]] | None = None  # see health._stored_by_cause
 
     def observe(self, endpoint: str, method: str, status: int, seconds: float) -> None:
         with self._lock:
