@@ -66,8 +66,37 @@ _CHECKS = tuple(
 )
 
 
+# Every literal at once, for short texts (metadata values): one C-level search each instead of a dozen checks.
+_ANY_LOWER = re.compile("|".join(re.escape(lit) for lower, _exact, _p, _r in _CHECKS for lit in lower))
+_ANY_EXACT = re.compile("|".join(re.escape(lit) for _lower, exact, _p, _r in _CHECKS for lit in exact))
+SHORT = 256
+
+# Long texts (tracebacks) recur: one broken script crashes across a sweep, and scrubbing is a pure function of the
+# text, so the answer is remembered, keyed by the text itself (exact). Bounded: at most _CACHE_SIZE texts of at most
+# _CACHE_LONGEST characters; a full cache is simply emptied.
+_CACHE: dict[str, str] = {}
+_CACHE_SIZE = 128
+_CACHE_LONGEST = 16_384
+
+
 def scrub_text(text: str) -> str:
     """`text` with every secret we recognise replaced by [REDACTED]."""
+    if len(text) < SHORT:
+        if _ANY_LOWER.search(text.lower()) is None and _ANY_EXACT.search(text) is None:
+            return text
+        return _scrub(text)
+    if len(text) > _CACHE_LONGEST:
+        return _scrub(text)
+    found = _CACHE.get(text)
+    if found is None:
+        found = _scrub(text)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[text] = found
+    return found
+
+
+def _scrub(text: str) -> str:
     lowered = text.lower()
     for lower_literals, exact_literals, pattern, replacement in _CHECKS:
         if any(map(lowered.__contains__, lower_literals)) or any(map(text.__contains__, exact_literals)):
