@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, case, select
+from sqlalchemy import Connection, bindparam, case, func, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -95,23 +95,53 @@ def upsert_group(session: Session, project_id: int, fingerprint: str, count: int
 
 
 _INSERT_REPORTS = Report.__table__.insert().returning(Report.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_REPORTS_WITH_IDS = Report.__table__.insert()
+_NEXT_REPORT_ID = select(func.coalesce(func.max(Report.__table__.c.id), 0) + 1)
 _INSERT_DIAGNOSES = Diagnosis.__table__.insert()
 _FIND_GROUP = select(Group.__table__.c.id).where(Group.__table__.c.project_id == bindparam("project_id"),
                                                  Group.__table__.c.fingerprint == bindparam("fingerprint"))
 
 
+def _diagnosis_templates(analysis: Analysis) -> list[dict[str, Any]]:
+    """The diagnosis rows of `analysis` without their report id, built once per analysis: an analysis is shared by
+    every report of the same text (analyse's cache), so a recurring cause does not rebuild them per report."""
+    templates = analysis.row_templates
+    if templates is None:
+        templates = []
+        for rank, d in enumerate(analysis.diagnoses):
+            templates.append({
+                "rank": rank, "cause": str(d.get("cause") or "")[:64],
+                "rule": str(d.get("rule") or "")[:200], "ruleset_version": analysis.ruleset_version,
+                "confidence": float(d.get("confidence") or 0.0), "layer": d.get("layer"),
+                "expected": d.get("expected"), "received": d.get("received"), "title": d.get("title") or "",
+                "explanation": d.get("explanation") or "", "fix": d.get("fix") or "", "fix_code": d.get("fix_code"),
+                "evidence": list(d.get("evidence") or []), "fingerprint": str(d.get("fingerprint") or "")[:128],
+            })
+        analysis.row_templates = templates
+    return templates
+
+
 def diagnosis_rows(report_id: int, analysis: Analysis) -> list[dict[str, Any]]:
-    rows = []
-    for rank, d in enumerate(analysis.diagnoses):
-        rows.append({
-            "report_id": report_id, "rank": rank, "cause": str(d.get("cause") or "")[:64],
-            "rule": str(d.get("rule") or "")[:200], "ruleset_version": analysis.ruleset_version,
-            "confidence": float(d.get("confidence") or 0.0), "layer": d.get("layer"), "expected": d.get("expected"),
-            "received": d.get("received"), "title": d.get("title") or "", "explanation": d.get("explanation") or "",
-            "fix": d.get("fix") or "", "fix_code": d.get("fix_code"), "evidence": list(d.get("evidence") or []),
-            "fingerprint": str(d.get("fingerprint") or "")[:128],
-        })
-    return rows
+    return [{"report_id": report_id, **template} for template in _diagnosis_templates(analysis)]
+
+
+def _insert_reports(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert `rows`; their ids in the same order.
+
+    On SQLite the writing transaction holds the database's write lock (BEGIN IMMEDIATE, see db.writing): no other
+    connection can insert until it commits, so the ids are the ones SQLite would pick itself, max(id) + 1 onwards,
+    and are given explicitly. Why: SQLite does not promise the order of RETURNING rows of a multi-row INSERT, so
+    SQLAlchemy would send one INSERT per report to match ids to rows. (Without the lock the INSERT fails on the
+    stale snapshot, or on the primary key; it never stores a wrong id.) PostgreSQL batches RETURNING itself.
+    """
+    if connection.dialect.name != "sqlite":
+        return list(connection.execute(_INSERT_REPORTS, rows).scalars())
+    first = connection.execute(_NEXT_REPORT_ID).scalar_one()
+    ids = list(range(first, first + len(rows)))
+    for row, report_id in zip(rows, ids):
+        row["id"] = report_id
+    connection.execute(_INSERT_REPORTS_WITH_IDS, rows)
+    return ids
 
 
 def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
@@ -158,7 +188,7 @@ def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
         if row["framework"] is None and a.framework and a.framework != "unknown":
             row["framework"] = a.framework
         rows.append(row)
-    report_ids = list(connection.execute(_INSERT_REPORTS, rows).scalars())
+    report_ids = _insert_reports(connection, rows)
     diag_rows = [r for report_id, report in zip(report_ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
     if diag_rows:
         connection.execute(_INSERT_DIAGNOSES, diag_rows)
