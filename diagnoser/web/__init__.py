@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -65,16 +65,24 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
 
 
 def _init_timing(app: Flask) -> None:
+    """Time every request for /metrics: the start is stamped in the WSGI environ by a wrapper (no before_request
+    hook, no `g`), the end observed by one after_request hook."""
     metrics: Metrics = app.extensions["diagnoser"].metrics
+    inner = app.wsgi_app
 
-    @app.before_request
-    def _start() -> None:
-        g.started = time.perf_counter()
+    def timed(environ: dict[str, Any], start_response: Any) -> Any:
+        environ[_STARTED] = time.perf_counter()
+        return inner(environ, start_response)
+
+    app.wsgi_app = timed  # type: ignore[method-assign]
 
     @app.after_request
     def _observe(response: Response) -> Response:
-        started = g.get("started")
+        started = request.environ.get(_STARTED)
         if started is not None:
             rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
             metrics.observe(rule, request.method, response.status_code, time.perf_counter() - started)
         return response
+
+
+_STARTED = "diagnoser.started"

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from diagnoser.store.analysis import analyse
+from diagnoser.store.analysis import Analysis, analyse
 from diagnoser.store.base import utcnow
 from diagnoser.store.db import reading, writing
-from diagnoser.store.ingest import NewReport
+from diagnoser.store.ingest import NewReport, Stored
 from diagnoser.store.models import GROUP_STATUSES
 from diagnoser.store.queries import GroupFilter, cause_counts, get_group, get_report, list_groups, set_group_status
 from diagnoser.store.scrub import scrub_text, scrub_value
@@ -35,7 +35,7 @@ def group_url(group_id: int) -> str:
 
 
 @bp.post("/reports")
-def post_report() -> tuple[Response, int]:
+def post_report() -> Response:
     services = _services()
     principal = authenticate("ingest")
     payload = parse_report(read_json(services.settings.max_body_bytes))
@@ -49,9 +49,20 @@ def post_report() -> tuple[Response, int]:
                        meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None})
     stored = services.writer.write(report, timeout=services.settings.write_timeout_seconds)
     services.metrics.count_ingested(analysis.cause)
-    body = {"report_id": stored.report_id, "group_id": stored.group_id, "group_status": stored.group_status,
-            "diagnoses": analysis.diagnoses, "url": group_url(stored.group_id)}
-    return jsonify(body), 201
+    return _report_answer(stored, analysis)
+
+
+def _report_answer(stored: Stored, analysis: Analysis) -> Response:
+    """The 201 answer, as jsonify would write it (compact, keys in this order). The diagnoses are most of it and are
+    the same for every report of the same text (analyse shares the analysis), so their JSON is made once."""
+    dumps = current_app.json.dumps
+    diagnoses = analysis.diagnoses_json
+    if diagnoses is None:
+        diagnoses = analysis.diagnoses_json = dumps(analysis.diagnoses, separators=(",", ":"))
+    body = (f'{{"report_id":{int(stored.report_id)},"group_id":{int(stored.group_id)},'
+            f'"group_status":{dumps(stored.group_status)},"diagnoses":{diagnoses},'
+            f'"url":{dumps(group_url(stored.group_id))}}}\n')
+    return Response(body, status=201, mimetype="application/json")
 
 
 def _query(allowed: tuple[str, ...]) -> dict[str, str]:
