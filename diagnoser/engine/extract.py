@@ -27,7 +27,8 @@ BARE_RE = re.compile(
 # Lines that begin a new log record: they end a message that has no other end marker.
 LOG_RECORD_RE = re.compile(
     r"^(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|[IWEF]\d{4} \d\d:|[IWEF]0000 |"
-    r"(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)[:\s\]]|Epoch \d+/\d+|\d+/\d+ [\[━=.]|\S+@\S+:.*[$#] )"
+    r"(?:INFO|WARNING|WARN|ERROR|DEBUG|CRITICAL)[:\s\]]|Epoch \d+/\d+|\d+/\d+ [\[━=.]|\S+@\S+:.*[$#] |"
+    r"```|~~~|(?:wandb|mlflow|comet_ml|neptune|absl|clearml):\s)"
 )
 IPYTHON_HEADER_RE = re.compile(r"^\s*(?P<type>[A-Za-z_][\w.]*)\s+Traceback \(most recent call last\)\s*$")
 TRIGGER_RE = re.compile(r"Traceback \(most recent call last\)|(?:Error|Exception)[ \t]*:")

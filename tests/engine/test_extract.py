@@ -206,3 +206,10 @@ def test_it_reads_old_ipython_colab_tracebacks():
     assert [f.function for f in tb.frames] == ["<module>", "fit"]
     assert tb.frames[0].code == "model.fit(x_train, y_train, epochs=5)"
     assert diagnose(IPYTHON7).last.diagnoses[0].cause == "data_preprocessing"
+
+
+def test_a_message_ends_at_a_markdown_fence_or_a_tracker_log_line():
+    pasted = "I get this error:\n```\n" + TB + "\n```\nany idea?"
+    assert only(pasted).message.endswith("(None, 28, 28)")
+    logged = TB + "\nwandb: Waiting for W&B process to finish... (failed 1).\n"
+    assert only(logged).message.endswith("(None, 28, 28)")
