@@ -134,8 +134,9 @@ def build_facts(
     if expected is None and sample is not None and received is not None:
         # Keras 2 prints the per-sample shape, sometimes with the batch axis: (784,) or (None, 4)
         expected = sample if len(sample) == len(received) and sample[0] is None else (None,) + tuple(sample)
-    if expected is None and received is not None and groups.get("value") and groups.get("axis"):
-        expected = _with_axis(received, int(groups["axis"]), int(groups["value"]))
+    axis, value = _int(groups.get("axis")), _int(groups.get("value"))
+    if expected is None and received is not None and axis is not None and value is not None:
+        expected = _with_axis(received, axis, value)
     if received is not None:
         facts["received_shape"] = received
         facts["received"] = fmt(received)
@@ -148,13 +149,11 @@ def build_facts(
     if expected is not None:
         facts["expected_shape"] = expected
         facts["expected"] = fmt(expected)
-        if groups.get("value") and groups.get("axis") and not groups.get("expected"):
+        if value is not None and axis is not None and not groups.get("expected"):
             # Only one axis was checked: show that, not a shape the message never printed.
-            axis = int(groups["axis"])
-            facts["expected"] = f"(..., {groups['value']})" if axis == -1 else f"axis {axis} = {groups['value']}"
+            facts["expected"] = f"(..., {value})" if axis == -1 else f"axis {axis} = {value}"
     rel = relations(expected, received)
-    if groups.get("value") and received is not None and len(received) >= 3:
-        value = int(groups["value"])
+    if value is not None and received is not None and len(received) >= 3:
         if received[1] == value and received[-1] != value and all(value <= d for d in received[2:] if d is not None):
             rel.add("channels_first")
     if call_input is not None and received is not None and len(call_input) > len(received) and 1 in call_input[1:]:
@@ -286,9 +285,10 @@ def _data_look(rel: set[str], received: Shape | None) -> None:
     """
     if not received or len(received) < 2 or any(d is None for d in received[1:]):
         return
-    if len(received) >= 3 and received[-1] in (1, 3, 4) and received[0] is not None and received[0] == received[1] and received[0] > 4:
+    first, last = received[0], received[-1]
+    if len(received) >= 3 and last in (1, 3, 4) and first is not None and first == received[1] and first > 4:
         rel.add("looks_unbatched")
-    elif len(received) >= 3 and received[-1] == received[-2] and received[-1] > 4:
+    elif len(received) >= 3 and last is not None and last == received[-2] and last > 4:
         rel.add("looks_missing_channel")
 
 
