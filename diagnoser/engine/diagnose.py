@@ -128,7 +128,7 @@ def _make(rule: Rule, cand: Candidate, facts: dict[str, Any], reasons: list[Pref
         fix=render(cand.fix, facts) or "",
         fix_code=render(cand.fix_code, facts),
         layer=layer,
-        expected=facts.get("expected"),
+        expected=render(cand.expected, facts) if cand.expected else facts.get("expected"),
         received=facts.get("received"),
         evidence=evidence,
         fingerprint=hashlib.sha1(key.encode()).hexdigest()[:16],

@@ -152,6 +152,10 @@ def build_facts(
         if value is not None and axis is not None and not groups.get("expected"):
             # Only one axis was checked: show that, not a shape the message never printed.
             facts["expected"] = f"(..., {value})" if axis == -1 else f"axis {axis} = {value}"
+    if expected is None and groups.get("expected_ndim"):
+        # Only the rank was checked: say so in the message's own terms.
+        op = {"min_ndim": ">=", "max_ndim": "<="}.get(groups.get("kind") or "", "=")
+        facts["expected"] = f"ndim{op}{groups['expected_ndim']}"
     rel = relations(expected, received)
     if value is not None and received is not None and len(received) >= 3:
         if received[1] == value and received[-1] != value and all(value <= d for d in received[2:] if d is not None):
@@ -232,6 +236,7 @@ def _render_helpers(facts: dict[str, Any]) -> None:
         facts["received_plus_batch"] = fmt_data((None,) + rec)
         facts["received_features"] = fmt(rec[1:])
         facts["received_features_plus_channel"] = fmt(rec[1:] + (1,))
+        facts["received_plus_channel_shape"] = fmt((None,) + rec[1:] + (1,))
         if len(rec) == 4:
             facts["received_channels_last"] = fmt_data((rec[0], rec[2], rec[3], rec[1]))
         facts["received_squeezed"] = fmt_data(tuple(d for i, d in enumerate(rec) if not (i > 0 and d == 1)))

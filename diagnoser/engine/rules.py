@@ -26,7 +26,7 @@ MAX_MATCH_CHARS = 64 * 1024
 
 RULE_KEYS = {"id", "title", "description", "match", "candidates", "examples", "references"}
 MATCH_KEYS = {"exceptions", "literals", "pattern", "frameworks", "flags"}
-CANDIDATE_KEYS = {"cause", "score", "require", "prefer", "title", "explanation", "fix", "fix_code", "key", "layer"}
+CANDIDATE_KEYS = {"cause", "score", "require", "prefer", "title", "explanation", "fix", "fix_code", "key", "layer", "expected"}
 CONDITION_KEYS = {
     "phase", "batch", "framework", "layer_kind", "prev_kind", "first_layer_kind", "exception", "relation", "not_relation",
     "layer_numbered", "layer_is_model", "layer_is_first", "in_loss", "in_forward", "has_summary",
@@ -63,6 +63,7 @@ class Candidate:
     title: str | None
     key: str
     layer: str | None
+    expected: str | None = None  # what the layer needs, when the candidate can say it better than the message
 
 
 @dataclass
@@ -248,6 +249,7 @@ def _build_rule(data: Any, path: Path, causes: dict[str, Cause]) -> tuple[Rule |
                 title=c.get("title"),
                 key=str(c.get("key") or f"{rid}:{cause}"),
                 layer=c.get("layer"),
+                expected=c.get("expected"),
             )
         )
     if not cands:
