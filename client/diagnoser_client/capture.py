@@ -6,7 +6,8 @@ Two sources, both read-only:
 - the crashed program's own frames: Keras wraps `fit`, `evaluate`, `predict` and `__call__` in an
   `error_handler(*args, **kwargs)` that stays in every traceback, so the model and its arguments can be read
   from the traceback after the fact, with no patching and no change in behaviour. The same holds for a
-  frame of `Model.fit` itself (traceback filtering off, tf_keras) and PyTorch's `Module._call_impl`.
+  frame of `Model.fit` itself (traceback filtering off, tf_keras). PyTorch's modules are found likewise, by
+  `torchmodels`, when the program imported torch.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import weakref
 from types import TracebackType
 from typing import Any, Dict, List, Optional, Tuple
 
+from diagnoser_client import torchmodels
 from diagnoser_client._log import logger
 from diagnoser_client.describe import describe
 from diagnoser_client.frames import iter_tracebacks
@@ -187,17 +189,17 @@ def _frame_call(frame: Any) -> Optional[Tuple[Any, str, Dict[str, Any]]]:
     if code.co_name == "error_handler" and "fn" in local and isinstance(local.get("args"), tuple):
         fn, args = local["fn"], local["args"]
         name = getattr(fn, "__name__", "")
-        if args and is_model(args[0]) and name in DATA_METHODS:
+        if args and is_keras_model(args[0]) and name in DATA_METHODS:
             values = bind_call(fn, args, dict(local.get("kwargs") or {}))
             return args[0], name, values
         return None
-    if code.co_name in DATA_METHODS and is_model(local.get("self")):
+    if code.co_name in DATA_METHODS and is_keras_model(local.get("self")):
         return local["self"], code.co_name, dict(local)
     return None
 
 
 def from_traceback(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Optional[Any], Dict[str, Any]]:
-    """The outermost model in the traceback and the shapes of the data its outermost call received."""
+    """The outermost Keras model in the traceback and the shapes of the data its outermost call received."""
     model = None
     inputs: Dict[str, Any] = {}
     for entry in iter_tracebacks(exc, tb):
@@ -209,7 +211,7 @@ def from_traceback(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Opt
                     candidate = frame.f_locals.get("self")
                 except Exception:
                     candidate = None
-                if is_model(candidate):
+                if is_keras_model(candidate):
                     model = candidate
             continue
         candidate, method, values = found
@@ -231,6 +233,12 @@ def gather(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Optional[st
     except Exception:
         logger.debug("could not read the model from the traceback", exc_info=True)
         model, inputs = None, {}
+    if model is None and torchmodels.loaded():
+        try:
+            model, found = torchmodels.from_traceback(exc, tb)
+            inputs.update((k, v) for k, v in found.items() if k not in inputs)
+        except Exception:
+            logger.debug("could not read the PyTorch module from the traceback", exc_info=True)
     recorded = recorded_inputs()
     for method, described in recorded.items():
         inputs.setdefault(method, described)

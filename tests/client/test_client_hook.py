@@ -230,6 +230,21 @@ def test_importing_the_client_loads_only_the_standard_library(tmp_path):
     assert done.stdout.strip() == "[]"
 
 
+
+def test_reporting_a_crash_never_imports_a_framework_the_script_did_not(tmp_path, fake_service, write_script):
+    script = write_script(
+        "import atexit, sys\n"  # runs before the client's exit flush: after the report was built
+        "atexit.register(lambda: print(sorted(m for m in ('torch', 'tensorflow', 'keras', 'numpy') if m in sys.modules)))\n"
+        "class Module:\n    def forward(self, x):\n        raise ValueError('bad input')\n"
+        "Module().forward([1.0, 2.0])\n",
+        "no_frameworks.py",
+    )
+    done = run(["-m", "diagnoser_client", str(script)], client_env(tmp_path, fake_service.url), tmp_path)
+    assert done.returncode == 1
+    assert done.stdout == "[]\n"
+    (report,) = fake_service.reports()
+    assert "summary" not in report and "inputs" not in report
+
 def test_the_client_distribution_declares_no_dependencies():
     text = (Path(__file__).resolve().parents[2] / "client" / "pyproject.toml").read_text()
     assert "dependencies = []" in text and 'requires-python = ">=3.9"' in text

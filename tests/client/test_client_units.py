@@ -151,6 +151,72 @@ def test_the_model_and_its_inputs_are_read_from_the_traceback():
                               "batch_size": 4}}
 
 
+
+def _torch():  # type: ignore[no-untyped-def]
+    if os.environ.get("CI", "").lower() == "true":  # on CI the PyTorch tests must run, never skip
+        import torch
+
+        return torch
+    return pytest.importorskip("torch")
+
+
+def _gather_from(call):  # type: ignore[no-untyped-def]
+    try:
+        call()
+    except Exception as exc:
+        return capture.gather(exc, exc.__traceback__)
+    raise AssertionError("no exception")
+
+
+def test_pytorch_modules_are_read_from_the_traceback_and_from_the_callers_variables():
+    torch = _torch()
+    nn = torch.nn
+    capture.reset()
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 3)
+            self.fc = nn.Linear(5, 2)
+
+        def forward(self, x):
+            x = self.conv(x)  # rebinds x: a forward frame's own locals never say what it received
+            return self.fc(x)
+
+    net = Net()
+    received = {"shape": [2, 3, 5, 5], "dtype": "float32"}
+    assert _gather_from(lambda: net(torch.zeros(2, 3, 5, 5))) == (repr(net), {
+        "call": {"inputs": received},
+        "layer": {"module": "Linear", "path": "fc", "inputs": {"shape": [2, 4, 3, 3], "dtype": "float32"}}})
+    summary, inputs = _gather_from(lambda: net.forward(torch.zeros(2, 3, 5, 5)))
+    assert summary == repr(net) and "call" not in inputs and inputs["layer"]["path"] == "fc"
+
+    class Trainer:  # the model is an attribute of the script's own object; the error is not in any forward
+        def __init__(self):
+            self.criterion = nn.MSELoss()
+            self.network = net
+
+        def step(self):
+            self.network(torch.zeros(1, 3, 7, 7))
+            raise RuntimeError("NaN loss")
+
+    assert _gather_from(Trainer().step) == (repr(net), None)
+
+
+def test_a_pytorch_model_that_cannot_print_itself_is_sent_without_a_summary():
+    torch = _torch()
+    capture.reset()
+
+    class Broken(torch.nn.Linear):
+        def extra_repr(self):
+            raise RuntimeError("repr failed")
+
+    model = Broken(3, 2)
+    summary, inputs = _gather_from(lambda: model(torch.zeros(4, 2, dtype=torch.float64)))
+    assert summary is None
+    assert inputs == {"call": {"inputs": {"shape": [4, 2], "dtype": "float64"}}}
+
+
 # --- spool -----------------------------------------------------------------------------------------------
 
 
