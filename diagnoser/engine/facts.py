@@ -36,6 +36,8 @@ _USER_CALL_RE = [
     ("evaluate", re.compile(r"\.(?:evaluate|test_on_batch)\(")),
     ("predict", re.compile(r"\.(?:predict|predict_on_batch)\(")),
     ("fit", re.compile(r"\.(?:fit|fit_generator|train_on_batch)\(")),
+    # Building a model: a layer made and called on a tensor, Sequential([...]), Model(...), model.add(...)
+    ("build", re.compile(r"\b[A-Z]\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\(\s*\w|\bSequential\(|\b(?:Model|Functional)\(|\.add\(|\.build\(|\.summary\(")),
 ]
 
 
@@ -46,6 +48,8 @@ def detect_phase(tb: ParsedTraceback) -> str:
     if tb.call_arguments.get("training") == "True":
         return "fit"  # Keras printed the call's arguments: training=True is a train step
     # Keras filters its own frames out of tracebacks; the user's line still says which call failed.
+    if tb.framework not in ("keras3", "tf_keras2", "keras_standalone", "tensorflow", "unknown"):
+        return phase
     for frame in reversed(tb.frames):
         for name, pattern in _USER_CALL_RE:
             if frame.code and pattern.search(frame.code):
@@ -184,6 +188,10 @@ def build_facts(
     if e_nd is not None and f_nd is not None:
         facts["rank_delta"] = f_nd - e_nd
 
+    target, output = _shape(groups.get("target")), _shape(groups.get("output"))
+    if target is not None and output is not None:
+        # Labels against outputs: the same arithmetic, with the output as what was expected.
+        rel |= {f"target_{r}" for r in relations(output, target)}
     _group_shape_facts(facts, groups)
     _model_input_facts(facts, summary)
     _summary_facts(facts, summary, layer, received)

@@ -142,6 +142,8 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
         diff = [i for i, (x, y) in enumerate(zip(e, r)) if not dims_match(x, y)]
         if diff == [len(e) - 1]:
             rel.add("last_dim_differs")
+        if diff == [0]:
+            rel.add("batch_differs")  # a fixed batch size declared somewhere
         if len(e) >= 3:
             # channels-first data for a channels-last layer: (N, C, H, W) vs (N, H, W, C)
             # The channel axis is the small one: only then is "same sizes, moved" a layout fault.

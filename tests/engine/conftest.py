@@ -12,6 +12,7 @@ CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
 REAL_CASES = REPO / "tests" / "fixtures" / "real" / "cases.jsonl"
 PUBLIC_CASES = REPO / "tests" / "fixtures" / "public" / "cases.jsonl"
 BACKEND_CASES = REPO / "tests" / "fixtures" / "real2" / "cases.jsonl"
+PUBLIC2_CASES = REPO / "tests" / "fixtures" / "public2" / "cases.jsonl"
 
 
 def load_jsonl(path: Path) -> list[dict]:
@@ -34,7 +35,7 @@ def real_cases() -> list[dict]:
 
 @pytest.fixture(scope="session")
 def public_cases() -> list[dict]:
-    return load_jsonl(PUBLIC_CASES)
+    return load_jsonl(PUBLIC_CASES) + load_jsonl(PUBLIC2_CASES)
 
 
 @pytest.fixture(scope="session")
