@@ -136,18 +136,19 @@ def _make(rule: Rule, cand: Candidate, facts: dict[str, Any], reasons: list[Pref
 
 
 def _evidence_source(cond: dict[str, Any]) -> str:
-    keys = set(cond)
+    """Where a preference's evidence comes from: its own clauses first, then those nested in not/any."""
+    nested: set[str] = set()
     for k in ("not", "any"):
         if k in cond:
-            inner = cond[k] if isinstance(cond[k], list) else [cond[k]]
-            for c in inner:
-                keys |= set(c)
-    if "source" in keys:
-        return "code"
-    if keys & _SUMMARY_KEYS:
-        return "summary"
-    if keys & _FRAME_KEYS:
-        return "frame"
+            for c in cond[k] if isinstance(cond[k], list) else [cond[k]]:
+                nested |= set(c)
+    for keys in (set(cond), nested):
+        if "source" in keys:
+            return "code"
+        if keys & _FRAME_KEYS:
+            return "frame"
+        if keys & _SUMMARY_KEYS:
+            return "summary"
     return "message"
 
 
