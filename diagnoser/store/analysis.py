@@ -42,10 +42,9 @@ class Analysis:
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
     fingerprint: str = ""
     ruleset_version: str = RULESET_VERSION
-    # Derived once and shared with every report of the same text (see analyse's cache): the diagnosis rows without
-    # a report id (store.ingest) and the JSON of `diagnoses` for answers (web.api).
-    row_templates: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
-    diagnoses_json: str | None = field(default=None, repr=False, compare=False)
+    # Forms of `diagnoses` derived once and shared with every report of the same text (see analyse's cache), by
+    # name: the diagnosis rows without a report id (store.ingest), the JSON for answers (web.api).
+    derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def best(self) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from diagnoser.store.analysis import Analysis
+from diagnoser.store.bulk import BulkInsert, bulk_insert
 from diagnoser.store.models import Diagnosis, Group, Report
 
 META_FIELDS = ("hostname", "user", "run_id", "script", "framework", "framework_version", "python_version",
@@ -95,7 +96,6 @@ def upsert_group(session: Session, project_id: int, fingerprint: str, count: int
 
 
 _INSERT_REPORTS = Report.__table__.insert().returning(Report.__table__.c.id, sort_by_parameter_order=True)
-_INSERT_REPORTS_WITH_IDS = Report.__table__.insert()
 _NEXT_REPORT_ID = select(func.coalesce(func.max(Report.__table__.c.id), 0) + 1)
 _INSERT_DIAGNOSES = Diagnosis.__table__.insert()
 _FIND_GROUP = select(Group.__table__.c.id).where(Group.__table__.c.project_id == bindparam("project_id"),
@@ -105,7 +105,7 @@ _FIND_GROUP = select(Group.__table__.c.id).where(Group.__table__.c.project_id ==
 def _diagnosis_templates(analysis: Analysis) -> list[dict[str, Any]]:
     """The diagnosis rows of `analysis` without their report id, built once per analysis: an analysis is shared by
     every report of the same text (analyse's cache), so a recurring cause does not rebuild them per report."""
-    templates = analysis.row_templates
+    templates: list[dict[str, Any]] | None = analysis.derived.get("rows")
     if templates is None:
         templates = []
         for rank, d in enumerate(analysis.diagnoses):
@@ -117,7 +117,7 @@ def _diagnosis_templates(analysis: Analysis) -> list[dict[str, Any]]:
                 "explanation": d.get("explanation") or "", "fix": d.get("fix") or "", "fix_code": d.get("fix_code"),
                 "evidence": list(d.get("evidence") or []), "fingerprint": str(d.get("fingerprint") or "")[:128],
             })
-        analysis.row_templates = templates
+        analysis.derived["rows"] = templates
     return templates
 
 
@@ -125,23 +125,49 @@ def diagnosis_rows(report_id: int, analysis: Analysis) -> list[dict[str, Any]]:
     return [{"report_id": report_id, **template} for template in _diagnosis_templates(analysis)]
 
 
-def _insert_reports(connection: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert `rows`; their ids in the same order.
+_REPORT_COLUMNS = tuple(c.name for c in Report.__table__.c)
+_DIAGNOSIS_COLUMNS = ("report_id",) + tuple(c.name for c in Diagnosis.__table__.c if c.name not in ("id", "report_id"))
+
+
+def _insert_reports(connection: Connection, rows: list[dict[str, Any]], reports: list[NewReport]) -> list[int]:
+    """Insert `rows` and the diagnoses of `reports` (same order); the reports' ids in that order.
 
     On SQLite the writing transaction holds the database's write lock (BEGIN IMMEDIATE, see db.writing): no other
     connection can insert until it commits, so the ids are the ones SQLite would pick itself, max(id) + 1 onwards,
     and are given explicitly. Why: SQLite does not promise the order of RETURNING rows of a multi-row INSERT, so
     SQLAlchemy would send one INSERT per report to match ids to rows. (Without the lock the INSERT fails on the
-    stale snapshot, or on the primary key; it never stores a wrong id.) PostgreSQL batches RETURNING itself.
+    stale snapshot, or on the primary key; it never stores a wrong id.) The rows go as tuples (store.bulk).
+    PostgreSQL batches RETURNING itself, through Core.
     """
-    if connection.dialect.name != "sqlite":
-        return list(connection.execute(_INSERT_REPORTS, rows).scalars())
+    dialect = connection.dialect
+    if dialect.name != "sqlite":
+        ids = list(connection.execute(_INSERT_REPORTS, rows).scalars())
+        diag_rows = [r for report_id, report in zip(ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
+        if diag_rows:
+            connection.execute(_INSERT_DIAGNOSES, diag_rows)
+        return ids
     first = connection.execute(_NEXT_REPORT_ID).scalar_one()
     ids = list(range(first, first + len(rows)))
-    for row, report_id in zip(rows, ids):
-        row["id"] = report_id
-    connection.execute(_INSERT_REPORTS_WITH_IDS, rows)
+    insert = bulk_insert(Report.__table__, _REPORT_COLUMNS, dialect)
+    insert.execute(connection, [insert.row([report_id] + [row[c] for c in _REPORT_COLUMNS[1:]])
+                                for report_id, row in zip(ids, rows)])
+    diagnoses = bulk_insert(Diagnosis.__table__, _DIAGNOSIS_COLUMNS, dialect)
+    diag_rows = []
+    for report_id, report in zip(ids, reports):
+        for values in _processed_diagnoses(report.analysis, diagnoses, dialect.name):
+            diag_rows.append((report_id, *values))
+    diagnoses.execute(connection, diag_rows)
     return ids
+
+
+def _processed_diagnoses(analysis: Analysis, insert: BulkInsert, dialect: str) -> list[tuple[Any, ...]]:
+    """The diagnosis rows of `analysis` as the driver gets them, without the report id; once per analysis."""
+    key = f"rows:{dialect}"
+    found: list[tuple[Any, ...]] | None = analysis.derived.get(key)
+    if found is None:
+        found = [insert.row([None] + [t[c] for c in _DIAGNOSIS_COLUMNS[1:]])[1:] for t in _diagnosis_templates(analysis)]
+        analysis.derived[key] = found
+    return found
 
 
 def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
@@ -188,10 +214,7 @@ def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
         if row["framework"] is None and a.framework and a.framework != "unknown":
             row["framework"] = a.framework
         rows.append(row)
-    report_ids = _insert_reports(connection, rows)
-    diag_rows = [r for report_id, report in zip(report_ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
-    if diag_rows:
-        connection.execute(_INSERT_DIAGNOSES, diag_rows)
+    report_ids = _insert_reports(connection, rows, reports)
     for key in sorted(k for k in keys if k not in statuses):
         looked_up = group_ids[key]
         count(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -55,13 +56,13 @@ def post_report() -> Response:
 def _report_answer(stored: Stored, analysis: Analysis) -> Response:
     """The 201 answer, as jsonify would write it (compact, keys in this order). The diagnoses are most of it and are
     the same for every report of the same text (analyse shares the analysis), so their JSON is made once."""
-    dumps = current_app.json.dumps
-    diagnoses = analysis.diagnoses_json
+    diagnoses = analysis.derived.get("json")
     if diagnoses is None:
-        diagnoses = analysis.diagnoses_json = dumps(analysis.diagnoses, separators=(",", ":"))
+        diagnoses = analysis.derived["json"] = current_app.json.dumps(analysis.diagnoses, separators=(",", ":"))
+    # A string alone needs none of the provider's options (ensure_ascii is json's default too).
     body = (f'{{"report_id":{int(stored.report_id)},"group_id":{int(stored.group_id)},'
-            f'"group_status":{dumps(stored.group_status)},"diagnoses":{diagnoses},'
-            f'"url":{dumps(group_url(stored.group_id))}}}\n')
+            f'"group_status":{json.dumps(stored.group_status)},"diagnoses":{diagnoses},'
+            f'"url":{json.dumps(group_url(stored.group_id))}}}\n')
     return Response(body, status=201, mimetype="application/json")
 
 
