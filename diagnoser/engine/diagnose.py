@@ -22,6 +22,7 @@ MAX_INPUT_CHARS = 8 * 1024 * 1024  # diagnose() holds its text in memory; `scan`
 BARE_TEXT_LIMIT = 4096
 UNDECIDED_MARGIN = 0.1
 _SUMMARY_KEYS = {"prev_kind", "layer_is_first", "has_summary"}
+_FED_RELATIONS = {"received_is_fed_data", "fed_dataset_unbatched"}
 _FRAME_KEYS = {"phase", "function", "file", "in_loss", "in_forward", "node"}
 
 
@@ -38,9 +39,12 @@ def diagnose(
     summary: str | None = None,
     source: str | None = None,
     *,
+    inputs: Any = None,
     rules: RuleSet | None = None,
 ) -> DiagnosisResult:
-    """Every traceback in `text`, in order, each with its ranked diagnoses. Never raises on any text."""
+    """Every traceback in `text`, in order, each with its ranked diagnoses. Never raises on any text.
+
+    `inputs` is optional evidence from the client: shapes and dtypes of what fit/evaluate/predict received."""
     ruleset = rules or default_ruleset()
     body = coerce_text(text)
     blocks = extract_blocks(body)
@@ -50,24 +54,28 @@ def diagnose(
         # A message pasted without "Type:" in front: kept only if a rule recognises it, so random text
         # never turns into a traceback.
         lines = body.strip().splitlines()
-        pasted = diagnose_block(RawBlock(exception_line=lines[0], message_lines=lines[1:], bare=True), model, src, ruleset)
+        pasted = diagnose_block(RawBlock(exception_line=lines[0], message_lines=lines[1:], bare=True), model, src, ruleset, inputs)
         return DiagnosisResult([pasted] if pasted.diagnoses else [])
-    return DiagnosisResult([diagnose_block(b, model, src, ruleset) for b in blocks])
+    return DiagnosisResult([diagnose_block(b, model, src, ruleset, inputs) for b in blocks])
 
 
-def diagnose_block(block: RawBlock, model: ModelSummary | None, source: str | None, ruleset: RuleSet) -> TracebackResult:
+def diagnose_block(
+    block: RawBlock, model: ModelSummary | None, source: str | None, ruleset: RuleSet, inputs: Any = None
+) -> TracebackResult:
     tb = parse_block(block)
     return TracebackResult(
         exception_type=tb.exception_type,
         message=tb.message,
         framework=tb.framework,
         frames=tb.frames,
-        diagnoses=rank(tb, model, source, ruleset),
+        diagnoses=rank(tb, model, source, ruleset, inputs),
         headline=_first_line(tb.core_message),
     )
 
 
-def rank(tb: ParsedTraceback, model: ModelSummary | None, source: str | None, ruleset: RuleSet) -> list[Diagnosis]:
+def rank(
+    tb: ParsedTraceback, model: ModelSummary | None, source: str | None, ruleset: RuleSet, inputs: Any = None
+) -> list[Diagnosis]:
     scored: list[tuple[float, Diagnosis]] = []
     exc = tb.core_type if tb.core_type and ":" not in tb.core_type and " " not in tb.core_type else ""
     for rule in ruleset.candidates_for(tb.core_message, exc):
@@ -76,7 +84,7 @@ def rank(tb: ParsedTraceback, model: ModelSummary | None, source: str | None, ru
         groups = rule.search(tb.core_message)
         if groups is None:
             continue
-        facts = build_facts(tb, groups, model, source)
+        facts = build_facts(tb, groups, model, source, inputs)
         for cand in rule.candidates:
             if not holds(cand.require, facts):
                 continue
@@ -142,6 +150,8 @@ def _evidence_source(cond: dict[str, Any]) -> str:
         if k in cond:
             for c in cond[k] if isinstance(cond[k], list) else [cond[k]]:
                 nested |= set(c)
+    if "has_fed" in cond or set(_as_list(cond.get("relation"))) & _FED_RELATIONS:
+        return "frame"  # what the client read from the fit/evaluate/predict call
     for keys in (set(cond), nested):
         if "source" in keys:
             return "code"
@@ -150,6 +160,10 @@ def _evidence_source(cond: dict[str, Any]) -> str:
         if keys & _SUMMARY_KEYS:
             return "summary"
     return "message"
+
+
+def _as_list(value: Any) -> list[Any]:
+    return [] if value is None else value if isinstance(value, list) else [value]
 
 
 def _first_line(text: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from diagnoser.engine.fed import FedData, read_fed
 from diagnoser.engine.parse import ParsedTraceback
 from diagnoser.engine.shapes import Shape, batch_state, fmt, fmt_data, parse_shape, permutation_relations, relations
 from diagnoser.engine.summary import ModelSummary, layer_kind, layer_spatial_rank
@@ -98,6 +99,7 @@ def build_facts(
     groups: dict[str, str | None],
     summary: ModelSummary | None,
     source: str | None,
+    inputs: Any = None,
 ) -> dict[str, Any]:
     facts: dict[str, Any] = {k: v for k, v in groups.items() if v is not None}
     facts["framework"] = tb.framework
@@ -192,6 +194,7 @@ def build_facts(
     if target is not None and output is not None:
         # Labels against outputs: the same arithmetic, with the output as what was expected.
         rel |= {f"target_{r}" for r in relations(output, target)}
+    _fed_facts(facts, read_fed(inputs, facts["phase"]), received, rel)
     _group_shape_facts(facts, groups)
     _model_input_facts(facts, summary)
     _summary_facts(facts, summary, layer, received)
@@ -336,3 +339,27 @@ def _model_input_facts(facts: dict[str, Any], summary: ModelSummary | None) -> N
         facts["input_rank"] = len(shape)
         if shape[0] is not None:
             facts["input_dim1"] = shape[0]
+
+
+def _fed_facts(facts: dict[str, Any], fed: FedData | None, received: Shape | None, rel: set[str]) -> None:
+    """Facts from what the client saw fed to fit/evaluate/predict: fed_x, fed_y, and how they relate."""
+    if fed is None:
+        return
+    facts["has_fed"] = True
+    if fed.x is not None:
+        facts["fed_x"] = fmt(fed.x)
+        facts["fed_x_rank"] = len(fed.x)
+        if fed.from_dataset:
+            facts["fed_dataset"] = True
+            # A batched tf.data pipeline has an unknown (None) first axis in its element spec.
+            if fed.x and fed.x[0] is not None:
+                rel.add("fed_dataset_unbatched")
+        if received is not None and len(fed.x) == len(received) and tuple(fed.x[1:]) == tuple(received[1:]):
+            rel.add("received_is_fed_data")  # the data reached the failing layer unchanged
+    if fed.x_dtype:
+        facts["fed_x_dtype"] = fed.x_dtype
+    if fed.y is not None:
+        facts["fed_y"] = fmt(fed.y)
+        facts["fed_y_rank"] = len(fed.y)
+        if fed.y and fed.y[-1] is not None:
+            facts["fed_y_last"] = fed.y[-1]

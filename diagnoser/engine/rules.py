@@ -31,7 +31,7 @@ CONDITION_KEYS = {
     "phase", "batch", "framework", "layer_kind", "prev_kind", "first_layer_kind", "exception", "relation", "not_relation",
     "layer_numbered", "layer_is_model", "layer_is_first", "in_loss", "in_forward", "has_summary",
     "rank_delta", "received_rank", "function", "file", "source", "node", "message", "fact", "not", "any",
-    "has_fact", "expr",
+    "has_fact", "expr", "has_fed",
 }
 EXAMPLE_KEYS = {"text", "summary", "source", "cause", "layer", "fix_contains", "note"}
 
@@ -344,7 +344,7 @@ def holds(cond: dict[str, Any], facts: dict[str, Any]) -> bool:
         elif key == "not_relation":
             if set(_as_list(want)) & facts.get("relations", set()):
                 return False
-        elif key in ("layer_numbered", "layer_is_model", "layer_is_first", "in_loss", "in_forward", "has_summary"):
+        elif key in ("layer_numbered", "layer_is_model", "layer_is_first", "in_loss", "in_forward", "has_summary", "has_fed"):
             if key not in facts or bool(facts[key]) != bool(want):
                 return False
         elif key in ("rank_delta", "received_rank"):

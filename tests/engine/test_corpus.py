@@ -87,3 +87,15 @@ def test_keras3_on_torch_and_jax_backends_and_more_torch_score_well(backend_case
     assert top1 >= 0.75, misses
     top1_src, _, misses_src = score(backend_cases, with_source=True)
     assert top1_src >= 0.9, misses_src
+
+
+def test_what_the_client_saw_fed_separates_data_from_model_faults():
+    """The client's `inputs` (shapes only) are evidence the traceback lacks."""
+    msg = 'ValueError: Input 0 of layer "conv2d" is incompatible with the layer: expected min_ndim=4, found ndim=3. Full shape received: (None, 28, 28)'
+    unbatched = {"fit": {"x": {"kind": "tf.data.Dataset", "element": [{"shape": [28, 28, 1], "dtype": "float32"}, {"shape": [], "dtype": "int64"}]}}}
+    top = diagnose(msg.replace("(None, 28, 28)", "(28, 28, 1)"), inputs=unbatched).last.diagnoses[0]
+    assert top.cause == "input_pipeline"
+    assert any(e.source == "frame" and "never batched" in e.text for e in top.evidence)
+    arrays = {"fit": {"x": {"shape": [64, 28, 28], "dtype": "float32"}, "y": {"shape": [64], "dtype": "int64"}, "batch_size": 16}}
+    assert diagnose(msg, inputs=arrays).last.diagnoses[0].cause == "data_preprocessing"
+    assert diagnose(msg, inputs={"nonsense": 3}).last.diagnoses  # malformed inputs are ignored, never an error
