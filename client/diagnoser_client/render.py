@@ -63,8 +63,9 @@ def diagnosis_lines(body: Dict[str, Any], colour: bool = False) -> List[str]:
         where = []
         if best.get("layer"):
             where.append(f"layer {best['layer']}")
-        if best.get("expected") or best.get("received"):
-            where.append(f"expected {best.get('expected') or '?'}, received {best.get('received') or '?'}")
+        shapes = [f"{name} {best[name]}" for name in ("expected", "received") if best.get(name)]
+        if shapes:
+            where.append(", ".join(shapes))
         if where:
             lines.append(f"  {paint('label', 'where:')} {_one_line('; '.join(where))}")
         if best.get("fix"):
