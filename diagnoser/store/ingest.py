@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, case, func, select
+from sqlalchemy import Connection, bindparam, case, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -96,7 +96,7 @@ def upsert_group(session: Session, project_id: int, fingerprint: str, count: int
 
 
 _INSERT_REPORTS = Report.__table__.insert().returning(Report.__table__.c.id, sort_by_parameter_order=True)
-_NEXT_REPORT_ID = select(func.coalesce(func.max(Report.__table__.c.id), 0) + 1)
+_NEXT_REPORT_ID = "SELECT coalesce(max(id), 0) + 1 FROM reports"  # driver SQL: no compiling, one per batch
 _INSERT_DIAGNOSES = Diagnosis.__table__.insert()
 _FIND_GROUP = select(Group.__table__.c.id).where(Group.__table__.c.project_id == bindparam("project_id"),
                                                  Group.__table__.c.fingerprint == bindparam("fingerprint"))
@@ -146,7 +146,7 @@ def _insert_reports(connection: Connection, rows: list[dict[str, Any]], reports:
         if diag_rows:
             connection.execute(_INSERT_DIAGNOSES, diag_rows)
         return ids
-    first = connection.execute(_NEXT_REPORT_ID).scalar_one()
+    first = connection.exec_driver_sql(_NEXT_REPORT_ID).scalar_one()
     ids = list(range(first, first + len(rows)))
     insert = bulk_insert(Report.__table__, _REPORT_COLUMNS, dialect)
     insert.execute(connection, [insert.row([report_id] + [row[c] for c in _REPORT_COLUMNS[1:]])
@@ -182,11 +182,29 @@ def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
     for index, report in enumerate(reports):
         keys.setdefault((report.project_id, report.analysis.fingerprint), []).append(index)
     connection = session.connection()  # Core statements straight on the connection: no ORM work per statement
+    known: dict[tuple[int, str], int] = connection.info.setdefault(_KNOWN_GROUPS, {})
+    try:
+        return _store(session, connection, reports, keys, known)
+    except BaseException:
+        known.clear()  # a stale id (a group deleted meanwhile) fails the batch; its retry looks every group up
+        raise
+
+
+# Where a connection remembers the ids of groups it has seen counted, by (project id, fingerprint): a recurring
+# cause then costs no lookup per batch. A remembered id is only a guess, checked by the upsert that counts the
+# group at the end of the batch (a different id there fails the batch, as does a reference to a deleted group).
+_KNOWN_GROUPS = "diagnoser_known_groups"
+
+
+def _store(session: Session, connection: Connection, reports: list[NewReport], keys: dict[tuple[int, str], list[int]],
+           known: dict[tuple[int, str], int]) -> list[Stored]:
     group_ids: dict[tuple[int, str], int] = {}
-    for project_id, fingerprint in keys:
-        found = connection.execute(_FIND_GROUP, {"project_id": project_id, "fingerprint": fingerprint}).scalar()
+    for key in keys:
+        found = known.get(key)
+        if found is None:
+            found = connection.execute(_FIND_GROUP, {"project_id": key[0], "fingerprint": key[1]}).scalar()
         if found is not None:
-            group_ids[(project_id, fingerprint)] = found
+            group_ids[key] = found
     statuses: dict[tuple[int, str], str] = {}
 
     def count(key: tuple[int, str]) -> None:
@@ -220,6 +238,9 @@ def store_reports(session: Session, reports: list[NewReport]) -> list[Stored]:
         count(key)
         if group_ids[key] != looked_up:  # deleted and re-made meanwhile (reclassify): retry, reports point wrong
             raise sa_exc.IntegrityError("group changed during ingest", {}, Exception("retry"))
+        if len(known) >= 10_000:
+            known.clear()
+        known[key] = looked_up  # existed before this transaction, so a rollback does not undo it
 
     answers = []
     first_seen: set[tuple[int, str]] = set()

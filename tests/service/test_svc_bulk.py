@@ -73,3 +73,30 @@ def test_a_batch_gets_ids_matching_its_reports(app, ingest_token) -> None:
         for i, answer in enumerate(stored):
             assert rows[answer.report_id] == (texts[i], f"run-{i}", answer.group_id)
         assert stored[0].group_id == stored[2].group_id != stored[1].group_id
+
+
+def test_a_remembered_group_that_was_deleted_is_looked_up_again(app, client, ingest_token) -> None:
+    """The writer's connection remembers group ids; a group deleted meanwhile (reclassify) fails that guess, and
+    the retry stores the report in a new group."""
+    from svc_helpers import post_report
+
+    services = app.extensions["diagnoser"]
+    first = post_report(client, ingest_token, {"traceback": "ValueError: one"}).get_json()
+    again = post_report(client, ingest_token, {"traceback": "ValueError: one"}).get_json()
+    assert again["group_status"] == "existing" and again["group_id"] == first["group_id"]
+    with services.engine.begin() as conn:
+        conn.execute(text("DELETE FROM diagnoses"))
+        conn.execute(text("DELETE FROM reports"))
+        conn.execute(text("DELETE FROM groups"))
+        # another group takes the freed id where the database reuses ids (SQLite)
+        conn.execute(text("INSERT INTO groups (id, project_id, fingerprint, title, exception_type, first_seen, "
+                          "last_seen, count, status) VALUES (:id, 1, 'other', '', '', '2026-01-01 00:00:00', "
+                          "'2026-01-01 00:00:00', 1, 'open')"), {"id": first["group_id"]})
+    answer = post_report(client, ingest_token, {"traceback": "ValueError: one"})
+    assert answer.status_code == 201, answer.get_data(as_text=True)
+    body = answer.get_json()
+    assert body["group_status"] == "new" and body["group_id"] != first["group_id"]
+    with services.engine.connect() as conn:
+        assert conn.execute(text("SELECT group_id FROM reports")).scalars().all() == [body["group_id"]]
+        counts = dict(conn.execute(text("SELECT fingerprint, count FROM groups")).all())
+    assert counts["other"] == 1 and sorted(counts.values()) == [1, 1]
