@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from diagnoser.store.analysis import Analysis
@@ -38,6 +39,8 @@ class NewReport:
     source: str | None = None
     inputs: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # Its row as the driver gets it, but for id and group_id, made by `prepare` before the write (see there).
+    prepared: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -129,8 +132,44 @@ _REPORT_COLUMNS = tuple(c.name for c in Report.__table__.c)
 _DIAGNOSIS_COLUMNS = ("report_id",) + tuple(c.name for c in Diagnosis.__table__.c if c.name not in ("id", "report_id"))
 
 
-def _insert_reports(connection: Connection, rows: list[dict[str, Any]], reports: list[NewReport]) -> list[int]:
-    """Insert `rows` and the diagnoses of `reports` (same order); the reports' ids in that order.
+def _report_row(report: NewReport, group_id: int) -> dict[str, Any]:
+    a = report.analysis
+    row = {
+        "project_id": report.project_id, "group_id": group_id,
+        "received_at": report.received_at, "traceback": report.traceback, "summary": report.summary,
+        "source": report.source, "inputs": report.inputs, "exception_type": a.exception_type,
+        "exception_message": a.exception_message, "cause": a.cause, "fingerprint": a.fingerprint,
+        "ruleset_version": a.ruleset_version,
+    }
+    for name in META_FIELDS:
+        row[name] = report.meta.get(name)
+    if row["framework"] is None and a.framework and a.framework != "unknown":
+        row["framework"] = a.framework
+    return row
+
+
+_REPORT_COLUMNS = tuple(c.name for c in Report.__table__.c)
+_DIAGNOSIS_COLUMNS = ("report_id",) + tuple(c.name for c in Diagnosis.__table__.c if c.name not in ("id", "report_id"))
+assert _REPORT_COLUMNS[:3] == ("id", "project_id", "group_id")  # the part of a row known only at write time
+
+
+def prepare(report: NewReport, dialect: Dialect) -> None:
+    """Make the report's row values ahead of the write, in the thread that submits it.
+
+    Why: on SQLite the write runs under the database's write lock, which the two workers' writers take turns on, so
+    everything done inside it delays both; the columns' processing (timestamps, JSON) needs neither the lock nor
+    the ids, so it is done before. Other dialects write through Core and need nothing prepared.
+    """
+    if dialect.name != "sqlite":
+        return
+    insert = bulk_insert(Report.__table__, _REPORT_COLUMNS, dialect)
+    row = _report_row(report, 0)
+    report.prepared = insert.row([None, None, None] + [row[c] for c in _REPORT_COLUMNS[3:]])[3:]
+    _processed_diagnoses(report.analysis, bulk_insert(Diagnosis.__table__, _DIAGNOSIS_COLUMNS, dialect), dialect.name)
+
+
+def _insert_reports(connection: Connection, reports: list[NewReport], group_ids: list[int]) -> list[int]:
+    """Insert `reports` (into the groups `group_ids`, same order) and their diagnoses; their ids in that order.
 
     On SQLite the writing transaction holds the database's write lock (BEGIN IMMEDIATE, see db.writing): no other
     connection can insert until it commits, so the ids are the ones SQLite would pick itself, max(id) + 1 onwards,
@@ -141,16 +180,20 @@ def _insert_reports(connection: Connection, rows: list[dict[str, Any]], reports:
     """
     dialect = connection.dialect
     if dialect.name != "sqlite":
+        rows = [_report_row(report, group_id) for report, group_id in zip(reports, group_ids)]
         ids = list(connection.execute(_INSERT_REPORTS, rows).scalars())
         diag_rows = [r for report_id, report in zip(ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
         if diag_rows:
             connection.execute(_INSERT_DIAGNOSES, diag_rows)
         return ids
+    for report in reports:
+        if report.prepared is None:
+            prepare(report, dialect)
     first = connection.exec_driver_sql(_NEXT_REPORT_ID).scalar_one()
-    ids = list(range(first, first + len(rows)))
-    insert = bulk_insert(Report.__table__, _REPORT_COLUMNS, dialect)
-    insert.execute(connection, [insert.row([report_id] + [row[c] for c in _REPORT_COLUMNS[1:]])
-                                for report_id, row in zip(ids, rows)])
+    ids = list(range(first, first + len(reports)))
+    bulk_insert(Report.__table__, _REPORT_COLUMNS, dialect).execute(connection, [
+        (report_id, report.project_id, group_id, *report.prepared)  # type: ignore[misc]
+        for report_id, report, group_id in zip(ids, reports, group_ids)])
     diagnoses = bulk_insert(Diagnosis.__table__, _DIAGNOSIS_COLUMNS, dialect)
     diag_rows = []
     for report_id, report in zip(ids, reports):
@@ -217,22 +260,8 @@ def _store(session: Session, connection: Connection, reports: list[NewReport], k
 
     for key in sorted(k for k in keys if k not in group_ids):
         count(key)
-    rows = []
-    for report in reports:
-        a = report.analysis
-        row = {
-            "project_id": report.project_id, "group_id": group_ids[(report.project_id, a.fingerprint)],
-            "received_at": report.received_at, "traceback": report.traceback, "summary": report.summary,
-            "source": report.source, "inputs": report.inputs, "exception_type": a.exception_type,
-            "exception_message": a.exception_message, "cause": a.cause, "fingerprint": a.fingerprint,
-            "ruleset_version": a.ruleset_version,
-        }
-        for name in META_FIELDS:
-            row[name] = report.meta.get(name)
-        if row["framework"] is None and a.framework and a.framework != "unknown":
-            row["framework"] = a.framework
-        rows.append(row)
-    report_ids = _insert_reports(connection, rows, reports)
+    report_ids = _insert_reports(connection, reports,
+                                 [group_ids[(r.project_id, r.analysis.fingerprint)] for r in reports])
     for key in sorted(k for k in keys if k not in statuses):
         looked_up = group_ids[key]
         count(key)

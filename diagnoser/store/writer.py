@@ -25,7 +25,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from diagnoser.store.db import WRITE_OPTION, writing_on
-from diagnoser.store.ingest import NewReport, Stored, store_reports
+from diagnoser.store.ingest import NewReport, Stored, prepare, store_reports
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +113,10 @@ class BatchWriter:
     def submit(self, report: NewReport) -> Pending:
         """Queue `report`; the answer resolves to where it was stored, once committed."""
         self._ensure_thread()
+        try:
+            prepare(report, self._factory.kw["bind"].dialect)  # in the caller's thread, not under the write lock
+        except Exception:  # noqa: BLE001 - the write prepares it again and fails that report alone, as it should
+            report.prepared = None
         pending = Pending(report)
         self._queue.put(pending)
         return pending
