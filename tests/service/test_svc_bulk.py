@@ -100,3 +100,37 @@ def test_a_remembered_group_that_was_deleted_is_looked_up_again(app, client, ing
         assert conn.execute(text("SELECT group_id FROM reports")).scalars().all() == [body["group_id"]]
         counts = dict(conn.execute(text("SELECT fingerprint, count FROM groups")).all())
     assert counts["other"] == 1 and sorted(counts.values()) == [1, 1]
+
+
+def test_the_writer_checkpoints_the_sqlite_wal_itself(tmp_path: Path) -> None:
+    """SQLite's automatic checkpoint is off on the writer's connection (it would run inside the write lock); the
+    writer checkpoints after every CHECKPOINT_EVERY reports instead, so the database file still receives them."""
+    from diagnoser.store.analysis import analyse
+    from diagnoser.store.base import utcnow
+    from diagnoser.store.db import make_sessionmaker, writing
+    from diagnoser.store.ingest import NewReport
+    from diagnoser.store.tokens import create_token
+    from diagnoser.store.writer import CHECKPOINT_EVERY, BatchWriter
+
+    path = tmp_path / "wal.db"
+    url = f"sqlite:///{path}"
+    upgrade(url)
+    engine = make_engine(url)
+    sessions = make_sessionmaker(engine)
+    with writing(sessions) as session:
+        create_token(session, "p", "ingest")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    size = path.stat().st_size
+    writer = BatchWriter(sessions)
+    analysis = analyse("ValueError: x")
+    assert CHECKPOINT_EVERY <= 200
+    for i in range(201):
+        writer.write(NewReport(project_id=1, received_at=utcnow(), traceback="ValueError: x " + "y" * 2000,
+                               analysis=analysis), timeout=10)
+    assert writer._connection is not None
+    assert writer._connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    assert path.stat().st_size > size + 200 * 1000
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM reports").scalar() == 201
+    engine.dispose()
