@@ -9,6 +9,7 @@ groups with itself across runs.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import threading
 from collections import OrderedDict
@@ -114,29 +115,32 @@ class _AnalysisCache:
 _cache = _AnalysisCache()
 
 
-def analyse(traceback: str, summary: str | None = None, source: str | None = None, cache: bool = True) -> Analysis:
+def analyse(traceback: str, summary: str | None = None, source: str | None = None, cache: bool = True,
+            inputs: Any = None) -> Analysis:
     """Diagnose one report (the answer is shared: do not mutate it). Never raises on any text: an engine failure
-    leaves the report undiagnosed but stored."""
+    leaves the report undiagnosed but stored. `inputs` (the shapes the client saw fed to fit) is evidence too."""
     if not cache:
-        return _analyse(traceback, summary, source)
+        return _analyse(traceback, summary, source, inputs)
     digest = hashlib.blake2b(digest_size=20)
-    for part in (traceback, summary, source):
+    inputs_text = json.dumps(inputs, sort_keys=True, default=str) if inputs else None
+    for part in (traceback, summary, source, inputs_text):
         digest.update(b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass") + b"\x02")
     key = (diagnose, RULESET_VERSION, digest.digest())
     found = _cache.get(key)
     if found is None:
-        found = _analyse(traceback, summary, source)
+        found = _analyse(traceback, summary, source, inputs)
         _cache.put(key, found)
     return found
 
 
-def _analyse(traceback: str, summary: str | None, source: str | None) -> Analysis:
+def _analyse(traceback: str, summary: str | None, source: str | None, inputs: Any = None) -> Analysis:
     try:
-        result = diagnose(traceback, summary=summary, source=source).to_dict()
-        tracebacks = result.get("tracebacks") or []
+        # The traceback to answer with is the last one a rule explains (a run often ends in a wrapper such as
+        # torch.distributed's ChildFailedError), else the last one.
+        primary = diagnose(traceback, summary=summary, source=source, inputs=inputs).primary
+        last = primary.to_dict() if primary is not None else None
     except Exception:  # the engine promises not to raise; a report must still be kept if it does
-        tracebacks = []
-    last = tracebacks[-1] if tracebacks else None
+        last = None
     if last:
         exc = last.get("exception") or {}
         exc_type, message = str(exc.get("type") or ""), str(exc.get("message") or "")

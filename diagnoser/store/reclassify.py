@@ -57,7 +57,8 @@ def reclassify(sessions: sessionmaker[Session], everything: bool = False, batch_
 
 
 def _reclassify_one(session: Session, report: Report, outcome: Outcome) -> None:
-    analysis = analyse(report.traceback, summary=report.summary, source=report.source, cache=False)
+    analysis = analyse(report.traceback, summary=report.summary, source=report.source, cache=False,
+                       inputs=report.inputs)
     session.execute(delete(Diagnosis).where(Diagnosis.report_id == report.id))
     rows = diagnosis_rows(report.id, analysis)
     if rows:

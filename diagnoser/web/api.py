@@ -43,10 +43,11 @@ def post_report() -> Response:
     traceback = scrub_text(payload.traceback)
     summary = scrub_text(payload.summary) if payload.summary else payload.summary
     source = scrub_text(payload.source) if payload.source else payload.source
-    analysis = analyse(traceback, summary=summary, source=source)
+    inputs = scrub_value(payload.inputs) if payload.inputs else payload.inputs
+    analysis = analyse(traceback, summary=summary, source=source, inputs=inputs)
     report = NewReport(project_id=principal.project_id, received_at=utcnow(), traceback=traceback,
                        analysis=analysis, summary=summary, source=source,
-                       inputs=scrub_value(payload.inputs) if payload.inputs else payload.inputs,
+                       inputs=inputs,
                        meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None})
     stored = services.writer.write(report, timeout=services.settings.write_timeout_seconds)
     services.metrics.count_ingested(analysis.cause)

@@ -49,7 +49,7 @@ def test_a_bad_setting_is_a_usage_error():
 def _fake_engine(cause_of):
     """An engine whose answer depends on the message, standing in for a changed rule set."""
 
-    def fake(text, summary=None, source=None):
+    def fake(text, summary=None, source=None, **evidence):
         message = text.strip().splitlines()[-1]
         cause = cause_of(message)
         diagnoses = [] if cause is None else [Diagnosis(cause=cause, confidence=0.9, rule=f"rule-{cause}", title=cause,
