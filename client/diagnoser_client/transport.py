@@ -56,26 +56,26 @@ class Outcome:
         return f"HTTP {self.status}" + (f": {message}" if isinstance(message, str) and message else "")
 
 
-class _Connection(http.client.HTTPConnection):
-    """Connects with the short timeout, then reads with the longer one."""
+class _ReadTimeout:
+    """Connects with the short timeout, then reads with the longer one (mixed into both connection kinds)."""
+
+    sock: Any
 
     def __init__(self, *args: Any, read_timeout: float = READ_TIMEOUT, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
         self._read_timeout = read_timeout
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self.sock.settimeout(self._read_timeout)
 
 
-class _SecureConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, read_timeout: float = READ_TIMEOUT, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._read_timeout = read_timeout
+class _Connection(_ReadTimeout, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self.sock.settimeout(self._read_timeout)
+
+class _SecureConnection(_ReadTimeout, http.client.HTTPSConnection):
+    pass
 
 
 class _HTTPHandler(urllib.request.HTTPHandler):
