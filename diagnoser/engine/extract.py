@@ -31,7 +31,6 @@ LOG_RECORD_RE = re.compile(
     r"```|~~~|(?:wandb|mlflow|comet_ml|neptune|absl|clearml):\s)"
 )
 IPYTHON_HEADER_RE = re.compile(r"^\s*(?P<type>[A-Za-z_][\w.]*)\s+Traceback \(most recent call last\)\s*$")
-TRIGGER_RE = re.compile(r"Traceback \(most recent call last\)|(?:Error|Exception)[ \t]*:")
 MAX_MESSAGE_LINES = 400
 MAX_MESSAGE_CHARS = 256 * 1024
 MAX_LINE_CHARS = 1024 * 1024
