@@ -60,22 +60,8 @@ REPO = Path(__file__).resolve().parents[1]
 # This checkout's client and service, whatever `pip install -e` last pointed the environment at.
 CHECKOUT_PATH = os.pathsep.join([str(REPO / "client"), str(REPO)])
 
-EXIT_TIMER = """\
-import atexit, os, sys, time
-_file = os.environ.get("EXIT_TIMER_FILE")
-if _file:
-    _marks = {}
-    _previous = sys.excepthook
-    def _mark(*args):
-        _marks["raised"] = time.perf_counter()
-        _previous(*args)
-    sys.excepthook = _mark
-    def _write():
-        if "raised" in _marks:
-            with open(_file, "w") as fh:
-                fh.write(repr(time.perf_counter() - _marks["raised"]))
-    atexit.register(_write)
-"""
+# The sitecustomize that times the exit phase, shared with the client tests.
+EXIT_TIMER_DIR = REPO / "tests" / "client" / "exit_timer"
 
 
 def free_port() -> int:
@@ -144,7 +130,7 @@ def one_run(script: Path, folder: Path, client: bool, url: Optional[str], token:
     timer_file = folder / "exit.txt"
     timer_file.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_")}
-    env.update(PYTHONPATH=os.pathsep.join([str(folder / "timer"), CHECKOUT_PATH]), EXIT_TIMER_FILE=str(timer_file), TF_CPP_MIN_LOG_LEVEL="2",
+    env.update(PYTHONPATH=os.pathsep.join([str(EXIT_TIMER_DIR), CHECKOUT_PATH]), EXIT_TIMER_FILE=str(timer_file), TF_CPP_MIN_LOG_LEVEL="2",
                DIAGNOSER_SPOOL_DIR=str(folder / "spool"), NO_COLOR="1")
     if url:
         env["DIAGNOSER_URL"] = url
@@ -174,8 +160,6 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="bench-client-") as tmp:
         folder = Path(tmp)
-        (folder / "timer").mkdir()
-        (folder / "timer" / "sitecustomize.py").write_text(EXIT_TIMER)
         script = folder / "train.py"
         script.write_text(KERAS if options.keras else SIMPLE)
         service = FakeService() if options.fake else RealService(folder)

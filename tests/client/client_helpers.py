@@ -122,31 +122,13 @@ def fake_service() -> Iterator[FakeService]:
     server.server_close()
 
 
-EXIT_TIMER = """\
-# Measures the exit phase: from the moment the traceback starts printing to the last atexit handler.
-import atexit, os, sys, time
-_file = os.environ.get("EXIT_TIMER_FILE")
-if _file:
-    _marks = {}
-    _previous = sys.excepthook
-    def _mark(*args):
-        _marks["raised"] = time.perf_counter()
-        _previous(*args)
-    sys.excepthook = _mark
-    def _write():
-        if "raised" in _marks:
-            with open(_file, "w") as fh:
-                fh.write(repr(time.perf_counter() - _marks["raised"]))
-    atexit.register(_write)
-"""
+# A sitecustomize, put on PYTHONPATH, that times a script's exit phase (also used by benchmarks/bench_client.py).
+EXIT_TIMER_DIR = Path(__file__).resolve().parent / "exit_timer"
 
 
 def exit_timer_env(folder: Path, env: Dict[str, str], name: str) -> Path:
     """Add a sitecustomize that writes the exit phase's duration to the returned file (read with float())."""
-    timer_dir = folder / "exit_timer"
-    timer_dir.mkdir(exist_ok=True)
-    (timer_dir / "sitecustomize.py").write_text(EXIT_TIMER)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(timer_dir), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(EXIT_TIMER_DIR), env.get("PYTHONPATH", "")) if p)
     out = folder / f"exit-{name}.txt"
     env["EXIT_TIMER_FILE"] = str(out)
     return out
