@@ -5,4 +5,4 @@ Override with the usual environment: DIAGNOSER_BIND, WEB_CONCURRENCY, DIAGNOSER_
 """
 
 from diagnoser.web.gunicorn_conf import *  # noqa: F401,F403
-from diagnoser.web.gunicorn_conf import on_starting  # noqa: F401  (star imports skip nothing, but be explicit)
+from diagnoser.web.gunicorn_conf import on_exit, on_starting  # noqa: F401  (the hooks gunicorn looks for)

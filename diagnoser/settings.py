@@ -37,6 +37,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIAGNOSER_TOKEN_CACHE_SECONDS", "10", "How long a worker trusts a verified token before asking the database again (0: always ask)."),
     Setting("DIAGNOSER_BATCH_MAX", "200", "Most reports written in one database transaction by the group-commit writer."),
     Setting("DIAGNOSER_WRITE_TIMEOUT_SECONDS", "10", "How long a request waits for its report to be committed before answering 503."),
+    Setting("DIAGNOSER_WRITER_PROCESS", "1", "1: under gunicorn, one writer process stores every worker's reports (faster); 0: each worker writes its own."),
+    Setting("DIAGNOSER_WRITER_SOCKET", "", "Set by the gunicorn master for its workers (the writer process's Unix socket); leave it unset."),
     Setting("DIAGNOSER_LOG_LEVEL", "INFO", "Logging level of the service."),
 )
 
@@ -51,6 +53,8 @@ class Settings:
     token_cache_seconds: float = 10.0
     batch_max: int = 200
     write_timeout_seconds: float = 10.0
+    writer_process: bool = True
+    writer_socket: str = ""
     log_level: str = "INFO"
 
     @property
@@ -98,6 +102,7 @@ def _float(name: str, value: str, minimum: float) -> float:
     return number
 
 
+_BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False, "off": False}
 _LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
 
@@ -122,6 +127,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     data_dir = get("DIAGNOSER_DATA_DIR").strip()
     if not data_dir:
         raise SettingsError("DIAGNOSER_DATA_DIR: must not be empty")
+    writer_process = get("DIAGNOSER_WRITER_PROCESS").strip().lower()
+    if writer_process not in _BOOLEANS:
+        raise SettingsError(f"DIAGNOSER_WRITER_PROCESS: expected 1 or 0 (true/false, yes/no), got {writer_process!r}")
     return Settings(
         data_dir=Path(data_dir),
         database_url=url,
@@ -131,5 +139,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_cache_seconds=_float("DIAGNOSER_TOKEN_CACHE_SECONDS", get("DIAGNOSER_TOKEN_CACHE_SECONDS"), 0.0),
         batch_max=_int("DIAGNOSER_BATCH_MAX", get("DIAGNOSER_BATCH_MAX"), 1),
         write_timeout_seconds=_float("DIAGNOSER_WRITE_TIMEOUT_SECONDS", get("DIAGNOSER_WRITE_TIMEOUT_SECONDS"), 0.1),
+        writer_process=_BOOLEANS[writer_process],
+        writer_socket=get("DIAGNOSER_WRITER_SOCKET").strip(),
         log_level=level,
     )

@@ -38,6 +38,7 @@ def serve(host: str, port: int, dev: bool, workers: int | None, threads: int | N
         "worker_class": gunicorn_conf.worker_class, "threads": threads or gunicorn_conf.threads,
         "keepalive": gunicorn_conf.keepalive, "timeout": gunicorn_conf.timeout,
         "graceful_timeout": gunicorn_conf.graceful_timeout, "errorlog": "-", "loglevel": "info",
+        "on_starting": gunicorn_conf.on_starting, "on_exit": gunicorn_conf.on_exit,
     }
 
     class _App(BaseApplication):  # type: ignore[misc]

@@ -115,6 +115,23 @@ class _AnalysisCache:
 _cache = _AnalysisCache()
 
 
+_GIL_FREE_CHUNK = 2047  # hashlib lets other threads run while it hashes 2048 bytes or more at once
+
+
+def _update(digest: Any, data: bytes) -> None:
+    """Feed `data` in chunks hashlib hashes without releasing the GIL.
+
+    Why: a traceback is a few KB, hashed in microseconds; releasing the GIL for that, under load, hands it to another
+    request thread and makes this one wait for it again (two context switches and a wait for nothing).
+    """
+    if len(data) <= _GIL_FREE_CHUNK:
+        digest.update(data)
+        return
+    view = memoryview(data)
+    for start in range(0, len(data), _GIL_FREE_CHUNK):
+        digest.update(view[start:start + _GIL_FREE_CHUNK])
+
+
 def analyse(traceback: str, summary: str | None = None, source: str | None = None, cache: bool = True,
             inputs: Any = None) -> Analysis:
     """Diagnose one report (the answer is shared: do not mutate it). Never raises on any text: an engine failure
@@ -124,7 +141,7 @@ def analyse(traceback: str, summary: str | None = None, source: str | None = Non
     digest = hashlib.blake2b(digest_size=20)
     inputs_text = json.dumps(inputs, sort_keys=True, default=str) if inputs else None
     for part in (traceback, summary, source, inputs_text):
-        digest.update(b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass") + b"\x02")
+        _update(digest, b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass") + b"\x02")
     key = (diagnose, RULESET_VERSION, digest.digest())
     found = _cache.get(key)
     if found is None:

@@ -20,6 +20,10 @@ TOKEN_PREFIX = "dgn_"
 DEFAULT_TEAM = "default"
 
 
+class TokenRevoked(Exception):
+    """The token a report came with was revoked before the report could be stored."""
+
+
 @dataclass(frozen=True)
 class Principal:
     """Who is calling: every query is scoped to `team_id`; ingest writes to `project_id`."""

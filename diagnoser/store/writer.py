@@ -22,9 +22,10 @@ from typing import Callable
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import Connection
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session, sessionmaker
 
-from diagnoser.store.db import WRITE_OPTION, writing_on
+from diagnoser.store.db import WRITE_OPTION, sqlite_writing_on, writing_on
 from diagnoser.store.ingest import NewReport, Stored, prepare, store_reports
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 _RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 CHECKPOINT_EVERY = 200  # reports; SQLite's default threshold, 1000 pages, is ~250 of them
 
-StoreFn = Callable[[Session, list[NewReport]], list[Stored]]
+# A store answers each report with where it went, or with the error that refused it alone (a revoked token).
+StoreFn = Callable[[Connection, list[NewReport]], list[Stored | Exception]]
 
 
 _STATE_GUARD = threading.Lock()
@@ -98,25 +100,142 @@ class Pending:
         return self._error
 
 
-class BatchWriter:
-    def __init__(self, factory: sessionmaker[Session], batch_max: int = 200, store: StoreFn = store_reports) -> None:
+class BatchCommitter:
+    """Writes batches of pending reports on one kept-open connection: retries, one-by-one fallback, checkpoints.
+
+    Shared by the in-process writer thread (BatchWriter) and the writer process (store.writer_process), so the two
+    store reports with the same guarantees.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], store: StoreFn = store_reports) -> None:
         self._factory = factory
-        self._batch_max = batch_max
         self._store = store
-        self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
         self._connection: Connection | None = None
         self._unchecked = -1  # reports committed since the last WAL checkpoint; -1: not SQLite
         self.batches = 0
         self.written = 0
 
+    @property
+    def dialect(self) -> Dialect:
+        return self._factory.kw["bind"].dialect
+
+    def _open(self) -> Connection:
+        """The writer's own connection, kept open between batches (and replaced after a failure)."""
+        if self._connection is None or self._connection.closed or self._connection.invalidated:
+            engine = self._factory.kw["bind"]
+            self._connection = engine.connect().execution_options(**{WRITE_OPTION: True})
+            self._unchecked = -1
+            if engine.dialect.name == "sqlite":  # checkpoints are ours, after the write lock is released
+                self._unchecked = 0
+                self._connection.connection.driver_connection.execute("PRAGMA wal_autocheckpoint = 0")
+        return self._connection
+
+    def _checkpoint(self, written: int) -> None:
+        """Copy the SQLite WAL back into the database now and then, once the batch is answered.
+
+        Why not SQLite's own: its automatic checkpoint runs inside the commit that crosses the threshold, so inside
+        the write lock, stalling every writer for the copy and its fsyncs. A PASSIVE checkpoint out here blocks no
+        writer (and skips frames a reader still needs); committed data is durable either way.
+        """
+        self._unchecked += written
+        if self._unchecked < CHECKPOINT_EVERY or self._connection is None:
+            return
+        self._unchecked = 0
+        try:
+            self._connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except Exception as error:  # noqa: BLE001 - the reports are committed; the next checkpoint catches up
+            log.debug("WAL checkpoint skipped: %s", error)
+
+    def close(self) -> None:
+        self._drop_connection()
+
+    def _fail(self, batch: list[Pending], error: BaseException) -> None:
+        self._drop_connection()
+        for pending in batch:
+            pending.set_exception(error)
+
+    def _drop_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.invalidate()
+                self._connection.close()
+            except Exception:  # noqa: BLE001 - it is being thrown away
+                pass
+            self._connection = None
+
+    def write(self, batch: list[Pending], attempts: int = 3) -> None:
+        """Store every report of `batch` in one transaction and resolve each pending with where it went, or with
+        the error that kept it out (the others of the batch are still stored when only it fails)."""
+        try:
+            connection = self._open()
+            transaction = sqlite_writing_on if self._unchecked >= 0 else writing_on
+            with transaction(connection) as connection:
+                stored = self._store(connection, [p.report for p in batch])
+        except sa_exc.OperationalError as error:
+            # PostgreSQL may pick this transaction as a deadlock victim (two batches meeting on new and existing
+            # groups at once) or fail it on serialization: the whole transaction rolled back, so try it again.
+            if getattr(error.orig, "sqlstate", None) in _RETRYABLE and attempts > 1:
+                log.info("batch of %d retried after %s", len(batch), error.orig.sqlstate)  # type: ignore[union-attr]
+                self.write(batch, attempts - 1)
+                return
+            self._fail(batch, error)
+            return
+        except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError) as error:
+            if len(batch) == 1:
+                if attempts > 1 and isinstance(error, sa_exc.IntegrityError):  # e.g. its group vanished meanwhile
+                    self.write(batch, attempts - 1)
+                else:
+                    batch[0].set_exception(error)
+                return
+            log.warning("batch of %d failed (%s); writing its reports one by one", len(batch), type(error).__name__)
+            for item in batch:
+                self.write([item])
+            return
+        except BaseException as error:  # database unreachable, or a bug: every waiter learns of it
+            self._fail(batch, error)
+            if not isinstance(error, Exception):
+                raise
+            return
+        self.batches += 1
+        self.written += len(batch)
+        for pending, result in zip(batch, stored):
+            if isinstance(result, BaseException):
+                pending.set_exception(result)
+            else:
+                pending.set_result(result)
+        if self._unchecked >= 0:
+            self._checkpoint(len(batch))
+
+
+class BatchWriter:
+    """The in-process writer: a thread per worker process that group-commits what its request threads submit.
+
+    Used when no writer process serves the workers (the Flask development server, tests, a gunicorn started
+    without Diagnoser's configuration) and as the fallback when that process is gone.
+    """
+
+    def __init__(self, factory: sessionmaker[Session], batch_max: int = 200, store: StoreFn = store_reports) -> None:
+        self._factory = factory
+        self._batch_max = batch_max
+        self.committer = BatchCommitter(factory, store)
+        self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    @property
+    def batches(self) -> int:
+        return self.committer.batches
+
+    @property
+    def written(self) -> int:
+        return self.committer.written
+
     def submit(self, report: NewReport) -> Pending:
         """Queue `report`; the answer resolves to where it was stored, once committed."""
         self._ensure_thread()
         try:
-            prepare(report, self._factory.kw["bind"].dialect)  # in the caller's thread, not under the write lock
+            prepare(report, self.committer.dialect)  # in the caller's thread, not under the write lock
         except Exception:  # noqa: BLE001 - the write prepares it again and fails that report alone, as it should
             report.prepared = None
         pending = Pending(report)
@@ -155,81 +274,4 @@ class BatchWriter:
                     break
             batch = [p for p in batch if p.set_running_or_notify_cancel()]
             if batch:
-                self._write(batch)
-
-    def _open(self) -> Connection:
-        """The writer's own connection, kept open between batches (and replaced after a failure)."""
-        if self._connection is None or self._connection.closed or self._connection.invalidated:
-            engine = self._factory.kw["bind"]
-            self._connection = engine.connect().execution_options(**{WRITE_OPTION: True})
-            self._unchecked = -1
-            if engine.dialect.name == "sqlite":  # checkpoints are ours, after the write lock is released
-                self._unchecked = 0
-                self._connection.connection.driver_connection.execute("PRAGMA wal_autocheckpoint = 0")
-        return self._connection
-
-    def _checkpoint(self, written: int) -> None:
-        """Copy the SQLite WAL back into the database now and then, once the batch is answered.
-
-        Why not SQLite's own: its automatic checkpoint runs inside the commit that crosses the threshold, so inside
-        the write lock the two workers take turns on, stalling both for the copy and its fsyncs. A PASSIVE checkpoint
-        out here blocks no writer (and skips frames a reader still needs); committed data is durable either way.
-        """
-        self._unchecked += written
-        if self._unchecked < CHECKPOINT_EVERY or self._connection is None:
-            return
-        self._unchecked = 0
-        try:
-            self._connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except Exception as error:  # noqa: BLE001 - the reports are committed; the next checkpoint catches up
-            log.debug("WAL checkpoint skipped: %s", error)
-
-    def _fail(self, batch: list[Pending], error: BaseException) -> None:
-        self._drop_connection()
-        for pending in batch:
-            pending.set_exception(error)
-
-    def _drop_connection(self) -> None:
-        if self._connection is not None:
-            try:
-                self._connection.invalidate()
-                self._connection.close()
-            except Exception:  # noqa: BLE001 - it is being thrown away
-                pass
-            self._connection = None
-
-    def _write(self, batch: list[Pending], attempts: int = 3) -> None:
-        try:
-            with writing_on(self._open()) as session:
-                stored = self._store(session, [p.report for p in batch])
-        except sa_exc.OperationalError as error:
-            # PostgreSQL may pick this transaction as a deadlock victim (two batches meeting on new and existing
-            # groups at once) or fail it on serialization: the whole transaction rolled back, so try it again.
-            if getattr(error.orig, "sqlstate", None) in _RETRYABLE and attempts > 1:
-                log.info("batch of %d retried after %s", len(batch), error.orig.sqlstate)  # type: ignore[union-attr]
-                self._write(batch, attempts - 1)
-                return
-            self._fail(batch, error)
-            return
-        except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError) as error:
-            if len(batch) == 1:
-                if attempts > 1 and isinstance(error, sa_exc.IntegrityError):  # e.g. its group vanished meanwhile
-                    self._write(batch, attempts - 1)
-                else:
-                    batch[0].set_exception(error)
-                return
-            log.warning("batch of %d failed (%s); writing its reports one by one", len(batch), type(error).__name__)
-            for item in batch:
-                self._write([item])
-            return
-        except BaseException as error:  # database unreachable, or a bug: every waiter learns of it
-            self._fail(batch, error)
-            if not isinstance(error, Exception):
-                raise
-            return
-        self.batches += 1
-        self.written += len(batch)
-        for pending, result in zip(batch, stored):
-            pending.set_result(result)
-        if self._unchecked >= 0:
-            self._checkpoint(len(batch))
+                self.committer.write(batch)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from diagnoser.settings import Settings, load_settings
 from diagnoser.store.db import make_engine, make_sessionmaker
+from diagnoser.store.remote_writer import RemoteWriter
 from diagnoser.store.writer import BatchWriter
 from diagnoser.web.auth import TokenCache
 from diagnoser.web.metrics import Metrics
@@ -28,7 +29,7 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    writer: BatchWriter
+    writer: BatchWriter | RemoteWriter
     tokens: TokenCache
     metrics: Metrics
 
@@ -48,9 +49,11 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
+    writer: BatchWriter | RemoteWriter = BatchWriter(sessions, batch_max=settings.batch_max)
+    if settings.writer_socket:  # under gunicorn with Diagnoser's configuration: the master's writer process
+        writer = RemoteWriter(settings.writer_socket, fallback=writer, write_timeout=settings.write_timeout_seconds)
     app.extensions["diagnoser"] = Services(
-        settings=settings, engine=engine, sessions=sessions,
-        writer=BatchWriter(sessions, batch_max=settings.batch_max),
+        settings=settings, engine=engine, sessions=sessions, writer=writer,
         tokens=TokenCache(settings.token_cache_seconds), metrics=Metrics(),
     )
 

@@ -47,7 +47,7 @@ def post_report() -> Response:
     analysis = analyse(traceback, summary=summary, source=source, inputs=inputs)
     report = NewReport(project_id=principal.project_id, received_at=utcnow(), traceback=traceback,
                        analysis=analysis, summary=summary, source=source,
-                       inputs=inputs,
+                       inputs=inputs, token_id=principal.token_id,
                        meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None})
     stored = services.writer.write(report, timeout=services.settings.write_timeout_seconds)
     services.metrics.count_ingested(analysis.cause)

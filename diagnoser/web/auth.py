@@ -1,6 +1,9 @@
-"""Bearer tokens: who is calling, and may they do this. Verified tokens are remembered for a few seconds per worker
-(DIAGNOSER_TOKEN_CACHE_SECONDS) so ingest does not pay a database round trip per request; revocation takes effect
-within that time. Tokens are never logged."""
+"""Bearer tokens: who is calling, and may they do this. Tokens are never logged.
+
+Ingest tokens are remembered for a few seconds per worker (DIAGNOSER_TOKEN_CACHE_SECONDS), so ingest does not pay
+a database round trip per request; revocation still takes effect at once, because the transaction that would store
+a report checks its token (store.ingest). Other tokens are looked up on every request: reads query the database
+anyway, and a revoked read token must not read for a few more seconds."""
 
 from __future__ import annotations
 
@@ -50,7 +53,7 @@ def authenticate(scope: str) -> Principal:
         raise ApiError(401, "invalid_token", "the Authorization header must be 'Bearer <token>'", headers=_CHALLENGE)
     services = current_app.extensions["diagnoser"]
     key = hash_token(token)
-    principal = services.tokens.get(key)
+    principal = services.tokens.get(key) if scope == "ingest" else None
     if principal is None:
         with reading(services.sessions) as session:
             principal = verify_token(session, token)

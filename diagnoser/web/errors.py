@@ -11,6 +11,9 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
+from diagnoser.store.remote_writer import StoreRefused, StoreUnavailable
+from diagnoser.store.tokens import TokenRevoked
+
 log = logging.getLogger("diagnoser.web")
 
 RETRY_AFTER_SECONDS = "5"
@@ -66,6 +69,17 @@ def init_app(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(valid_methods)
         return response
 
+    @app.errorhandler(TokenRevoked)
+    def _revoked(error: TokenRevoked) -> Response:
+        return error_response(401, "revoked_token", "this token has been revoked",
+                              headers={"WWW-Authenticate": 'Bearer realm="diagnoser"'})
+
+    @app.errorhandler(StoreRefused)
+    def _refused(error: StoreRefused) -> Response:
+        log.error("the database refused a report on %s %s: %s", request.method, request.path, error)
+        return error_response(500, "internal_error", "the database refused this report; it has been logged")
+
+    @app.errorhandler(StoreUnavailable)
     @app.errorhandler(sa_exc.OperationalError)
     @app.errorhandler(sa_exc.InterfaceError)
     @app.errorhandler(sa_exc.TimeoutError)

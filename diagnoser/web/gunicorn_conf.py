@@ -1,9 +1,8 @@
 """gunicorn settings for the service, shared by `deploy/gunicorn.conf.py` and `diagnoser serve`.
 
-gthread workers: ingest waits on the database (the group-commit writer), and threads let one worker keep many
-requests in flight while it does; measured 1.3x-2.6x over sync workers on such routes. Two processes per core
-would only fight over SQLite's write lock, so the default is one per core, 16 threads each (32 connections on 2 cores).
-Migrations run once, in the master, before any worker starts.
+gthread workers: ingest waits for its report to be committed, and threads let one worker keep many requests in
+flight meanwhile. One worker per core, 16 threads each (32 connections on 2 cores). The master applies migrations
+once and starts the writer process (store.writer_process) before any worker forks, and stops it after the last one.
 """
 
 from __future__ import annotations
@@ -24,9 +23,28 @@ loglevel = "info"
 wsgi_app = "diagnoser.web:create_app()"
 
 
+_WRITER: list[Any] = []  # the writer process this master started, if any
+
+
 def on_starting(server: Any) -> None:
-    """Create the data folder and apply migrations once, before workers fork."""
+    """Before the workers fork: create the data folder, apply migrations once, and start the writer process that
+    stores every worker's reports (store.writer_process); the workers learn its socket from the environment."""
     from diagnoser.settings import load_settings
     from diagnoser.store.migrate import upgrade
 
-    upgrade(load_settings().resolved_database_url)
+    settings = load_settings()
+    upgrade(settings.resolved_database_url)
+    os.environ.pop("DIAGNOSER_WRITER_SOCKET", None)  # never one inherited from another master
+    if settings.writer_process:
+        from diagnoser.store.writer_process import start_writer_process
+
+        writer = start_writer_process(settings.batch_max)
+        if writer is not None:
+            _WRITER.append(writer)
+            os.environ["DIAGNOSER_WRITER_SOCKET"] = writer.socket_path
+
+
+def on_exit(server: Any) -> None:
+    """After the workers have stopped: the writer process answers what is left, then stops."""
+    while _WRITER:
+        _WRITER.pop().stop()

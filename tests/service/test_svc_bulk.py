@@ -128,8 +128,8 @@ def test_the_writer_checkpoints_the_sqlite_wal_itself(tmp_path: Path) -> None:
     for i in range(201):
         writer.write(NewReport(project_id=1, received_at=utcnow(), traceback="ValueError: x " + "y" * 2000,
                                analysis=analysis), timeout=10)
-    assert writer._connection is not None
-    assert writer._connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    assert writer.committer._connection is not None
+    assert writer.committer._connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
     assert path.stat().st_size > size + 200 * 1000
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM reports").scalar() == 201

@@ -81,19 +81,53 @@ def _post(base: str, token: str, body: dict) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-@pytest.fixture
-def gunicorn_server(db_url: str, tmp_path: Path):
+def _start_gunicorn(db_url: str, cwd: Path, **extra: str) -> tuple[str, dict[str, str], subprocess.Popen]:
     port = _free_port()
     env = _env(DIAGNOSER_DATABASE_URL=db_url, DIAGNOSER_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2",
-               DIAGNOSER_THREADS="8")
+               DIAGNOSER_THREADS="8", **extra)
     process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")],
-                               env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
+    except BaseException:
+        _stop(process)
+        raise
+    return base, env, process
+
+
+@pytest.fixture
+def gunicorn_server(db_url: str, tmp_path: Path):
+    base, env, process = _start_gunicorn(db_url, tmp_path)
+    try:
         yield base, env, tmp_path
     finally:
         _stop(process)
+
+
+def _writer_processes(master: int) -> list[int]:
+    """The writer processes among the children of the gunicorn master `master`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat[1]) == master and "diagnoser.store.writer_process" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def _stored(db_url: str) -> int:
+    engine = make_engine(db_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            return len(session.scalars(select(Report.id)).all())
+    finally:
+        engine.dispose()
 
 
 def test_gunicorn_ingests_a_real_keras_traceback(gunicorn_server):
@@ -148,5 +182,64 @@ def test_diagnoser_serve_starts_from_nothing(tmp_path):
         request = urllib.request.Request(base + "/api/v1/groups", headers={"Authorization": f"Bearer {read}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             assert json.loads(response.read())["groups"][0]["count"] == 1
+    finally:
+        _stop(process)
+    log = process.stdout.read() if process.stdout else ""
+    assert "writer process stopped after 1 reports" in log, log  # serve runs the same hooks as the config file
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the writer process through /proc")
+def test_gunicorn_stores_through_one_writer_process_and_stops_it_last(db_url, tmp_path):
+    base, env, process = _start_gunicorn(db_url, tmp_path)
+    try:
+        writers = _writer_processes(process.pid)
+        assert len(writers) == 1
+        token = _cli(env, tmp_path, "tokens", "create", "--project", "w", "--scope", "ingest").strip().splitlines()[-1]
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda i: _post(base, token, {"traceback": KERAS_TRACEBACK}), range(40)))
+        assert [s for s, _ in answers] == [201] * 40
+        assert _stored(db_url) == 40
+    finally:
+        _stop(process)
+    log = process.stdout.read() if process.stdout else ""
+    assert "writer process listening" in log and "writer process stopped after 40 reports" in log, log
+    assert not Path(f"/proc/{writers[0]}").exists()  # stopped with the master, and its socket folder removed
+    assert not [line for line in log.splitlines() if "unreachable" in line], log
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the writer process through /proc")
+def test_a_killed_writer_process_loses_nothing_and_the_workers_carry_on(db_url, tmp_path):
+    import signal
+
+    base, env, process = _start_gunicorn(db_url, tmp_path)
+    try:
+        token = _cli(env, tmp_path, "tokens", "create", "--project", "k", "--scope", "ingest").strip().splitlines()[-1]
+        (writer,) = _writer_processes(process.pid)
+
+        def post(i: int) -> int:
+            if i == 30:
+                os.kill(writer, signal.SIGKILL)
+            return _post(base, token, {"traceback": f"RuntimeError: failure {i % 4}"})[0]
+
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(post, range(120)))
+        assert set(statuses) <= {201, 503}, statuses  # 503 only for a report in flight when it died
+        assert statuses.count(201) >= 110 and statuses[-20:] == [201] * 20  # the workers write themselves now
+        assert _stored(db_url) == statuses.count(201)
+    finally:
+        _stop(process)
+
+
+def test_a_revoked_ingest_token_stores_nothing_at_once_despite_the_token_cache(db_url, tmp_path):
+    base, env, process = _start_gunicorn(db_url, tmp_path, DIAGNOSER_TOKEN_CACHE_SECONDS="600")
+    try:
+        token = _cli(env, tmp_path, "tokens", "create", "--project", "r", "--scope", "ingest").strip().splitlines()[-1]
+        for _ in range(4):  # both workers have verified and cached it
+            assert _post(base, token, {"traceback": KERAS_TRACEBACK})[0] == 201
+        _cli(env, tmp_path, "tokens", "revoke", token[:12])
+        for _ in range(4):
+            status, body = _post(base, token, {"traceback": KERAS_TRACEBACK})
+            assert status == 401 and body["error"]["code"] == "revoked_token", body
+        assert _stored(db_url) == 4
     finally:
         _stop(process)

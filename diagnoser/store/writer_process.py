@@ -1,0 +1,321 @@
+"""One writer process for all web workers: they hand it their reports over a Unix socket, it stores them in
+group-committed transactions and answers each with where it went.
+
+Why a process of its own: with a writer thread in each web worker, the workers took turns on SQLite's write lock,
+and each writer re-acquired its worker's GIL after every SQLite call against sixteen request threads, holding the
+write lock all the while: the machine sat 15-20% idle under load while requests waited. One single-threaded
+process owns its GIL, never waits on another writer, and gathers every worker's reports into one batch, so a
+batch grows with the load instead of being split across workers.
+
+Nothing rests on it alone: a worker that cannot reach it writes through its own in-process writer (the
+cross-process file lock and the database's upsert keep that correct), and an answer is sent only after the commit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import exc as sa_exc
+
+from diagnoser.store import wire
+from diagnoser.store.db import make_engine, make_sessionmaker
+from diagnoser.store.ingest import prepare
+from diagnoser.store.tokens import TokenRevoked
+from diagnoser.store.writer import BatchCommitter, Pending
+
+log = logging.getLogger("diagnoser.writer")
+
+# Under load, commits are at least this far apart, so a batch gathers what arrives meanwhile: a transaction costs
+# ~0.3 ms of CPU however few reports it holds, and one report more costs ~0.05 ms. After a quiet spell the first
+# report is written at once (its wait would buy nothing), so this costs latency only when it buys throughput.
+COMMIT_INTERVAL_SECONDS = 0.005
+ACTIVE_SECONDS = 1.0  # a connection that sent a report this recently may send another soon
+STOP_GRACE_SECONDS = 30.0  # how long a stopping writer keeps answering workers that are still finishing requests
+RECV_BYTES = 256 * 1024
+
+
+class _Client:
+    """One worker thread's connection: bytes received but not yet a whole frame."""
+
+    __slots__ = ("sock", "buffer", "last_sent", "waiting")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = bytearray()
+        self.last_sent = 0.0  # when it last sent a report (time.monotonic())
+        self.waiting = 0  # its reports not answered yet
+
+
+class _Waiting(Pending):
+    """A report from a worker, with where to send the answer and until when it is still wanted."""
+
+    __slots__ = ("client", "deadline")
+
+    def __init__(self, report: wire.NewReport, client: _Client, deadline: float) -> None:
+        super().__init__(report)
+        self.client = client
+        self.deadline = deadline
+
+
+def refusal_of(error: BaseException) -> tuple[str, str]:
+    """The wire reason for a report the database did not store."""
+    if isinstance(error, TokenRevoked):
+        return wire.REVOKED, "the token was revoked"
+    if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)) or (
+            isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated):
+        return wire.UNAVAILABLE, type(error).__name__
+    return wire.REFUSED, type(error).__name__
+
+
+class WriterServer:
+    def __init__(self, database_url: str, socket_path: str, batch_max: int = 200,
+                 stop_grace: float = STOP_GRACE_SECONDS) -> None:
+        self.stop_grace = stop_grace
+        self.committer = BatchCommitter(make_sessionmaker(make_engine(database_url)))
+        self.batch_max = batch_max
+        self.socket_path = socket_path
+        self._analyses = wire.AnalysisCache()
+        self._selector = selectors.DefaultSelector()
+        self._ready: list[_Waiting] = []
+        self._clients: set[_Client] = set()
+        self._stopping_since: float | None = None
+        self._last_commit = 0.0
+        self._parent = os.getppid()
+        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._listener.bind(socket_path)
+        self._listener.listen(256)
+        self._listener.setblocking(False)
+        self._selector.register(self._listener, selectors.EVENT_READ, None)
+
+    def stop(self, *_: object) -> None:
+        """Stop once the workers are gone (they may still be finishing requests), or after a grace period."""
+        if self._stopping_since is None:
+            self._stopping_since = time.monotonic()
+
+    def serve_forever(self) -> None:
+        try:
+            while not self._should_exit():
+                wait = self._wait()
+                if self._ready and wait > 0:
+                    # Sleep rather than wake for every report that arrives meanwhile: one wake-up then reads
+                    # everything that came, instead of a wake-up, a poll and a read per report.
+                    time.sleep(wait)
+                    wait = 0.0
+                for key, _ in self._selector.select(wait):
+                    if key.data is None:
+                        self._accept()
+                    else:
+                        self._receive(key.data)
+                if self._ready and self._wait() == 0:
+                    self._last_commit = time.monotonic()
+                    self._write_ready()
+        finally:
+            self.close()
+
+    def _wait(self) -> float:
+        """How long to wait for more reports before writing the ready ones (1 s when there are none)."""
+        if not self._ready:
+            return 1.0
+        if len(self._ready) >= self.batch_max or self._stopping_since is not None:
+            return 0.0
+        now = time.monotonic()
+        if all(c.waiting for c in self._clients if now - c.last_sent < ACTIVE_SECONDS):
+            return 0.0  # every recently active worker thread is waiting for us: nothing more will come
+        return max(0.0, self._last_commit + COMMIT_INTERVAL_SECONDS - now)
+
+    def _should_exit(self) -> bool:
+        if os.getppid() != self._parent:  # the gunicorn master is gone: so are its workers
+            return not self._ready
+        if self._stopping_since is None:
+            return False
+        if self._ready:
+            return False
+        return not self._clients or time.monotonic() - self._stopping_since >= self.stop_grace
+
+    def close(self) -> None:
+        for client in list(self._clients):
+            self._drop(client)
+        try:
+            self._selector.unregister(self._listener)
+        except (KeyError, ValueError):
+            pass
+        self._listener.close()
+        self._selector.close()
+        self.committer.close()
+
+    def _accept(self) -> None:
+        try:
+            sock, _ = self._listener.accept()
+        except (BlockingIOError, InterruptedError):
+            return
+        sock.setblocking(False)
+        client = _Client(sock)
+        self._clients.add(client)
+        self._selector.register(sock, selectors.EVENT_READ, client)
+
+    def _drop(self, client: _Client) -> None:
+        if client in self._clients:
+            self._clients.discard(client)
+            try:
+                self._selector.unregister(client.sock)
+            except (KeyError, ValueError):
+                pass
+            client.sock.close()
+
+    def _receive(self, client: _Client) -> None:
+        try:
+            data = client.sock.recv(RECV_BYTES)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError:
+            data = b""
+        if not data:  # the worker closed it; a partial frame in the buffer was never a report
+            self._drop(client)
+            return
+        buffer = client.buffer
+        buffer += data
+        header = wire.HEADER.size
+        while len(buffer) >= header:
+            (length,) = wire.HEADER.unpack_from(buffer)
+            if length > wire.MAX_FRAME:
+                log.warning("dropping a connection that sent a %d-byte frame", length)
+                self._drop(client)
+                return
+            if len(buffer) < header + length:
+                break
+            body = bytes(buffer[header:header + length])
+            del buffer[:header + length]
+            self._accept_frame(client, body)
+
+    def _accept_frame(self, client: _Client, body: bytes) -> None:
+        client.last_sent = time.monotonic()
+        client.waiting += 1  # until answered
+        try:
+            report, token_id, deadline = wire.decode_report(body, self._analyses)
+        except wire.WireError as error:
+            reason = wire.PROTOCOL_MISMATCH if str(error) == wire.PROTOCOL_MISMATCH else wire.REFUSED
+            self._answer(client, wire.encode_refusal(reason, str(error)))
+            return
+        report.token_id = token_id
+        try:
+            prepare(report, self.committer.dialect)
+        except Exception:  # noqa: BLE001 - the write prepares it again and fails that report alone
+            report.prepared = None
+        self._ready.append(_Waiting(report, client, deadline))
+
+    def _write_ready(self) -> None:
+        batch, self._ready = self._ready[:self.batch_max], self._ready[self.batch_max:]
+        now = time.monotonic()
+        wanted = []
+        for waiting in batch:
+            if waiting.client not in self._clients:
+                continue  # its worker hung up: it answered 503 already, so nothing must be stored
+            if waiting.deadline < now:
+                self._answer(waiting.client, wire.encode_refusal(wire.EXPIRED, "not written before its deadline"))
+            else:
+                waiting.set_running_or_notify_cancel()
+                wanted.append(waiting)
+        if not wanted:
+            return
+        self.committer.write(wanted)  # type: ignore[arg-type]
+        for waiting in wanted:
+            error = waiting.exception(timeout=0)
+            if error is None:
+                self._answer(waiting.client, wire.encode_stored(waiting.result(timeout=0)))
+            else:
+                reason, detail = refusal_of(error)
+                if reason == wire.REFUSED:
+                    log.error("the database refused a report: %s", error)
+                self._answer(waiting.client, wire.encode_refusal(reason, detail))
+
+    def _answer(self, client: _Client, frame: bytes) -> None:
+        client.waiting -= 1
+        if client not in self._clients:
+            return
+        try:
+            client.sock.sendall(frame)  # tiny, and its worker thread is waiting for it: the buffer is empty
+        except OSError:
+            self._drop(client)
+
+
+class WriterProcess:
+    """The writer process as the gunicorn master sees it: started before the workers fork, stopped after."""
+
+    def __init__(self, process: subprocess.Popen[bytes], socket_path: str, folder: str) -> None:
+        self.process = process
+        self.socket_path = socket_path
+        self.folder = folder
+
+    def stop(self, timeout: float = STOP_GRACE_SECONDS + 5) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_writer_process(batch_max: int, ready_timeout: float = 20.0) -> WriterProcess | None:
+    """Start the writer process (it reads the database URL from the same DIAGNOSER_* environment) and wait until it
+    listens. None, with the reason logged, when it cannot start: the workers then write themselves."""
+    folder = tempfile.mkdtemp(prefix="diagnoser-writer-")  # 0700: only this user's processes may connect
+    socket_path = os.path.join(folder, "writer.sock")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "diagnoser.store.writer_process", "--socket", socket_path, "--batch-max",
+         str(batch_max)],
+        start_new_session=True,  # a Ctrl-C to the terminal stops the master, which stops this after the workers
+    )
+    deadline = time.monotonic() + ready_timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            probe.connect(socket_path)
+            return WriterProcess(process, socket_path, folder)
+        except OSError:
+            time.sleep(0.05)
+        finally:
+            probe.close()
+    log.error("the writer process did not start; each worker writes its own reports")
+    WriterProcess(process, socket_path, folder).stop(timeout=5)
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    from diagnoser.settings import SettingsError, load_settings
+
+    parser = argparse.ArgumentParser(prog="python -m diagnoser.store.writer_process", description=__doc__.split("\n")[0])
+    parser.add_argument("--socket", required=True, help="Unix socket to listen on")
+    parser.add_argument("--batch-max", type=int, default=200)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        sys.exit(f"diagnoser writer: {error}")
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    server = WriterServer(settings.resolved_database_url, args.socket, args.batch_max)
+    signal.signal(signal.SIGTERM, server.stop)
+    log.info("writer process listening (pid %d)", os.getpid())
+    server.serve_forever()
+    log.info("writer process stopped after %d reports in %d batches", server.committer.written,
+             server.committer.batches)
+    Path(args.socket).unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
