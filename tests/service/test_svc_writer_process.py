@@ -182,3 +182,10 @@ def test_the_writer_process_stops_after_its_workers_hang_up(served):
     served.server.stop()
     served.thread.join(10)
     assert not served.thread.is_alive() and time.monotonic() - started < 5
+
+
+def test_a_report_near_the_body_limit_crosses_the_socket_whole(served):
+    text = KERAS_TRACEBACK + "\n" + "x = layer(x)  # a long log line\n" * 28_000  # ~900 KB, many socket reads
+    stored = served.writer.write(served.report(text), timeout=10)
+    with served.sessions() as session:
+        assert session.get(Report, stored.report_id).traceback == text
