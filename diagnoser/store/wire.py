@@ -61,9 +61,10 @@ def encode_report(report: NewReport, token_id: int | None, deadline: float) -> b
 
 
 class AnalysisCache:
-    """Decoded analyses by their encoded bytes, so the rows derived from one are derived once (store.ingest)."""
+    """Decoded analyses by their encoded bytes, so the rows derived from one are derived once (store.ingest).
+    Bounded: an analysis is a few KB to a few tens of KB, so 256 of them stay within a few MB."""
 
-    def __init__(self, size: int = 1024) -> None:
+    def __init__(self, size: int = 256) -> None:
         self.size = size
         self._entries: OrderedDict[bytes, Analysis] = OrderedDict()
 
