@@ -7,8 +7,9 @@ write lock all the while: the machine sat 15-20% idle under load while requests 
 process owns its GIL, never waits on another writer, and gathers every worker's reports into one batch, so a
 batch grows with the load instead of being split across workers.
 
-Nothing rests on it alone: a worker that cannot reach it writes through its own in-process writer (the
-cross-process file lock and the database's upsert keep that correct), and an answer is sent only after the commit.
+Nothing rests on it alone: a supervisor restarts it when it dies, a worker that cannot reach it writes through its
+own in-process writer meanwhile (the cross-process file lock and the database's upsert keep that correct), and an
+answer is sent only after the commit.
 """
 
 from __future__ import annotations
@@ -295,12 +296,74 @@ def start_writer_process(batch_max: int, ready_timeout: float = 20.0) -> WriterP
     return None
 
 
+def _serve(database_url: str, socket_path: str, batch_max: int) -> None:
+    """The writer itself: listen on `socket_path` and store what comes until told to stop."""
+    Path(socket_path).unlink(missing_ok=True)  # left by a writer that crashed
+    server = WriterServer(database_url, socket_path, batch_max)
+    signal.signal(signal.SIGTERM, server.stop)
+    log.info("writer process listening (pid %d)", os.getpid())
+    server.serve_forever()
+    log.info("writer process stopped after %d reports in %d batches", server.committer.written,
+             server.committer.batches)
+    Path(socket_path).unlink(missing_ok=True)
+
+
+def _supervise(database_url: str, socket_path: str, batch_max: int) -> None:
+    """Run the writer in a child process and start a new one when it dies unexpectedly (the workers write
+    themselves meanwhile and reconnect within seconds). Stops with its own parent, the gunicorn master."""
+    parent = os.getppid()
+    stopping = False
+    child = 0
+
+    def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+        if child:
+            try:
+                os.kill(child, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, stop)
+    restarts: list[float] = []
+    while not stopping:
+        child = os.fork()
+        if child == 0:  # the writer: a fresh interpreter state is not needed, nothing was opened yet
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            try:
+                _serve(database_url, socket_path, batch_max)
+            except BaseException:  # noqa: BLE001 - logged; the supervisor starts another
+                log.exception("the writer process failed")
+                os._exit(1)
+            os._exit(0)
+        while True:
+            done, status = os.waitpid(child, os.WNOHANG)
+            if done:
+                break
+            if os.getppid() != parent and not stopping:  # the master died without stopping us
+                stop()
+            time.sleep(0.2)
+        if stopping or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            return
+        now = time.monotonic()
+        restarts = [t for t in restarts if now - t < 60] + [now]
+        log.error("the writer process died (%s); starting another", _describe(status))
+        time.sleep(min(5.0, 0.5 * len(restarts)))  # a writer that keeps dying is not restarted in a tight loop
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.WEXITSTATUS(status)}"
+
+
 def main(argv: list[str] | None = None) -> None:
     from diagnoser.settings import SettingsError, load_settings
 
     parser = argparse.ArgumentParser(prog="python -m diagnoser.store.writer_process", description=__doc__.split("\n")[0])
     parser.add_argument("--socket", required=True, help="Unix socket to listen on")
     parser.add_argument("--batch-max", type=int, default=200)
+    parser.add_argument("--no-supervisor", action="store_true", help="serve in this process; do not restart it")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] [%(process)d] [%(levelname)s] %(name)s: %(message)s")
     try:
@@ -308,13 +371,10 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as error:
         sys.exit(f"diagnoser writer: {error}")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    server = WriterServer(settings.resolved_database_url, args.socket, args.batch_max)
-    signal.signal(signal.SIGTERM, server.stop)
-    log.info("writer process listening (pid %d)", os.getpid())
-    server.serve_forever()
-    log.info("writer process stopped after %d reports in %d batches", server.committer.written,
-             server.committer.batches)
-    Path(args.socket).unlink(missing_ok=True)
+    if args.no_supervisor or not hasattr(os, "fork"):
+        _serve(settings.resolved_database_url, args.socket, args.batch_max)
+    else:
+        _supervise(settings.resolved_database_url, args.socket, args.batch_max)
 
 
 if __name__ == "__main__":

@@ -243,3 +243,34 @@ def test_a_revoked_ingest_token_stores_nothing_at_once_despite_the_token_cache(d
         assert _stored(db_url) == 4
     finally:
         _stop(process)
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="finds the writer process through /proc")
+def test_a_writer_that_dies_is_restarted_and_the_workers_come_back_to_it(db_url, tmp_path):
+    import re
+    import signal
+
+    from diagnoser.store.remote_writer import RETRY_SECONDS
+
+    base, env, process = _start_gunicorn(db_url, tmp_path)
+    try:
+        token = _cli(env, tmp_path, "tokens", "create", "--project", "s", "--scope", "ingest").strip().splitlines()[-1]
+        assert _post(base, token, {"traceback": KERAS_TRACEBACK})[0] == 201
+        (supervisor,) = _writer_processes(process.pid)
+        (writer,) = _writer_processes(supervisor)
+        os.kill(writer, signal.SIGKILL)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not [p for p in _writer_processes(supervisor) if p != writer]:
+            time.sleep(0.1)
+        assert [p for p in _writer_processes(supervisor) if p != writer], "no new writer process"
+        statuses = [_post(base, token, {"traceback": KERAS_TRACEBACK})[0] for _ in range(10)]
+        time.sleep(RETRY_SECONDS + 0.5)  # workers that wrote themselves meanwhile try the writer process again
+        statuses += [_post(base, token, {"traceback": KERAS_TRACEBACK})[0] for _ in range(10)]
+        assert statuses == [201] * 20
+        assert _stored(db_url) == 21
+    finally:
+        _stop(process)
+    log = process.stdout.read() if process.stdout else ""
+    assert "the writer process died (signal 9); starting another" in log, log
+    counts = [int(n) for n in re.findall(r"writer process stopped after (\d+) reports", log)]
+    assert len(counts) == 1 and counts[0] >= 10, log  # the new writer stored (at least) the last ten
