@@ -166,20 +166,25 @@ def sqlite_writing_on(connection: Connection) -> Iterator[Connection]:
     """
     raw = connection.connection.driver_connection
     lock = _write_lock(connection.engine)
-    with lock.held() if lock is not None else nullcontext():
+    with lock.held() if lock is not None else nullcontext(), sqlite_errors_as_sqlalchemy():
+        raw.execute("BEGIN IMMEDIATE")
         try:
-            raw.execute("BEGIN IMMEDIATE")
-            try:
-                yield connection
-            except BaseException:
-                if raw.in_transaction:
-                    raw.execute("ROLLBACK")
-                raise
+            yield connection
             raw.execute("COMMIT")
-        except sqlite3.Error as error:
+        except BaseException:
             if raw.in_transaction:
                 raw.execute("ROLLBACK")
-            raise sa_exc.DBAPIError.instance(None, None, error, sqlite3.Error) from error
+            raise
+
+
+@contextmanager
+def sqlite_errors_as_sqlalchemy() -> Iterator[None]:
+    """Raise errors of SQLite's own driver as the SQLAlchemy exceptions Core would raise (callers, such as the
+    group-commit writer, decide by those whether to retry)."""
+    try:
+        yield
+    except sqlite3.Error as error:
+        raise sa_exc.DBAPIError.instance(None, None, error, sqlite3.Error) from error
 
 
 @contextmanager

@@ -9,6 +9,7 @@ counted. Groups are upserted in key order so two concurrent batches cannot deadl
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from diagnoser.store.analysis import Analysis
 from diagnoser.store.bulk import BulkInsert, bulk_insert
+from diagnoser.store.db import sqlite_errors_as_sqlalchemy
 from diagnoser.store.models import Diagnosis, Group, Report, Token
 from diagnoser.store.tokens import TokenRevoked
 
@@ -285,24 +287,6 @@ class _SqliteStatements:
         return ids
 
 
-def _driver_errors(method: Any) -> Any:
-    """Raise the driver's errors as the SQLAlchemy exceptions Core would (the writer retries by those)."""
-    import functools
-    import sqlite3
-
-    @functools.wraps(method)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(*args, **kwargs)
-        except sqlite3.Error as error:
-            raise sa_exc.DBAPIError.instance(None, None, error, sqlite3.Error) from error
-    return wrapped
-
-
-for _name in ("revoked", "find_group", "upsert_group", "insert_reports"):
-    setattr(_SqliteStatements, _name, _driver_errors(getattr(_SqliteStatements, _name)))
-
-
 def _statements(connection: Connection) -> _CoreStatements | _SqliteStatements:
     if connection.dialect.name == "sqlite" and connection.dialect.paramstyle == "qmark":
         return _SqliteStatements(connection)
@@ -333,14 +317,15 @@ def store_reports(target: Session | Connection, reports: list[NewReport]) -> lis
     """
     connection = target.connection() if isinstance(target, Session) else target
     statements = _statements(connection)
-    token_ids = sorted({r.token_id for r in reports if r.token_id is not None})
-    if token_ids:
-        revoked = statements.revoked(token_ids)
-        if revoked:
-            kept = [r for r in reports if r.token_id not in revoked]
-            answers = iter(_store_kept(connection, statements, kept) if kept else [])
-            return [TokenRevoked() if r.token_id in revoked else next(answers) for r in reports]
-    return list(_store_kept(connection, statements, reports))
+    with sqlite_errors_as_sqlalchemy() if isinstance(statements, _SqliteStatements) else nullcontext():
+        token_ids = sorted({r.token_id for r in reports if r.token_id is not None})
+        if token_ids:
+            revoked = statements.revoked(token_ids)
+            if revoked:
+                kept = [r for r in reports if r.token_id not in revoked]
+                answers = iter(_store_kept(connection, statements, kept) if kept else [])
+                return [TokenRevoked() if r.token_id in revoked else next(answers) for r in reports]
+        return list(_store_kept(connection, statements, reports))
 
 
 # Where a connection remembers the ids of groups it has seen counted, by (project id, fingerprint): a recurring

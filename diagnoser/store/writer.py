@@ -111,7 +111,8 @@ class BatchCommitter:
         self._factory = factory
         self._store = store
         self._connection: Connection | None = None
-        self._unchecked = -1  # reports committed since the last WAL checkpoint; -1: not SQLite
+        self._sqlite = factory.kw["bind"].dialect.name == "sqlite"
+        self._unchecked = 0  # SQLite: reports committed since the last WAL checkpoint
         self.batches = 0
         self.written = 0
 
@@ -124,9 +125,8 @@ class BatchCommitter:
         if self._connection is None or self._connection.closed or self._connection.invalidated:
             engine = self._factory.kw["bind"]
             self._connection = engine.connect().execution_options(**{WRITE_OPTION: True})
-            self._unchecked = -1
-            if engine.dialect.name == "sqlite":  # checkpoints are ours, after the write lock is released
-                self._unchecked = 0
+            self._unchecked = 0
+            if self._sqlite:  # checkpoints are ours, after the write lock is released
                 self._connection.connection.driver_connection.execute("PRAGMA wal_autocheckpoint = 0")
         return self._connection
 
@@ -168,7 +168,7 @@ class BatchCommitter:
         the error that kept it out (the others of the batch are still stored when only it fails)."""
         try:
             connection = self._open()
-            transaction = sqlite_writing_on if self._unchecked >= 0 else writing_on
+            transaction = sqlite_writing_on if self._sqlite else writing_on
             with transaction(connection) as connection:
                 stored = self._store(connection, [p.report for p in batch])
         except sa_exc.OperationalError as error:
@@ -203,7 +203,7 @@ class BatchCommitter:
                 pending.set_exception(result)
             else:
                 pending.set_result(result)
-        if self._unchecked >= 0:
+        if self._sqlite:
             self._checkpoint(len(batch))
 
 

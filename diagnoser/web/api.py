@@ -120,16 +120,20 @@ def groups_index() -> Response:
                     "next_offset": offset + limit if more else None})
 
 
+def _group_answer(group: dict[str, Any] | None, group_id: int) -> Response:
+    if group is None:
+        raise ApiError(404, "not_found", f"no group {group_id}")
+    group["url"] = group_url(group_id)
+    return jsonify(group)
+
+
 @bp.get("/groups/<int:group_id>")
 def group_show(group_id: int) -> Response:
     principal = authenticate("read")
     _query(())
     with reading(_services().sessions) as session:
         group = get_group(session, principal.team_id, _id(group_id))
-    if group is None:
-        raise ApiError(404, "not_found", f"no group {group_id}")
-    group["url"] = group_url(group_id)
-    return jsonify(group)
+    return _group_answer(group, group_id)
 
 
 @bp.patch("/groups/<int:group_id>")
@@ -139,10 +143,7 @@ def group_update(group_id: int) -> Response:
     status = parse_status(read_json(_services().settings.max_body_bytes), SETTABLE_STATUSES)
     with writing(_services().sessions) as session:
         group = set_group_status(session, principal.team_id, _id(group_id), status)
-    if group is None:
-        raise ApiError(404, "not_found", f"no group {group_id}")
-    group["url"] = group_url(group_id)
-    return jsonify(group)
+    return _group_answer(group, group_id)
 
 
 @bp.get("/reports/<int:report_id>")
