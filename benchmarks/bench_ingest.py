@@ -176,11 +176,12 @@ def _stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def _gunicorn(app: str, port: int, workers: int, threads: int, config: Path | None = None) -> list[str]:
+def _gunicorn(app: str, port: int, workers: int, threads: int, config: Path | None = None,
+              worker_class: str = "gthread") -> list[str]:
     """The same gunicorn settings for both; the service also gets its deployment's hooks (`config`): migrations
     and the writer process. Command-line settings win over the config file's."""
     extra = ["--config", str(config)] if config is not None else []
-    return [sys.executable, "-m", "gunicorn", *extra, "--worker-class", "gthread", "--workers", str(workers),
+    return [sys.executable, "-m", "gunicorn", *extra, "--worker-class", worker_class, "--workers", str(workers),
             "--threads", str(threads), "--keep-alive", "5", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
             app]
 
@@ -238,6 +239,7 @@ def main() -> None:
     parser.add_argument("--client-procs", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--worker-class", default="gthread")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--runs", type=int, default=3)
@@ -256,7 +258,8 @@ def main() -> None:
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "benchmarks"), str(ROOT), env.get("PYTHONPATH", "")])
     for run in range(opts.runs):
         port = _free_port()
-        server = _serve(_gunicorn("bench_ingest:bare_app()", port, opts.workers, opts.threads), env, port, tmp)
+        server = _serve(_gunicorn("bench_ingest:bare_app()", port, opts.workers, opts.threads,
+                                     worker_class=opts.worker_class), env, port, tmp)
         try:
             bare = _load(port, "x", opts.connections, opts.client_procs, opts.warmup, opts.seconds)
             results.setdefault("bare flask", []).append(bare)
@@ -269,7 +272,7 @@ def main() -> None:
             port = _free_port()
             service_env = {**env, "DIAGNOSER_DATABASE_URL": url}
             server = _serve(_gunicorn("diagnoser.web:create_app()", port, opts.workers, opts.threads,
-                                      ROOT / "deploy" / "gunicorn.conf.py"), service_env, port, tmp)
+                                      ROOT / "deploy" / "gunicorn.conf.py", opts.worker_class), service_env, port, tmp)
             try:
                 figures = _load(port, token, opts.connections, opts.client_procs, opts.warmup, opts.seconds)
             finally:

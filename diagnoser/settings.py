@@ -39,6 +39,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("DIAGNOSER_WRITE_TIMEOUT_SECONDS", "10", "How long a request waits for its report to be committed before answering 503."),
     Setting("DIAGNOSER_WRITER_PROCESS", "1", "1: under gunicorn, one writer process stores every worker's reports (faster); 0: each worker writes its own."),
     Setting("DIAGNOSER_WRITER_SOCKET", "", "Set by the gunicorn master for its workers (the writer process's Unix socket); leave it unset."),
+    Setting("DIAGNOSER_JOURNAL", "1", "1: with the writer process, a worker answers 201 once the report is in its journal file (written to the database within milliseconds, never lost); 0: only once committed."),
+    Setting("DIAGNOSER_JOURNAL_DIR", "", "Folder of the journal files; default <DATA_DIR>/journal. Must be on this machine and outlive restarts."),
     Setting("DIAGNOSER_LOG_LEVEL", "INFO", "Logging level of the service."),
 )
 
@@ -55,6 +57,8 @@ class Settings:
     write_timeout_seconds: float = 10.0
     writer_process: bool = True
     writer_socket: str = ""
+    journal: bool = True
+    journal_dir: Path | None = None
     log_level: str = "INFO"
 
     @property
@@ -63,6 +67,15 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'diagnoser.db').resolve()}"
+
+    @property
+    def resolved_journal_dir(self) -> Path:
+        """This database's journal folder: one per database, so two services on one machine never mix theirs."""
+        import hashlib
+
+        root = self.journal_dir if self.journal_dir is not None else self.data_dir / "journal"
+        key = hashlib.sha256(self.resolved_database_url.encode()).hexdigest()[:16]
+        return (root / key).resolve()
 
     def replace(self, **changes: object) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -130,6 +143,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     writer_process = get("DIAGNOSER_WRITER_PROCESS").strip().lower()
     if writer_process not in _BOOLEANS:
         raise SettingsError(f"DIAGNOSER_WRITER_PROCESS: expected 1 or 0 (true/false, yes/no), got {writer_process!r}")
+    journal = get("DIAGNOSER_JOURNAL").strip().lower()
+    if journal not in _BOOLEANS:
+        raise SettingsError(f"DIAGNOSER_JOURNAL: expected 1 or 0 (true/false, yes/no), got {journal!r}")
+    journal_dir = get("DIAGNOSER_JOURNAL_DIR").strip()
     return Settings(
         data_dir=Path(data_dir),
         database_url=url,
@@ -141,5 +158,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         write_timeout_seconds=_float("DIAGNOSER_WRITE_TIMEOUT_SECONDS", get("DIAGNOSER_WRITE_TIMEOUT_SECONDS"), 0.1),
         writer_process=_BOOLEANS[writer_process],
         writer_socket=get("DIAGNOSER_WRITER_SOCKET").strip(),
+        journal=_BOOLEANS[journal],
+        journal_dir=Path(journal_dir) if journal_dir else None,
         log_level=level,
     )

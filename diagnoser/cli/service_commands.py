@@ -121,10 +121,12 @@ def register(cli: click.Group) -> None:
         from diagnoser.store.db import make_engine, make_sessionmaker, writing
         from diagnoser.store.tokens import revoke_token
 
-        engine = make_engine(_settings().resolved_database_url)
+        settings = _settings()
+        engine = make_engine(settings.resolved_database_url)
         try:
             with writing(make_sessionmaker(engine)) as session:
                 count = revoke_token(session, token_or_prefix)
+            _announce_changes(engine, settings)
         finally:
             engine.dispose()
         if not count:
@@ -155,14 +157,29 @@ def register(cli: click.Group) -> None:
         from diagnoser.store.db import make_engine, make_sessionmaker
         from diagnoser.store.reclassify import count_stale, reclassify
 
-        engine = make_engine(_settings().resolved_database_url)
+        settings = _settings()
+        engine = make_engine(settings.resolved_database_url)
         try:
             sessions = make_sessionmaker(engine)
             total = count_stale(sessions, everything)
             with click.progressbar(length=total, label=f"reclassifying (rules {RULESET_VERSION})",
                                    file=sys.stderr) as bar:
                 outcome = reclassify(sessions, everything=everything, batch_size=batch_size, progress=bar.update)
+            _announce_changes(engine, settings)
         finally:
             engine.dispose()
         click.echo(f"{outcome.seen} reports re-diagnosed, {outcome.regrouped} moved to another group, "
                    f"{outcome.groups_removed} emptied groups removed")
+
+
+def _announce_changes(engine: Any, settings: Any) -> None:
+    """Tell a service running on this machine over the same database, at once, that tokens or groups changed
+    (it also notices by itself within milliseconds: store.journal.announce_changes)."""
+    from diagnoser.store.counters import read_changes
+    from diagnoser.store.journal import announce_changes
+
+    try:
+        with engine.connect() as connection:
+            announce_changes(settings.resolved_journal_dir, read_changes(connection))
+    except Exception:  # noqa: BLE001 - the change is committed; the service reads it from the database anyway
+        pass

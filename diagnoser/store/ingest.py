@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from diagnoser.store.analysis import Analysis
 from diagnoser.store.bulk import BulkInsert, bulk_insert
+from diagnoser.store.counters import CountersMissing, reserve_report_ids
 from diagnoser.store.db import sqlite_errors_as_sqlalchemy
 from diagnoser.store.models import Diagnosis, Group, Report, Token
 from diagnoser.store.tokens import TokenRevoked
@@ -46,6 +47,10 @@ class NewReport:
     token_id: int | None = None
     # Its row as the driver gets it, but for id and group_id, made by `prepare` before the write (see there).
     prepared: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
+    # Set for a report a worker already accepted through its journal: the id it answered with (reserved from the
+    # counter, store.counters), and (journal, position after it), saved with the report (store.journal).
+    report_id: int | None = None
+    journal: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -112,8 +117,15 @@ def upsert_group(session: Session, project_id: int, fingerprint: str, count: int
     return row.id, row.previous_status
 
 
-_INSERT_REPORTS = Report.__table__.insert().returning(Report.__table__.c.id, sort_by_parameter_order=True)
-_NEXT_REPORT_ID = "SELECT coalesce(max(id), 0) + 1 FROM reports"  # driver SQL: no compiling, one per batch
+_INSERT_REPORTS = Report.__table__.insert()
+_RESERVE_IDS = "UPDATE counters SET value = value + ? WHERE name = 'report_id' RETURNING value"  # driver SQL
+
+
+def _report_ids(reports: list[NewReport], reserve: Any) -> list[int]:
+    """Each report's id: the one its worker answered with, or one reserved now (`reserve(n)` -> first id)."""
+    missing = sum(1 for r in reports if r.report_id is None)
+    fresh = iter(range(reserve(missing), 2**63)) if missing else iter(())
+    return [r.report_id if r.report_id is not None else next(fresh) for r in reports]
 _INSERT_DIAGNOSES = Diagnosis.__table__.insert()
 _FIND_GROUP = select(Group.__table__.c.id).where(Group.__table__.c.project_id == bindparam("project_id"),
                                                  Group.__table__.c.fingerprint == bindparam("fingerprint"))
@@ -195,8 +207,10 @@ class _CoreStatements:
         return row.id, row.previous_status
 
     def insert_reports(self, reports: list[NewReport], group_ids: list[int]) -> list[int]:
-        rows = [_report_row(report, group_id) for report, group_id in zip(reports, group_ids)]
-        ids = list(self.connection.execute(_INSERT_REPORTS, rows).scalars())
+        ids = _report_ids(reports, lambda n: reserve_report_ids(self.connection, n))
+        rows = [{"id": report_id, **_report_row(report, group_id)}
+                for report_id, report, group_id in zip(ids, reports, group_ids)]
+        self.connection.execute(_INSERT_REPORTS, rows)
         diag_rows = [r for report_id, report in zip(ids, reports) for r in diagnosis_rows(report_id, report.analysis)]
         if diag_rows:
             self.connection.execute(_INSERT_DIAGNOSES, diag_rows)
@@ -262,18 +276,21 @@ class _SqliteStatements:
     def insert_reports(self, reports: list[NewReport], group_ids: list[int]) -> list[int]:
         """Insert `reports` (into the groups `group_ids`, same order) and their diagnoses; their ids in that order.
 
-        The writing transaction holds the database's write lock (BEGIN IMMEDIATE, see db.writing): no other
-        connection can insert until it commits, so the ids are the ones SQLite would pick itself, max(id) + 1
-        onwards, and are given explicitly. Why: SQLite does not promise the order of RETURNING rows of a multi-row
-        INSERT, so SQLAlchemy would send one INSERT per report to match ids to rows. (Without the lock the INSERT
-        fails on the stale snapshot, or on the primary key; it never stores a wrong id.) The rows go as tuples.
+        Ids are given explicitly: the one a worker answered with, or reserved from the counter in this transaction
+        (store.counters). The rows go as tuples.
         """
         dialect = self.connection.dialect
         for report in reports:
             if report.prepared is None:
                 prepare(report, dialect)
-        first = self.cursor.execute(_NEXT_REPORT_ID).fetchone()[0]
-        ids = list(range(first, first + len(reports)))
+
+        def reserve(count: int) -> int:
+            after = self.cursor.execute(_RESERVE_IDS, (count,)).fetchone()
+            if after is None:
+                raise CountersMissing("the counters table has no report_id row: run `diagnoser db upgrade`")
+            return int(after[0]) - count
+
+        ids = _report_ids(reports, reserve)
         self.cursor.executemany(bulk_insert(Report.__table__, _REPORT_COLUMNS, dialect).sql, [
             (report_id, report.project_id, group_id, *report.prepared)  # type: ignore[misc]
             for report_id, report, group_id in zip(ids, reports, group_ids)])

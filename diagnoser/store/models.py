@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from diagnoser.store.base import Base, UTCDateTime, utcnow
@@ -131,3 +131,24 @@ class Diagnosis(Base):
     fix_code: Mapped[str | None] = mapped_column(Text, nullable=True)
     evidence: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     fingerprint: Mapped[str] = mapped_column(String(128), default="")
+
+
+class Counter(Base):
+    """Numbers handed out across processes and hosts: `report_id`, the next report id (ids are reserved in blocks,
+    so a web worker can name a report before it is written: store.counters), and `changes`, bumped by every change
+    that can make a worker's remembered group status or token wrong (a status set, a token revoked, a regrouping)."""
+
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger)
+
+
+class JournalPosition(Base):
+    """How far a journal file of accepted reports has been written into the database, in the same transaction as
+    its reports, so a writer that restarts neither loses nor repeats any (store.journal)."""
+
+    __tablename__ = "journal_positions"
+
+    journal: Mapped[str] = mapped_column(String(255), primary_key=True)  # "<host>:<file stem>"
+    position: Mapped[int] = mapped_column(BigInteger)

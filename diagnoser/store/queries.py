@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from diagnoser.store.counters import bump_changes
 from diagnoser.store.models import Diagnosis, Group, Project, Report
 
 
@@ -72,6 +73,7 @@ def set_group_status(session: Session, team_id: int, group_id: int, status: str)
     group, project = row
     group.status = status
     session.flush()
+    bump_changes(session)  # workers stop answering "existing" for it from memory (store.acceptor)
     return _group_dict(group, project)
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from diagnoser.store import analysis as _analysis
 from diagnoser.store.analysis import analyse
+from diagnoser.store.counters import bump_changes
 from diagnoser.store.db import reading, writing
 from diagnoser.store.ingest import diagnosis_rows, upsert_group
 from diagnoser.store.models import Diagnosis, Group, Report
@@ -49,6 +50,7 @@ def reclassify(sessions: sessionmaker[Session], everything: bool = False, batch_
                 break
             for report in reports:
                 _reclassify_one(session, report, outcome)
+            bump_changes(session)  # groups may have moved or gone: workers forget what they knew (store.acceptor)
             last_id = reports[-1].id
         outcome.seen += len(reports)
         if progress is not None:

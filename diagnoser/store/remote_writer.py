@@ -19,6 +19,7 @@ import time
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from diagnoser.store import wire
+from diagnoser.store.acceptor import JournalAcceptor
 from diagnoser.store.ingest import NewReport, Stored
 from diagnoser.store.tokens import TokenRevoked
 from diagnoser.store.writer import BatchWriter
@@ -38,9 +39,11 @@ class StoreRefused(Exception):
 
 
 class RemoteWriter:
-    def __init__(self, socket_path: str, fallback: BatchWriter, write_timeout: float = 10.0) -> None:
+    def __init__(self, socket_path: str, fallback: BatchWriter, write_timeout: float = 10.0,
+                 acceptor: JournalAcceptor | None = None) -> None:
         self.socket_path = socket_path
         self.fallback = fallback
+        self.acceptor = acceptor
         # How long a thread waits for an answer before giving up on the writer process (whose deadlines make it
         # answer long before, unless it hangs): the write timeout, plus a commit that was already running then.
         self.answer_limit = write_timeout + ANSWER_GRACE_SECONDS
@@ -50,7 +53,15 @@ class RemoteWriter:
         self._sockets_lock = threading.Lock()
 
     def write(self, report: NewReport, timeout: float) -> Stored:
-        """Store `report`, answering only once it is committed (see BatchWriter.write for the timeout's meaning)."""
+        """Store `report`: into this thread's journal when the answer is known without the database
+        (store.acceptor), else through the writer process, answering once committed (see BatchWriter.write for the
+        timeout's meaning)."""
+        changes = None
+        if self.acceptor is not None:
+            accepted = self.acceptor.accept(report)
+            if accepted is not None:
+                return accepted
+            changes = self.acceptor.changes()
         if time.monotonic() < self._retry_at:
             return self.fallback.write(report, timeout)
         try:
@@ -66,7 +77,11 @@ class RemoteWriter:
             self._close()
             raise StoreUnavailable(f"the writer process did not answer ({type(error).__name__})") from None
         if isinstance(answer, Stored):
+            if self.acceptor is not None:
+                self.acceptor.learn(report, answer, changes)
             return answer
+        if answer is None:
+            raise StoreUnavailable("the writer process answered a report with a sync")
         reason, detail = answer
         if reason == wire.PROTOCOL_MISMATCH:  # a writer of another release: this worker writes itself
             self._unreachable(f"it speaks another protocol ({detail})")
@@ -78,6 +93,27 @@ class RemoteWriter:
         if reason == wire.UNAVAILABLE:
             raise StoreUnavailable(detail)
         raise StoreRefused(detail)
+
+    def sync(self) -> None:
+        """Return once every report journaled on this machine until now is in the database, so the read that
+        follows sees every report answered 201 (a no-op when nothing is journaled)."""
+        if self.acceptor is None or self.acceptor.state() is None or time.monotonic() < self._retry_at:
+            return
+        sock = self._send(wire.encode_sync())
+        if sock is None:
+            return
+        try:
+            answer = wire.decode_answer(self._receive(sock))
+        except (OSError, wire.WireError):
+            self._close()
+            return
+        if answer is not None:
+            log.warning("the writer process answered a sync with %r", answer)
+
+    def announce(self, changes: int) -> None:
+        """See JournalAcceptor.announce."""
+        if self.acceptor is not None:
+            self.acceptor.announce(changes)
 
     def _send(self, frame: bytes) -> socket.socket | None:
         """Send `frame` on this thread's connection (made or remade as needed); None when the process is out of

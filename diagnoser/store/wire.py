@@ -19,7 +19,8 @@ from typing import Any
 from diagnoser.store.analysis import Analysis
 from diagnoser.store.ingest import NewReport, Stored
 
-PROTOCOL = 1
+PROTOCOL = 2
+REPORT, SYNC = "report", "sync"  # what a worker's frame asks for
 HEADER = struct.Struct("!I")  # the length of the frame that follows
 MAX_FRAME = 64 * 1024 * 1024  # far above any accepted report (the body limit is 1 MB by default)
 
@@ -54,10 +55,41 @@ def _analysis_bytes(analysis: Analysis) -> bytes:
 def encode_report(report: NewReport, token_id: int | None, deadline: float) -> bytes:
     """The frame (length included) asking the writer to store `report` by `deadline` (time.monotonic(), which is
     one clock for every process of a Linux machine). Raises ValueError for a value marshal cannot carry."""
-    body = marshal.dumps((PROTOCOL, token_id, deadline, report.project_id, _micros(report.received_at),
+    body = marshal.dumps((PROTOCOL, REPORT, token_id, deadline, report.project_id, _micros(report.received_at),
                           report.traceback, report.summary, report.source, report.inputs, report.meta,
                           _analysis_bytes(report.analysis)))
     return HEADER.pack(len(body)) + body
+
+
+def encode_sync() -> bytes:
+    """The frame asking the writer to write every journal entry appended so far, and to answer once it has."""
+    body = marshal.dumps((PROTOCOL, SYNC))
+    return HEADER.pack(len(body)) + body
+
+
+def encode_journal_entry(report: NewReport, report_id: int) -> bytes:
+    """A journal entry (store.journal): a report accepted as `report_id`. No token (it was checked when accepted)
+    and no deadline (it was answered 201: it is written whenever the database can take it). Raises ValueError
+    for a value marshal cannot carry."""
+    return marshal.dumps((PROTOCOL, report_id, report.project_id, _micros(report.received_at), report.traceback,
+                          report.summary, report.source, report.inputs, report.meta,
+                          _analysis_bytes(report.analysis)))
+
+
+def decode_journal_entry(body: bytes, analyses: AnalysisCache) -> NewReport:
+    """The report of a journal entry; WireError when it is not one this release can read."""
+    try:
+        fields = marshal.loads(body)
+        if not isinstance(fields, tuple) or not fields or fields[0] != PROTOCOL:
+            raise WireError(PROTOCOL_MISMATCH)
+        _, report_id, project_id, micros, traceback, summary, source, inputs, meta, analysis = fields
+        return NewReport(project_id=project_id, received_at=_EPOCH + timedelta(microseconds=micros),
+                         traceback=traceback, analysis=analyses.get(analysis), summary=summary, source=source,
+                         inputs=inputs, meta=meta, report_id=report_id)
+    except WireError:
+        raise
+    except (ValueError, EOFError, TypeError) as error:
+        raise WireError(f"unreadable journal entry: {error}") from None
 
 
 class AnalysisCache:
@@ -82,13 +114,16 @@ class AnalysisCache:
         return found
 
 
-def decode_report(body: bytes, analyses: AnalysisCache) -> tuple[NewReport, int | None, float]:
-    """(report, token id, deadline) from a frame's body; WireError when it is not one of ours."""
+def decode_request(body: bytes, analyses: AnalysisCache) -> tuple[NewReport, int | None, float] | None:
+    """(report, token id, deadline) from a frame's body, or None for a sync request; WireError when it is not one
+    of ours."""
     try:
         fields = marshal.loads(body)
         if not isinstance(fields, tuple) or not fields or fields[0] != PROTOCOL:
             raise WireError(PROTOCOL_MISMATCH)
-        _, token_id, deadline, project_id, micros, traceback, summary, source, inputs, meta, analysis = fields
+        if fields[1] == SYNC:
+            return None
+        _, _, token_id, deadline, project_id, micros, traceback, summary, source, inputs, meta, analysis = fields
         report = NewReport(project_id=project_id, received_at=_EPOCH + timedelta(microseconds=micros),
                            traceback=traceback, analysis=analyses.get(analysis), summary=summary, source=source,
                            inputs=inputs, meta=meta)
@@ -109,10 +144,17 @@ def encode_refusal(reason: str, detail: str) -> bytes:
     return HEADER.pack(len(body)) + body
 
 
-def decode_answer(body: bytes) -> Stored | tuple[str, str]:
-    """Where the report went, or (reason, detail) when it was not stored."""
+def encode_synced() -> bytes:
+    body = marshal.dumps((None,))
+    return HEADER.pack(len(body)) + body
+
+
+def decode_answer(body: bytes) -> Stored | tuple[str, str] | None:
+    """Where the report went, (reason, detail) when it was not stored, or None: synced."""
     try:
         answer: Any = marshal.loads(body)
+        if answer[0] is None:
+            return None
         if answer[0] is True:
             return Stored(report_id=int(answer[1]), group_id=int(answer[2]), group_status=str(answer[3]))
         return str(answer[1]), str(answer[2])

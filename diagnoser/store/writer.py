@@ -254,6 +254,12 @@ class BatchWriter:
                 raise
             return future.result()
 
+    def sync(self) -> None:
+        """Nothing to wait for: this writer answers only once committed (RemoteWriter.sync's counterpart)."""
+
+    def announce(self, changes: int) -> None:
+        """Nothing remembered here to forget (RemoteWriter.announce's counterpart)."""
+
     def _ensure_thread(self) -> None:
         # Started lazily, and again after a fork: a thread does not survive into a forked child.
         if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():

@@ -10,6 +10,11 @@ batch grows with the load instead of being split across workers.
 Nothing rests on it alone: a supervisor restarts it when it dies, a worker that cannot reach it writes through its
 own in-process writer meanwhile (the cross-process file lock and the database's upsert keep that correct), and an
 answer is sent only after the commit.
+
+It also writes the workers' journals (store.journal): reports a worker accepted without waiting, because it knew
+their group and token already. Those are read every few milliseconds, written in the same batches, each batch
+saving how far into each journal it got; a worker's read asks it first to write everything journaled so far
+(a sync), so what was answered 201 is what every read sees.
 """
 
 from __future__ import annotations
@@ -27,11 +32,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
+try:
+    import fcntl
+except ImportError:  # not on Windows: no journals there, every report waits for its commit
+    fcntl = None  # type: ignore[assignment]
+
 from diagnoser.store import wire
+from diagnoser.store.counters import read_changes
 from diagnoser.store.db import make_engine, make_sessionmaker
-from diagnoser.store.ingest import prepare
+from diagnoser.store.ingest import NewReport, Stored, prepare, store_reports
+from diagnoser.store.journal import (LOCK_FILE, STATE_FILE, Entry, JournalReader, WriterState, make_folder)
+from diagnoser.store.positions import JournalOutOfOrder, delete_positions, load_positions, save_positions
 from diagnoser.store.tokens import TokenRevoked
 from diagnoser.store.writer import BatchCommitter, Pending
 
@@ -44,6 +58,9 @@ COMMIT_INTERVAL_SECONDS = 0.005
 ACTIVE_SECONDS = 1.0  # a connection that sent a report this recently may send another soon
 STOP_GRACE_SECONDS = 30.0  # how long a stopping writer keeps answering workers that are still finishing requests
 RECV_BYTES = 256 * 1024
+JOURNAL_POLL_SECONDS = 0.005  # how often the journals are read while reports come in
+IDLE_POLL_SECONDS = 0.025
+WITHDRAW_SECONDS = 0.2  # after telling workers to stop journaling, before the last read of the journals  # and when none came for a second; also how often the change number is read
 
 
 class _Client:
@@ -69,26 +86,63 @@ class _Waiting(Pending):
         self.deadline = deadline
 
 
+class _Journaled(Pending):
+    """A report from a journal: already answered, so written whatever it takes, and never answered again."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, report: NewReport, entry: Entry) -> None:
+        super().__init__(report)
+        self.entry = entry
+
+
 def refusal_of(error: BaseException) -> tuple[str, str]:
     """The wire reason for a report the database did not store."""
     if isinstance(error, TokenRevoked):
         return wire.REVOKED, "the token was revoked"
-    if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)) or (
+    if isinstance(error, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError,
+                          JournalOutOfOrder)) or (
             isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated):
         return wire.UNAVAILABLE, type(error).__name__
     return wire.REFUSED, type(error).__name__
 
 
+def store_with_positions(connection: Connection, reports: list[NewReport]) -> list[Stored | Exception]:
+    """store_reports, saving in the same transaction how far each journal of these reports is written."""
+    answers = store_reports(connection, reports)
+    spans: dict[str, tuple[int, int]] = {}
+    for report in reports:
+        if report.journal is not None:
+            key, start, end = report.journal
+            first = spans.get(key)
+            spans[key] = (start if first is None else first[0], end)
+    if spans:
+        save_positions(connection, spans)
+    return answers
+
+
 class WriterServer:
     def __init__(self, database_url: str, socket_path: str, batch_max: int = 200,
-                 stop_grace: float = STOP_GRACE_SECONDS) -> None:
+                 stop_grace: float = STOP_GRACE_SECONDS, journal_dir: Path | None = None) -> None:
         self.stop_grace = stop_grace
-        self.committer = BatchCommitter(make_sessionmaker(make_engine(database_url)))
+        self._engine = make_engine(database_url)
+        self.committer = BatchCommitter(make_sessionmaker(self._engine), store=store_with_positions)
         self.batch_max = batch_max
         self.socket_path = socket_path
         self._analyses = wire.AnalysisCache()
         self._selector = selectors.DefaultSelector()
-        self._ready: list[_Waiting] = []
+        self._ready: list[_Waiting | _Journaled] = []
+        self._syncs: list[_Client] = []  # clients waiting for everything journaled to be written
+        self._journal_dir = journal_dir
+        self._journal: JournalReader | None = None
+        self._state: WriterState | None = None
+        self._lock_fd: int | None = None
+        self._healthy = True
+        self._journal_active_at = 0.0  # when an entry was last read from a journal
+        self._polled_at = 0.0
+        self._lock_tried_at = -10.0
+        self._changes_read_at = 0.0
+        self.journaled = 0  # entries written from journals
         self._clients: set[_Client] = set()
         self._stopping_since: float | None = None
         self._last_commit = 0.0
@@ -104,9 +158,168 @@ class WriterServer:
         if self._stopping_since is None:
             self._stopping_since = time.monotonic()
 
+    # --- journals -------------------------------------------------------------------------------------------------
+
+    def _open_journals(self) -> None:
+        """Own the journal folder (one writer per folder: a second master's writer only answers its sockets) and
+        start from the saved positions. Tried again every few seconds until it works."""
+        if self._journal_dir is None or self._journal is not None or fcntl is None:
+            return
+        now = time.monotonic()
+        if now - self._lock_tried_at < 2.0:
+            return
+        self._lock_tried_at = now
+        folder = self._journal_dir
+        try:
+            if self._lock_fd is None:
+                make_folder(folder)
+                fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    os.close(fd)
+                    log.info("another writer owns the journal folder; reports here wait for their commit")
+                    return
+                self._lock_fd = fd
+            with self._engine.connect() as connection:
+                positions = load_positions(connection)
+                changes = read_changes(connection)
+            reader = JournalReader(folder, positions)
+            stale = reader.stale_positions()
+            if stale:
+                with self._engine.begin() as connection:
+                    delete_positions(connection, stale)
+            state = WriterState(folder / STATE_FILE, create=True)
+            state.raise_changes(changes)
+        except (OSError, sa_exc.SQLAlchemyError) as error:
+            log.warning("journals not open yet (%s); retrying", error)
+            return
+        self._journal, self._state = reader, state
+        self._publish()
+        log.info("writing the journals of %s", folder)
+
+    def _poll(self) -> None:
+        """Read what the journals hold, read the change number, and say how this writer is doing."""
+        now = time.monotonic()
+        if self._journal is None:
+            self._open_journals()
+            if self._journal is None:
+                return
+        active = now - self._journal_active_at < ACTIVE_SECONDS
+        if now - self._polled_at < (JOURNAL_POLL_SECONDS if active else IDLE_POLL_SECONDS):
+            return
+        self._polled_at = now
+        self._read_journals()
+        if not active or now - self._changes_read_at >= IDLE_POLL_SECONDS:
+            self._read_changes()
+        self._publish()
+
+    def _read_changes(self) -> None:
+        assert self._state is not None
+        self._changes_read_at = time.monotonic()
+        try:
+            with self._engine.connect() as connection:
+                self._state.raise_changes(read_changes(connection))
+        except sa_exc.SQLAlchemyError:
+            self._healthy = False
+
+    def _publish(self) -> None:
+        if self._state is not None and self._journal is not None:
+            self._state.publish(self._healthy and self._stopping_since is None, self._journal.caught_up)
+
+    def _read_journals(self, limit: int | None = None) -> int:
+        """Queue up to `limit` journal entries (default: what fits in the next batch); how many."""
+        if self._journal is None:
+            return 0
+        room = self.batch_max - len(self._ready) if limit is None else limit
+        if room <= 0:
+            self._journal.caught_up = False
+            return 0
+        entries = self._journal.read(room)
+        for entry in entries:
+            try:
+                report = wire.decode_journal_entry(entry.body, self._analyses)
+            except wire.WireError as error:
+                # Not ours to read (another release): keep every entry from here on, for that release to write.
+                log.error("journal %s: entry at byte %d unreadable (%s)", entry.journal, entry.start, error)
+                self._journal.hold(entry)
+                break
+            report.journal = (entry.journal, entry.start, entry.end)
+            try:
+                prepare(report, self.committer.dialect)
+            except Exception:  # noqa: BLE001 - the write prepares it again and fails that report alone
+                report.prepared = None
+            self._ready.append(_Journaled(report, entry))
+        if entries:
+            self._journal_active_at = time.monotonic()
+        return len(entries)
+
+    def _sync(self) -> None:
+        """Write everything journaled until now, then answer the clients that asked (a read follows)."""
+        for _ in range(10_000):
+            if not self._ready and not self._read_journals(self.batch_max):
+                break
+            self._write_ready()
+            if not self._healthy:
+                break
+        syncs, self._syncs = self._syncs, []
+        for client in syncs:
+            self._answer(client, wire.encode_synced())
+
+    def _journal_written(self, done: list[_Journaled]) -> None:
+        """After a batch: move the journals' positions on, or read them again from the saved ones."""
+        assert self._journal is not None
+        failed = [j for j in done if j.exception(timeout=0) is not None]
+        refused = [j for j in failed if isinstance(j.exception(timeout=0), (sa_exc.IntegrityError, sa_exc.DataError))]
+        for journaled in refused:
+            self._set_aside(journaled)
+        if failed:
+            if len(refused) < len(failed):
+                self._healthy = False
+            self._ready = [w for w in self._ready if not isinstance(w, _Journaled)]
+            self._journal.rewind()
+        ends: dict[str, int] = {}
+        for journaled in done:
+            if journaled.exception(timeout=0) is None:
+                ends[journaled.entry.journal] = max(ends.get(journaled.entry.journal, 0), journaled.entry.end)
+                self.journaled += 1
+        self._journal.committed(ends)
+        if not failed:
+            self._healthy = True
+        gone = self._journal.finished() if not self._ready else []
+        if gone:
+            try:
+                with self._engine.begin() as connection:
+                    delete_positions(connection, gone)
+            except sa_exc.SQLAlchemyError as error:  # deleted again at the next start
+                log.debug("journal positions not deleted yet: %s", error)
+
+    def _set_aside(self, journaled: _Journaled) -> None:
+        """A journal entry the database refuses (not that it is unreachable: this entry alone): keep it in a file
+        for a person, and move its journal past it so the others are written."""
+        assert self._journal_dir is not None and self._journal is not None
+        entry = journaled.entry
+        folder = self._journal_dir / "refused"
+        try:
+            make_folder(folder)
+            (folder / f"{entry.journal.replace(':', '_')}-{entry.start}.entry").write_bytes(entry.body)
+            with self._engine.begin() as connection:
+                save_positions(connection, {entry.journal: (entry.start, entry.end)})
+        except (OSError, sa_exc.SQLAlchemyError, JournalOutOfOrder) as error:
+            log.error("journal %s: could not set aside the refused entry at byte %d: %s", entry.journal,
+                      entry.start, error)
+            return
+        self._journal.committed({entry.journal: entry.end})
+        log.error("the database refused a journaled report (%s); kept in %s", journaled.exception(timeout=0),
+                  folder)
+
+    # --- the loop ---------------------------------------------------------------------------------------------------
+
     def serve_forever(self) -> None:
+        self._open_journals()
         try:
             while not self._should_exit():
+                self._poll()
                 wait = self._wait()
                 if self._ready and wait > 0:
                     # Sleep rather than wake for every report that arrives meanwhile: one wake-up then reads
@@ -118,16 +331,45 @@ class WriterServer:
                         self._accept()
                     else:
                         self._receive(key.data)
+                if self._syncs:
+                    self._sync()
+                self._poll()
                 if self._ready and self._wait() == 0:
                     self._last_commit = time.monotonic()
                     self._write_ready()
+            self._drain_journals()
         finally:
             self.close()
 
+    def _drain_journals(self) -> None:
+        """Stopping: tell the workers (if any are left) to journal no more, give an append that had already
+        decided to go ahead the time to land, then write what the journals hold, if the database lets us. What
+        cannot be written now is written by the next writer to start on this folder."""
+        if self._journal is None:
+            return
+        if self._state is not None:
+            self._state.withdraw()
+            time.sleep(WITHDRAW_SECONDS)
+        deadline = time.monotonic() + self.stop_grace
+        while time.monotonic() < deadline:
+            self._healthy = True
+            self._read_journals(self.batch_max)
+            if not self._ready:
+                break
+            self._write_ready()
+            if not self._healthy:
+                time.sleep(0.5)
+        if self._journal.pending():
+            log.warning("stopping with journal entries not written yet: the next start writes them")
+
     def _wait(self) -> float:
-        """How long to wait for more reports before writing the ready ones (1 s when there are none)."""
+        """How long to wait for more reports before writing the ready ones (when there are none: until the next
+        look at the journals)."""
         if not self._ready:
-            return 1.0
+            if self._journal is None and self._journal_dir is None:
+                return 1.0
+            active = time.monotonic() - self._journal_active_at < ACTIVE_SECONDS
+            return JOURNAL_POLL_SECONDS if active else IDLE_POLL_SECONDS
         if len(self._ready) >= self.batch_max or self._stopping_since is not None:
             return 0.0
         now = time.monotonic()
@@ -145,6 +387,15 @@ class WriterServer:
         return not self._clients or time.monotonic() - self._stopping_since >= self.stop_grace
 
     def close(self) -> None:
+        if self._state is not None:
+            self._state.withdraw()
+            self._state.close()
+            self._state = None
+        if self._journal is not None:
+            self._journal.close()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the folder for the next writer
+            self._lock_fd = None
         for client in list(self._clients):
             self._drop(client)
         try:
@@ -154,6 +405,7 @@ class WriterServer:
         self._listener.close()
         self._selector.close()
         self.committer.close()
+        self._engine.dispose()
 
     def _accept(self) -> None:
         try:
@@ -203,11 +455,15 @@ class WriterServer:
         client.last_sent = time.monotonic()
         client.waiting += 1  # until answered
         try:
-            report, token_id, deadline = wire.decode_report(body, self._analyses)
+            request = wire.decode_request(body, self._analyses)
         except wire.WireError as error:
             reason = wire.PROTOCOL_MISMATCH if str(error) == wire.PROTOCOL_MISMATCH else wire.REFUSED
             self._answer(client, wire.encode_refusal(reason, str(error)))
             return
+        if request is None:
+            self._syncs.append(client)
+            return
+        report, token_id, deadline = request
         report.token_id = token_id
         try:
             prepare(report, self.committer.dialect)
@@ -218,8 +474,14 @@ class WriterServer:
     def _write_ready(self) -> None:
         batch, self._ready = self._ready[:self.batch_max], self._ready[self.batch_max:]
         now = time.monotonic()
-        wanted = []
+        wanted: list[Pending] = []
+        journaled: list[_Journaled] = []
         for waiting in batch:
+            if isinstance(waiting, _Journaled):
+                waiting.set_running_or_notify_cancel()
+                wanted.append(waiting)
+                journaled.append(waiting)
+                continue
             if waiting.client not in self._clients:
                 continue  # its worker hung up: it answered 503 already, so nothing must be stored
             if waiting.deadline < now:
@@ -229,9 +491,15 @@ class WriterServer:
                 wanted.append(waiting)
         if not wanted:
             return
-        self.committer.write(wanted)  # type: ignore[arg-type]
+        self.committer.write(wanted)
+        if journaled:
+            self._journal_written(journaled)
         for waiting in wanted:
+            if not isinstance(waiting, _Waiting):
+                continue
             error = waiting.exception(timeout=0)
+            if error is not None and refusal_of(error)[0] == wire.UNAVAILABLE:
+                self._healthy = False
             if error is None:
                 self._answer(waiting.client, wire.encode_stored(waiting.result(timeout=0)))
             else:
@@ -296,19 +564,19 @@ def start_writer_process(batch_max: int, ready_timeout: float = 20.0) -> WriterP
     return None
 
 
-def _serve(database_url: str, socket_path: str, batch_max: int) -> None:
+def _serve(database_url: str, socket_path: str, batch_max: int, journal_dir: Path | None) -> None:
     """The writer itself: listen on `socket_path` and store what comes until told to stop."""
     Path(socket_path).unlink(missing_ok=True)  # left by a writer that crashed
-    server = WriterServer(database_url, socket_path, batch_max)
+    server = WriterServer(database_url, socket_path, batch_max, journal_dir=journal_dir)
     signal.signal(signal.SIGTERM, server.stop)
     log.info("writer process listening (pid %d)", os.getpid())
     server.serve_forever()
-    log.info("writer process stopped after %d reports in %d batches", server.committer.written,
-             server.committer.batches)
+    log.info("writer process stopped after %d reports in %d batches (%d from journals)", server.committer.written,
+             server.committer.batches, server.journaled)
     Path(socket_path).unlink(missing_ok=True)
 
 
-def _supervise(database_url: str, socket_path: str, batch_max: int) -> None:
+def _supervise(database_url: str, socket_path: str, batch_max: int, journal_dir: Path | None) -> None:
     """Run the writer in a child process and start a new one when it dies unexpectedly (the workers write
     themselves meanwhile and reconnect within seconds). Stops with its own parent, the gunicorn master."""
     parent = os.getppid()
@@ -331,7 +599,7 @@ def _supervise(database_url: str, socket_path: str, batch_max: int) -> None:
         if child == 0:  # the writer: a fresh interpreter state is not needed, nothing was opened yet
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             try:
-                _serve(database_url, socket_path, batch_max)
+                _serve(database_url, socket_path, batch_max, journal_dir)
             except BaseException:  # noqa: BLE001 - logged; the supervisor starts another
                 log.exception("the writer process failed")
                 os._exit(1)
@@ -371,10 +639,11 @@ def main(argv: list[str] | None = None) -> None:
     except SettingsError as error:
         sys.exit(f"diagnoser writer: {error}")
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    journal_dir = settings.resolved_journal_dir if settings.journal else None
     if args.no_supervisor or not hasattr(os, "fork"):
-        _serve(settings.resolved_database_url, args.socket, args.batch_max)
+        _serve(settings.resolved_database_url, args.socket, args.batch_max, journal_dir)
     else:
-        _supervise(settings.resolved_database_url, args.socket, args.batch_max)
+        _supervise(settings.resolved_database_url, args.socket, args.batch_max, journal_dir)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, request
+from flask.sessions import SessionInterface
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from diagnoser.settings import Settings, load_settings
+from diagnoser.store.acceptor import JournalAcceptor
 from diagnoser.store.db import make_engine, make_sessionmaker
 from diagnoser.store.remote_writer import RemoteWriter
 from diagnoser.store.writer import BatchWriter
@@ -47,11 +49,14 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app = Flask(__name__, static_folder=None)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = _NoCookieSessions()
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
     writer: BatchWriter | RemoteWriter = BatchWriter(sessions, batch_max=settings.batch_max)
     if settings.writer_socket:  # under gunicorn with Diagnoser's configuration: the master's writer process
-        writer = RemoteWriter(settings.writer_socket, fallback=writer, write_timeout=settings.write_timeout_seconds)
+        acceptor = JournalAcceptor(settings.resolved_journal_dir, sessions) if settings.journal else None
+        writer = RemoteWriter(settings.writer_socket, fallback=writer, write_timeout=settings.write_timeout_seconds,
+                              acceptor=acceptor)
     app.extensions["diagnoser"] = Services(
         settings=settings, engine=engine, sessions=sessions, writer=writer,
         tokens=TokenCache(settings.token_cache_seconds), metrics=Metrics(),
@@ -65,6 +70,17 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     _init_timing(app)
     return app
+
+
+class _NoCookieSessions(SessionInterface):
+    """Every caller is identified by its bearer token; nothing lives in a cookie. Flask's default interface would
+    still build a signing serializer and parse cookies on every request (~40 us, a tenth of an ingest request)."""
+
+    def open_session(self, app: Flask, request: Any) -> None:
+        return None
+
+    def save_session(self, app: Flask, session: Any, response: Response) -> None:
+        return None
 
 
 def _init_timing(app: Flask) -> None:

@@ -10,6 +10,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from diagnoser.store.analysis import Analysis, analyse
 from diagnoser.store.base import utcnow
+from diagnoser.store.counters import read_changes
 from diagnoser.store.db import reading, writing
 from diagnoser.store.ingest import NewReport, Stored
 from diagnoser.store.models import GROUP_STATUSES
@@ -28,6 +29,13 @@ SETTABLE_STATUSES = ("open", "resolved", "ignored")
 
 def _services() -> Any:
     return current_app.extensions["diagnoser"]
+
+
+def _reading() -> Any:
+    """A read session that sees every report answered 201 so far, journaled ones included (RemoteWriter.sync)."""
+    services = _services()
+    services.writer.sync()
+    return reading(services.sessions)
 
 
 def group_url(group_id: int) -> str:
@@ -112,7 +120,7 @@ def groups_index() -> Response:
                       since=_time(args, "since"), until=_time(args, "until"))
     limit = _int(args, "limit", 50, 1, 200)
     offset = _int(args, "offset", 0, 0, 1_000_000_000)
-    with reading(_services().sessions) as session:
+    with _reading() as session:
         groups, more = list_groups(session, principal.team_id, flt, limit, offset)
     for group in groups:
         group["url"] = group_url(group["id"])
@@ -131,7 +139,7 @@ def _group_answer(group: dict[str, Any] | None, group_id: int) -> Response:
 def group_show(group_id: int) -> Response:
     principal = authenticate("read")
     _query(())
-    with reading(_services().sessions) as session:
+    with _reading() as session:
         group = get_group(session, principal.team_id, _id(group_id))
     return _group_answer(group, group_id)
 
@@ -141,8 +149,13 @@ def group_update(group_id: int) -> Response:
     principal = authenticate("read")
     _query(())
     status = parse_status(read_json(_services().settings.max_body_bytes), SETTABLE_STATUSES)
-    with writing(_services().sessions) as session:
+    services = _services()
+    services.writer.sync()  # reports answered before this change are counted before it
+    with writing(services.sessions) as session:
         group = set_group_status(session, principal.team_id, _id(group_id), status)
+        changes = read_changes(session) if group is not None else None
+    if changes is not None:
+        services.writer.announce(changes)
     return _group_answer(group, group_id)
 
 
@@ -150,7 +163,7 @@ def group_update(group_id: int) -> Response:
 def report_show(report_id: int) -> Response:
     principal = authenticate("read")
     _query(())
-    with reading(_services().sessions) as session:
+    with _reading() as session:
         report = get_report(session, principal.team_id, _id(report_id))
     if report is None:
         raise ApiError(404, "not_found", f"no report {report_id}")
@@ -167,7 +180,7 @@ def causes() -> Response:
         since = (until or utcnow()) - timedelta(days=_int(args, "days", 7, 1, 3660))
     elif "days" in args:
         raise ApiError(400, "invalid_parameter", "give either since or days, not both", field="days")
-    with reading(_services().sessions) as session:
+    with _reading() as session:
         counts = cause_counts(session, principal.team_id, since, until, args.get("project"))
     return jsonify({"since": since.isoformat(), "until": until.isoformat() if until else None, "causes": counts})
 

@@ -71,7 +71,7 @@ def test_a_report_round_trips_through_the_wire_unchanged():
     frame = wire.encode_report(report, 7, 123.5)
     (length,) = wire.HEADER.unpack_from(frame)
     assert length == len(frame) - wire.HEADER.size
-    back, token_id, deadline = wire.decode_report(frame[wire.HEADER.size:], wire.AnalysisCache())
+    back, token_id, deadline = wire.decode_request(frame[wire.HEADER.size:], wire.AnalysisCache())
     assert (token_id, deadline) == (7, 123.5)
     for name in ("project_id", "received_at", "traceback", "summary", "source", "inputs", "meta"):
         assert getattr(back, name) == getattr(report, name), name
@@ -80,9 +80,9 @@ def test_a_report_round_trips_through_the_wire_unchanged():
 
 def test_a_frame_of_another_release_or_garbage_is_refused_not_misread():
     with pytest.raises(wire.WireError, match=wire.PROTOCOL_MISMATCH):
-        wire.decode_report(__import__("marshal").dumps((wire.PROTOCOL + 1, "anything")), wire.AnalysisCache())
+        wire.decode_request(__import__("marshal").dumps((wire.PROTOCOL + 1, "anything")), wire.AnalysisCache())
     with pytest.raises(wire.WireError):
-        wire.decode_report(b"\x00garbage", wire.AnalysisCache())
+        wire.decode_request(b"\x00garbage", wire.AnalysisCache())
 
 
 def test_reports_are_stored_by_the_writer_process_and_answered_once_committed(served):

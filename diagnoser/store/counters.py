@@ -1,0 +1,52 @@
+"""The two shared counters (models.Counter): report ids, reserved in blocks, and the change number.
+
+Why report ids come from a counter rather than the table's own: a web worker that accepts a report into its
+journal (store.journal) answers with the report's id before the writer inserts the row, so ids must be handed out
+ahead of the insert, by every process on every host, without two ever getting the same one. One UPDATE .. RETURNING
+reserves a block atomically on SQLite and PostgreSQL alike; every insert of a report takes its id from a block.
+
+Why a change number: workers remember, per token and group, that the token was good and the group not resolved.
+Whatever can make that wrong (a group's status set, a token revoked, reports regrouped) bumps the number in its
+own transaction; a worker trusts what it remembers only under the number it was learned at.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+from sqlalchemy.orm import Session
+
+REPORT_IDS = "report_id"
+CHANGES = "changes"
+MAX_REPORT_ID = 2**31 - 1  # reports.id is a 32-bit integer on PostgreSQL
+
+_RESERVE = text("UPDATE counters SET value = value + :n WHERE name = :name RETURNING value")
+_READ = text("SELECT value FROM counters WHERE name = :name")
+
+
+class CountersMissing(RuntimeError):
+    """The database predates the counters: `diagnoser db upgrade` adds them."""
+
+
+def _connection(target: Session | Connection) -> Connection:
+    return target.connection() if isinstance(target, Session) else target
+
+
+def reserve_report_ids(target: Session | Connection, count: int) -> int:
+    """Reserve `count` report ids within the caller's transaction; the first of them (the rest follow it)."""
+    after = _connection(target).execute(_RESERVE, {"n": count, "name": REPORT_IDS}).scalar()
+    if after is None:
+        raise CountersMissing("the counters table has no report_id row: run `diagnoser db upgrade`")
+    if after - 1 > MAX_REPORT_ID:
+        raise OverflowError("report ids are exhausted (reports.id is a 32-bit integer)")
+    return int(after) - count
+
+
+def bump_changes(target: Session | Connection) -> int:
+    """Within the caller's transaction: say that remembered token and group states may be wrong from now on.
+    Returns the new change number."""
+    value = _connection(target).execute(_RESERVE, {"n": 1, "name": CHANGES}).scalar()
+    return int(value or 0)
+
+
+def read_changes(target: Session | Connection) -> int:
+    return int(_connection(target).execute(_READ, {"name": CHANGES}).scalar() or 0)
