@@ -44,7 +44,6 @@ FRAME = struct.Struct("!II")  # body length, CRC-32 of the body
 OPEN_SUFFIX = ".journal"
 DONE_SUFFIX = ".closed"
 FILE_BYTES = 4 * 1024 * 1024  # a journal's size: a thread starts another when one is full
-READ_BYTES = 256 * 1024  # read this much of a journal at a time
 MAX_ENTRY = 64 * 1024 * 1024  # a longer frame is damage, not a report
 STATE_FILE = "writer.state"
 LOCK_FILE = "writer.lock"
@@ -202,13 +201,23 @@ class Entry:
 
 
 class _Journal:
-    __slots__ = ("key", "path", "fd", "pid", "read", "committed", "damaged")
+    __slots__ = ("key", "path", "fd", "map", "pid", "read", "committed", "damaged")
 
     def __init__(self, key: str, path: Path, fd: int, pid: int, committed: int) -> None:
         self.key, self.path, self.fd, self.pid = key, path, fd, pid
+        self.map: mmap.mmap | None = None
         self.read = committed  # entries before this are in the batch being made or written
         self.committed = committed  # entries before this are in the database
         self.damaged = False
+
+    def close(self) -> None:
+        if self.map is not None:
+            self.map.close()
+            self.map = None
+        try:
+            os.close(self.fd)
+        except OSError:
+            pass
 
     def done(self) -> bool:
         """No one will append to it any more."""
@@ -289,36 +298,40 @@ class JournalReader:
         return entries
 
     def _read_file(self, journal: _Journal, entries: list[Entry], limit: int) -> bool:
-        """Read `journal`'s new entries into `entries`, up to `limit` in all; True when it was read to its end."""
-        header = FRAME.size
-        while len(entries) < limit:
-            data = os.pread(journal.fd, READ_BYTES, journal.read)
-            offset = 0
-            while len(entries) < limit and len(data) - offset >= header:
-                length, crc = FRAME.unpack_from(data, offset)
-                if length == 0:
-                    return True  # the zeros after the last frame
-                if length > FILE_BYTES:
-                    if journal.done():
-                        self._damaged(journal, "an impossible frame length")
-                    return True  # or still being copied
-                if len(data) - offset < header + length:
-                    if offset == 0 and len(data) == READ_BYTES:  # one frame larger than a read: read it whole
-                        data = os.pread(journal.fd, header + length, journal.read)
-                        if len(data) == header + length:
-                            continue
-                    break
-                body = data[offset + header:offset + header + length]
-                if zlib.crc32(body) != crc:
-                    return True  # still being copied (or, in a done file, a copy its process died in)
-                start = journal.read
-                journal.read += header + length
-                offset += header + length
-                entries.append(Entry(journal.key, start, journal.read, body))
-            if len(entries) >= limit:
-                return False
-            if len(data) < header or offset == 0 and len(data) < READ_BYTES:
+        """Read `journal`'s new entries into `entries`, up to `limit` in all; True when it was read to its end.
+
+        The file is mapped, not read: most looks find nothing new, and a read() of the zeros after the last frame
+        cost more than the writing (measured: a fifth of the writer's CPU in system time)."""
+        mapping = journal.map
+        if mapping is None:
+            try:
+                size = os.fstat(journal.fd).st_size
+                if size < FILE_BYTES and not journal.done():
+                    return True  # still being made
+                if size == 0:
+                    return True
+                mapping = journal.map = mmap.mmap(journal.fd, size, prot=mmap.PROT_READ)
+            except (OSError, ValueError) as error:
+                log.warning("cannot read journal %s: %s", journal.path.name, error)
                 return True
+        header = FRAME.size
+        size = len(mapping)
+        while len(entries) < limit:
+            at = journal.read
+            if at + header > size:
+                return True
+            length, crc = FRAME.unpack_from(mapping, at)
+            if length == 0:
+                return True  # the zeros after the last frame
+            if at + header + length > size:
+                if journal.done():
+                    self._damaged(journal, "a frame longer than the file")
+                return True
+            body = mapping[at + header:at + header + length]
+            if zlib.crc32(body) != crc:
+                return True  # still being copied (or, in a done file, a copy its process died in)
+            journal.read = at + header + length
+            entries.append(Entry(journal.key, at, journal.read, body))
         return False
 
     def hold(self, entry: Entry) -> None:
@@ -377,7 +390,7 @@ class JournalReader:
             except OSError as error:
                 log.warning("could not delete journal %s: %s", journal.path.name, error)
                 continue
-            os.close(journal.fd)
+            journal.close()
             del self._journals[key]
             gone.append(key)
         return gone
@@ -392,8 +405,5 @@ class JournalReader:
 
     def close(self) -> None:
         for journal in self._journals.values():
-            try:
-                os.close(journal.fd)
-            except OSError:
-                pass
+            journal.close()
         self._journals.clear()

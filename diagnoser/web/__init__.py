@@ -69,6 +69,10 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
     _init_timing(app)
+    if isinstance(writer, RemoteWriter) and writer.acceptor is not None:
+        from diagnoser.web.fast_ingest import FastIngest
+
+        app.wsgi_app = FastIngest(app.wsgi_app, app.extensions["diagnoser"], writer.acceptor)  # type: ignore[method-assign]
     return app
 
 

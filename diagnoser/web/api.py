@@ -19,7 +19,8 @@ from diagnoser.store.scrub import scrub_text, scrub_value
 from diagnoser.web.auth import authenticate
 from diagnoser.web.errors import ApiError
 from diagnoser.web.openapi import openapi_document
-from diagnoser.web.payload import parse_report, parse_status, read_json
+from diagnoser.store.tokens import Principal
+from diagnoser.web.payload import ReportPayload, parse_report, parse_status, read_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -47,32 +48,36 @@ def group_url(group_id: int) -> str:
 def post_report() -> Response:
     services = _services()
     principal = authenticate("ingest")
-    payload = parse_report(read_json(services.settings.max_body_bytes))
+    report = new_report(principal, parse_report(read_json(services.settings.max_body_bytes)))
+    stored = services.writer.write(report, timeout=services.settings.write_timeout_seconds)
+    services.metrics.count_ingested(report.analysis.cause)
+    base = services.settings.base_url or f"{request.scheme}://{request.host}"
+    return Response(report_answer(stored, report.analysis, base), status=201, mimetype="application/json")
+
+
+def new_report(principal: Principal, payload: ReportPayload) -> NewReport:
+    """The report to store: scrubbed of secrets, then diagnosed (web.fast_ingest makes it the same way)."""
     traceback = scrub_text(payload.traceback)
     summary = scrub_text(payload.summary) if payload.summary else payload.summary
     source = scrub_text(payload.source) if payload.source else payload.source
     inputs = scrub_value(payload.inputs) if payload.inputs else payload.inputs
     analysis = analyse(traceback, summary=summary, source=source, inputs=inputs)
-    report = NewReport(project_id=principal.project_id, received_at=utcnow(), traceback=traceback,
-                       analysis=analysis, summary=summary, source=source,
-                       inputs=inputs, token_id=principal.token_id,
-                       meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None})
-    stored = services.writer.write(report, timeout=services.settings.write_timeout_seconds)
-    services.metrics.count_ingested(analysis.cause)
-    return _report_answer(stored, analysis)
+    return NewReport(project_id=principal.project_id, received_at=utcnow(), traceback=traceback,
+                     analysis=analysis, summary=summary, source=source,
+                     inputs=inputs, token_id=principal.token_id,
+                     meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None})
 
 
-def _report_answer(stored: Stored, analysis: Analysis) -> Response:
-    """The 201 answer, as jsonify would write it (compact, keys in this order). The diagnoses are most of it and are
-    the same for every report of the same text (analyse shares the analysis), so their JSON is made once."""
+def report_answer(stored: Stored, analysis: Analysis, base: str) -> str:
+    """The 201 answer's body, as jsonify would write it (compact, keys in this order). The diagnoses are most of it
+    and are the same for every report of the same text (analyse shares the analysis), so their JSON is made once."""
     diagnoses = analysis.derived.get("json")
     if diagnoses is None:
-        diagnoses = analysis.derived["json"] = current_app.json.dumps(analysis.diagnoses, separators=(",", ":"))
-    # A string alone needs none of the provider's options (ensure_ascii is json's default too).
-    body = (f'{{"report_id":{int(stored.report_id)},"group_id":{int(stored.group_id)},'
+        # Compact, keys in the engine's order, non-ASCII escaped: what the app's JSON provider writes here.
+        diagnoses = analysis.derived["json"] = json.dumps(analysis.diagnoses, separators=(",", ":"))
+    return (f'{{"report_id":{int(stored.report_id)},"group_id":{int(stored.group_id)},'
             f'"group_status":{json.dumps(stored.group_status)},"diagnoses":{diagnoses},'
-            f'"url":{json.dumps(group_url(stored.group_id))}}}\n')
-    return Response(body, status=201, mimetype="application/json")
+            f'"url":{json.dumps(f"{base}/groups/{int(stored.group_id)}")}}}\n')
 
 
 def _query(allowed: tuple[str, ...]) -> dict[str, str]:
