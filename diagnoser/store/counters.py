@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 REPORT_IDS = "report_id"
 CHANGES = "changes"
+DATABASE_ID = "database_id"  # random, set when the database is made
 MAX_REPORT_ID = 2**31 - 1  # reports.id is a 32-bit integer on PostgreSQL
 
 _RESERVE = text("UPDATE counters SET value = value + :n WHERE name = :name RETURNING value")
@@ -50,3 +51,7 @@ def bump_changes(target: Session | Connection) -> int:
 
 def read_changes(target: Session | Connection) -> int:
     return int(_connection(target).execute(_READ, {"name": CHANGES}).scalar() or 0)
+
+
+def database_id(target: Session | Connection) -> int:
+    return int(_connection(target).execute(_READ, {"name": DATABASE_ID}).scalar() or 0)

@@ -47,6 +47,7 @@ FILE_BYTES = 4 * 1024 * 1024  # a journal's size: a thread starts another when o
 MAX_ENTRY = 64 * 1024 * 1024  # a longer frame is damage, not a report
 STATE_FILE = "writer.state"
 LOCK_FILE = "writer.lock"
+DATABASE_FILE = "database.id"  # the database these journals belong to (counters.database_id)
 
 
 def host_name() -> str:
@@ -282,10 +283,11 @@ class JournalReader:
                 continue
             self._journals[key] = _Journal(key, path, fd, pid, self._positions.pop(key, 0))
 
-    def read(self, limit: int) -> list[Entry]:
+    def read(self, limit: int, everything: bool = False) -> list[Entry]:
         """Up to `limit` entries not yet read, file by file, in each file's order. Sets `caught_up` when every
-        journal was read to its end."""
-        self._list()
+        journal was read to its end. With `everything`, files made since the last listing are read too (a sync
+        must see every entry appended before it was asked)."""
+        self._list(force=everything)
         entries: list[Entry] = []
         caught_up = True
         for journal in self._journals.values():
@@ -369,12 +371,12 @@ class JournalReader:
 
     FINISHED_SECONDS = 1.0  # how often journals are checked for being done (a few system calls each)
 
-    def finished(self) -> list[str]:
+    def finished(self, force: bool = False) -> list[str]:
         """Forget and delete the journals that are done and written in full; their keys, whose saved positions
         can go now (the file goes first: a position without its file is harmless, a file without its position
         would be written again). Looks at most once a second."""
         now = time.monotonic()
-        if now - self._finished_at < self.FINISHED_SECONDS:
+        if not force and now - self._finished_at < self.FINISHED_SECONDS:
             return []
         self._finished_at = now
         gone = []
@@ -407,3 +409,25 @@ class JournalReader:
         for journal in self._journals.values():
             journal.close()
         self._journals.clear()
+
+
+def claim_folder(folder: Path, database: int) -> None:
+    """Make `folder` this database's: journals left by another database under the same URL (dropped and made
+    again, restored from a backup) are moved aside, kept for a person, never written into this one."""
+    marker = folder / DATABASE_FILE
+    try:
+        found = int(marker.read_text().strip())
+    except (OSError, ValueError):
+        found = None
+    if found == database:
+        return
+    names = [n for n in os.listdir(folder) if n.endswith((OPEN_SUFFIX, DONE_SUFFIX))]
+    if names and found is not None:
+        aside = folder / f"other-database-{found:x}"
+        make_folder(aside)
+        for name in names:
+            os.rename(folder / name, aside / name)
+        log.warning("%d journal(s) of another database (id %x) moved to %s, not written", len(names), found, aside)
+    temporary = folder / (DATABASE_FILE + ".new")
+    temporary.write_text(f"{database}\n")
+    os.replace(temporary, marker)

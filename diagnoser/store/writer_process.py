@@ -41,10 +41,11 @@ except ImportError:  # not on Windows: no journals there, every report waits for
     fcntl = None  # type: ignore[assignment]
 
 from diagnoser.store import wire
-from diagnoser.store.counters import read_changes
+from diagnoser.store.counters import database_id, read_changes
 from diagnoser.store.db import make_engine, make_sessionmaker
 from diagnoser.store.ingest import NewReport, Stored, prepare, store_reports
-from diagnoser.store.journal import (LOCK_FILE, STATE_FILE, Entry, JournalReader, WriterState, make_folder)
+from diagnoser.store.journal import (LOCK_FILE, STATE_FILE, Entry, JournalReader, WriterState, claim_folder,
+                                     make_folder)
 from diagnoser.store.positions import JournalOutOfOrder, delete_positions, load_positions, save_positions
 from diagnoser.store.tokens import TokenRevoked
 from diagnoser.store.writer import BatchCommitter, Pending
@@ -184,6 +185,7 @@ class WriterServer:
             with self._engine.connect() as connection:
                 positions = load_positions(connection)
                 changes = read_changes(connection)
+                claim_folder(folder, database_id(connection))
             reader = JournalReader(folder, positions)
             stale = reader.stale_positions()
             if stale:
@@ -227,15 +229,16 @@ class WriterServer:
         if self._state is not None and self._journal is not None:
             self._state.publish(self._healthy and self._stopping_since is None, self._journal.caught_up)
 
-    def _read_journals(self, limit: int | None = None) -> int:
-        """Queue up to `limit` journal entries (default: what fits in the next batch); how many."""
+    def _read_journals(self, limit: int | None = None, everything: bool = False) -> int:
+        """Queue up to `limit` journal entries (default: what fits in the next batch); how many. `everything`:
+        see JournalReader.read."""
         if self._journal is None:
             return 0
         room = self.batch_max - len(self._ready) if limit is None else limit
         if room <= 0:
             self._journal.caught_up = False
             return 0
-        entries = self._journal.read(room)
+        entries = self._journal.read(room, everything)
         for entry in entries:
             try:
                 report = wire.decode_journal_entry(entry.body, self._analyses)
@@ -257,7 +260,7 @@ class WriterServer:
     def _sync(self) -> None:
         """Write everything journaled until now, then answer the clients that asked (a read follows)."""
         for _ in range(10_000):
-            if not self._ready and not self._read_journals(self.batch_max):
+            if not self._ready and not self._read_journals(self.batch_max, everything=True):
                 break
             self._write_ready()
             if not self._healthy:
@@ -353,7 +356,7 @@ class WriterServer:
         deadline = time.monotonic() + self.stop_grace
         while time.monotonic() < deadline:
             self._healthy = True
-            self._read_journals(self.batch_max)
+            self._read_journals(self.batch_max, everything=True)
             if not self._ready:
                 break
             self._write_ready()
@@ -361,6 +364,13 @@ class WriterServer:
                 time.sleep(0.5)
         if self._journal.pending():
             log.warning("stopping with journal entries not written yet: the next start writes them")
+        gone = self._journal.finished(force=True)
+        if gone:
+            try:
+                with self._engine.begin() as connection:
+                    delete_positions(connection, gone)
+            except sa_exc.SQLAlchemyError:
+                pass  # deleted at the next start
 
     def _wait(self) -> float:
         """How long to wait for more reports before writing the ready ones (when there are none: until the next

@@ -9,6 +9,7 @@ largest id already stored, so existing databases go on without a gap or a clash.
 """
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 
 import sqlalchemy as sa
@@ -32,7 +33,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('journal', name=op.f('pk_journal_positions'))
     )
     next_id = op.get_bind().execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM reports")).scalar_one()
-    op.bulk_insert(counters, [{"name": "report_id", "value": next_id}, {"name": "changes", "value": 0}])
+    # database_id: tells this database from one made again under the same URL (store.journal keeps journals
+    # of another database out of this one).
+    op.bulk_insert(counters, [{"name": "report_id", "value": next_id}, {"name": "changes", "value": 0},
+                              {"name": "database_id", "value": secrets.randbits(62)}])
 
 
 def downgrade() -> None:

@@ -53,9 +53,11 @@ def _reset_postgres(url: str) -> None:
                 conn.execute(text("CREATE SCHEMA public"))
             upgrade(url, engine=engine)
             _PG_MIGRATED[url] = True
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "counters")
         with engine.begin() as conn:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            conn.execute(text("UPDATE counters SET value = 1 WHERE name = 'report_id'"))
+            conn.execute(text("UPDATE counters SET value = 0 WHERE name = 'changes'"))
     finally:
         engine.dispose()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import socket
 import subprocess
@@ -224,6 +225,8 @@ def test_gunicorn_stores_through_one_writer_process_and_stops_it_last(db_url, tm
         _stop(process)
     log = process.stdout.read() if process.stdout else ""
     assert "writer process listening" in log and "writer process stopped after 40 reports" in log, log
+    journaled = re.search(r"writer process stopped after 40 reports in \d+ batches \((\d+) from journals\)", log)
+    assert journaled and int(journaled.group(1)) > 0, log  # most were answered from the workers' journals
     assert not Path(f"/proc/{writers[0]}").exists()  # stopped with the master, and its socket folder removed
     assert not [line for line in log.splitlines() if "unreachable" in line], log
 
@@ -295,3 +298,45 @@ def test_a_writer_that_dies_is_restarted_and_the_workers_come_back_to_it(db_url,
     assert "the writer process died (signal 9); starting another" in log, log
     counts = [int(n) for n in re.findall(r"writer process stopped after (\d+) reports", log)]
     assert len(counts) == 1 and counts[0] >= 10, log  # the new writer stored (at least) the last ten
+
+
+def test_with_journals_a_resolved_group_regresses_and_reads_see_every_accepted_report(db_url, tmp_path):
+    """The journal path (README, "What a 201 means") keeps the API's answers exact: a PATCH is seen at once by the
+    next report, reads include every report answered 201, and unusual requests are answered as always."""
+    import gzip
+
+    base, env, process = _start_gunicorn(db_url, tmp_path)
+    try:
+        token = _cli(env, tmp_path, "tokens", "create", "--project", "j", "--scope", "ingest").strip().splitlines()[-1]
+        reader = _cli(env, tmp_path, "tokens", "create", "--project", "j", "--scope", "read").strip().splitlines()[-1]
+        answers = [_post(base, token, {"traceback": KERAS_TRACEBACK}) for _ in range(30)]
+        assert [s for s, _ in answers] == [201] * 30
+        assert [b["group_status"] for _, b in answers].count("new") == 1
+        first = answers[0][1]
+        assert all(b["diagnoses"] == first["diagnoses"] and b["url"] == first["url"] for _, b in answers)
+        group_id = first["group_id"]
+        assert _get(base, reader, f"/api/v1/groups/{group_id}")["count"] == 30
+        request = urllib.request.Request(base + f"/api/v1/groups/{group_id}", data=b'{"status": "resolved"}',
+                                         method="PATCH", headers={"Authorization": f"Bearer {reader}",
+                                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert json.loads(response.read())["status"] == "resolved"
+        statuses = [_post(base, token, {"traceback": KERAS_TRACEBACK})[1]["group_status"] for _ in range(6)]
+        assert statuses == ["regressed"] + ["existing"] * 5  # whichever worker answers
+        latest = _post(base, token, {"traceback": KERAS_TRACEBACK})[1]
+        assert _get(base, reader, f"/api/v1/reports/{latest['report_id']}")["group_id"] == group_id
+        zipped = urllib.request.Request(
+            base + "/api/v1/reports", data=gzip.compress(json.dumps({"traceback": KERAS_TRACEBACK}).encode()),
+            method="POST", headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json",
+                                    "Content-Encoding": "gzip"})
+        with urllib.request.urlopen(zipped, timeout=30) as response:
+            assert response.status == 201
+        bad = urllib.request.Request(base + "/api/v1/reports", data=b'{"traceback": ', method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(bad, timeout=30)
+        assert refused.value.code == 400 and json.loads(refused.value.read())["error"]["code"] == "invalid_json"
+        assert _get(base, reader, f"/api/v1/groups/{group_id}")["count"] == 38
+    finally:
+        _stop(process)
+    assert _stored(db_url) == 38
