@@ -9,24 +9,25 @@ stored reports must equal the number of 201 answers: nothing accepted is lost, n
     python benchmarks/bench_ingest.py --db sqlite --runs 3 --seconds 10
 
 Notes from profiling this on a 2-CPU virtual machine (the load generator shares the CPUs, so the ratio is roughly
-the ratio of CPU per request; figures from /proc, perf and py-spy):
-- The service writes through one writer process (store.writer_process) that the gunicorn master starts; the
-  service is therefore started with deploy/gunicorn.conf.py (its hooks), all other gunicorn settings on the command
-  line and identical for both. Before it, a writer thread per worker took turns with the other worker's on SQLite's
-  write lock while re-acquiring its GIL after each SQLite call: 15-20% idle CPU under load, 40-46% of bare.
-- A batch's fixed cost was ~0.95 ms of CPU through SQLAlchemy (session, Core execution) against ~0.05 ms per report
-  more; on the driver's cursor with Core-compiled statements it is ~0.3 ms (COMMIT's WAL writes ~0.1 ms of it).
-- Ceilings measured with the write replaced (same gunicorn settings, paired with bare runs): the request side with
-  a no-op write ran at ~90% of bare; the same with the no-op write followed by a 1 ms sleep ran at ~70% (67-81%).
-  Under gthread, a request that waits for anything (here: its commit) is parked and must win the GIL back when it
-  wakes, whatever the wait's length; two non-blocking syscalls in its place cost nothing measurable. Context
-  switches per request in a worker (/proc): ~3 for bare, ~4 with the 1 ms sleep, ~10-12 waiting on the writer
-  (a batch's answers wake its threads together). So with a commit before every answer, the ceiling here is near
-  70%, before the writer's own CPU (~0.2 ms per report).
-- Tried: commit intervals 0-20 ms (5 ms kept: wakes the writer once per batch, batches of ~5-10 under load; it
-  writes at once when every active worker thread is waiting), gevent workers for both (52-56%), fewer threads
-  (more idle), GIL switch intervals 0.2-50 ms (no change beyond noise).
-- Runs vary by +-15 points on this shared machine; use --runs 5 or more and read the median.
+the ratio of machine CPU per request; figures from /proc, perf and py-spy):
+- The service runs with its deployment's hooks (deploy/gunicorn.conf.py: migrations and the writer process), all
+  other gunicorn settings on the command line and identical for both.
+- A request that waits for its commit caps this near 70% of bare before any database work: under gthread a
+  waiting request is parked and must win its worker's GIL back (a no-op write followed by a 1 ms sleep: ~70%).
+  Most reports therefore do not wait: a worker that already knows the group and the token (from an earlier
+  committed answer, with the change counter unchanged since) copies the report into its thread's memory-mapped
+  journal and answers (store.journal, store.acceptor); the writer process writes the journals in batches.
+  A write() there instead of a memory copy cost ~5 more context switches per request (it releases the GIL).
+- Flask's per-request machinery was a third of an ingest request's CPU (cookie sessions alone ~40 us, with a
+  secret key set); the everyday journaled request is answered by a WSGI fast path in front of Flask
+  (web.fast_ingest) built from the same functions; cookie sessions are off (the API is token-only).
+- Measured per request (one run, /proc): bare ~0.65 ms of worker CPU; the service before these changes ~1.5 ms
+  in the workers plus ~0.45 ms in the writer; the writer's cost fell to ~0.25 ms once the journals were mapped
+  rather than read (reads of the zeros past the last entry were a fifth of its CPU).
+- Every microsecond of Python in a gthread worker under this load costs two to three (GIL hand-offs, cold
+  caches), so a saving measured in isolation is worth more here.
+- Runs vary by +-15 points on this shared machine (the bare limit itself swings from 1500 to 2300 req/s); use
+  --runs 5 or more and read the median.
 """
 
 from __future__ import annotations
