@@ -287,8 +287,6 @@ class WriterServer:
                 ends[journaled.entry.journal] = max(ends.get(journaled.entry.journal, 0), journaled.entry.end)
                 self.journaled += 1
         self._journal.committed(ends)
-        if not failed:
-            self._healthy = True
         gone = self._journal.finished() if not self._ready else []
         if gone:
             try:
@@ -502,14 +500,15 @@ class WriterServer:
         if not wanted:
             return
         self.committer.write(wanted)
+        # Healthy again once a batch is written without the database failing it (journals are used again then).
+        self._healthy = not any(p.exception(timeout=0) is not None
+                                and refusal_of(p.exception(timeout=0))[0] == wire.UNAVAILABLE for p in wanted)
         if journaled:
             self._journal_written(journaled)
         for waiting in wanted:
             if not isinstance(waiting, _Waiting):
                 continue
             error = waiting.exception(timeout=0)
-            if error is not None and refusal_of(error)[0] == wire.UNAVAILABLE:
-                self._healthy = False
             if error is None:
                 self._answer(waiting.client, wire.encode_stored(waiting.result(timeout=0)))
             else:
