@@ -48,9 +48,9 @@ class NewReport:
     # Its row as the driver gets it, but for id and group_id, made by `prepare` before the write (see there).
     prepared: tuple[Any, ...] | None = field(default=None, repr=False, compare=False)
     # Set for a report a worker already accepted through its journal: the id it answered with (reserved from the
-    # counter, store.counters), and (journal, position after it), saved with the report (store.journal).
+    # counter, store.counters), and where in which journal it is, saved with the report (store.journal).
     report_id: int | None = None
-    journal: tuple[str, int] | None = None
+    journal: tuple[str, int, int] | None = None  # (journal, position before it, position after it)
 
 
 @dataclass(frozen=True)

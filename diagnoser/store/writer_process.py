@@ -32,21 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
-try:
-    import fcntl
-except ImportError:  # not on Windows: no journals there, every report waits for its commit
-    fcntl = None  # type: ignore[assignment]
-
 from diagnoser.store import wire
-from diagnoser.store.counters import database_id, read_changes
 from diagnoser.store.db import make_engine, make_sessionmaker
-from diagnoser.store.ingest import NewReport, Stored, prepare, store_reports
-from diagnoser.store.journal import (LOCK_FILE, STATE_FILE, Entry, JournalReader, WriterState, claim_folder,
-                                     make_folder)
-from diagnoser.store.positions import JournalOutOfOrder, delete_positions, load_positions, save_positions
+from diagnoser.store.ingest import prepare
+from diagnoser.store.journal_import import IDLE_POLL_SECONDS, JOURNAL_POLL_SECONDS, JournalImport, Journaled, \
+    store_with_positions
+from diagnoser.store.positions import JournalOutOfOrder
 from diagnoser.store.tokens import TokenRevoked
 from diagnoser.store.writer import BatchCommitter, Pending
 
@@ -59,9 +52,7 @@ COMMIT_INTERVAL_SECONDS = 0.005
 ACTIVE_SECONDS = 1.0  # a connection that sent a report this recently may send another soon
 STOP_GRACE_SECONDS = 30.0  # how long a stopping writer keeps answering workers that are still finishing requests
 RECV_BYTES = 256 * 1024
-JOURNAL_POLL_SECONDS = 0.005  # how often the journals are read while reports come in
-IDLE_POLL_SECONDS = 0.025
-WITHDRAW_SECONDS = 0.2  # after telling workers to stop journaling, before the last read of the journals  # and when none came for a second; also how often the change number is read
+WITHDRAW_SECONDS = 0.2  # after telling workers to stop journaling, before the last read of the journals
 
 
 class _Client:
@@ -87,16 +78,6 @@ class _Waiting(Pending):
         self.deadline = deadline
 
 
-class _Journaled(Pending):
-    """A report from a journal: already answered, so written whatever it takes, and never answered again."""
-
-    __slots__ = ("entry",)
-
-    def __init__(self, report: NewReport, entry: Entry) -> None:
-        super().__init__(report)
-        self.entry = entry
-
-
 def refusal_of(error: BaseException) -> tuple[str, str]:
     """The wire reason for a report the database did not store."""
     if isinstance(error, TokenRevoked):
@@ -106,20 +87,6 @@ def refusal_of(error: BaseException) -> tuple[str, str]:
             isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated):
         return wire.UNAVAILABLE, type(error).__name__
     return wire.REFUSED, type(error).__name__
-
-
-def store_with_positions(connection: Connection, reports: list[NewReport]) -> list[Stored | Exception]:
-    """store_reports, saving in the same transaction how far each journal of these reports is written."""
-    answers = store_reports(connection, reports)
-    spans: dict[str, tuple[int, int]] = {}
-    for report in reports:
-        if report.journal is not None:
-            key, start, end = report.journal
-            first = spans.get(key)
-            spans[key] = (start if first is None else first[0], end)
-    if spans:
-        save_positions(connection, spans)
-    return answers
 
 
 class WriterServer:
@@ -132,18 +99,11 @@ class WriterServer:
         self.socket_path = socket_path
         self._analyses = wire.AnalysisCache()
         self._selector = selectors.DefaultSelector()
-        self._ready: list[_Waiting | _Journaled] = []
+        self._ready: list[_Waiting | Journaled] = []
         self._syncs: list[_Client] = []  # clients waiting for everything journaled to be written
-        self._journal_dir = journal_dir
-        self._journal: JournalReader | None = None
-        self._state: WriterState | None = None
-        self._lock_fd: int | None = None
-        self._healthy = True
-        self._journal_active_at = 0.0  # when an entry was last read from a journal
-        self._polled_at = 0.0
-        self._lock_tried_at = -10.0
-        self._changes_read_at = 0.0
-        self.journaled = 0  # entries written from journals
+        self._journals = (JournalImport(journal_dir, self._engine, self.committer.dialect)
+                          if journal_dir is not None else None)
+        self._healthy = True  # the database wrote the last batch (or refused single reports): journals may be used
         self._clients: set[_Client] = set()
         self._stopping_since: float | None = None
         self._last_commit = 0.0
@@ -154,6 +114,11 @@ class WriterServer:
         self._listener.setblocking(False)
         self._selector.register(self._listener, selectors.EVENT_READ, None)
 
+    @property
+    def journaled(self) -> int:
+        """Reports written from journals."""
+        return self._journals.written if self._journals is not None else 0
+
     def stop(self, *_: object) -> None:
         """Stop once the workers are gone (they may still be finishing requests), or after a grace period."""
         if self._stopping_since is None:
@@ -161,106 +126,26 @@ class WriterServer:
 
     # --- journals -------------------------------------------------------------------------------------------------
 
-    def _open_journals(self) -> None:
-        """Own the journal folder (one writer per folder: a second master's writer only answers its sockets) and
-        start from the saved positions. Tried again every few seconds until it works."""
-        if self._journal_dir is None or self._journal is not None or fcntl is None:
-            return
-        now = time.monotonic()
-        if now - self._lock_tried_at < 2.0:
-            return
-        self._lock_tried_at = now
-        folder = self._journal_dir
-        try:
-            if self._lock_fd is None:
-                make_folder(folder)
-                fd = os.open(folder / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    os.close(fd)
-                    log.info("another writer owns the journal folder; reports here wait for their commit")
-                    return
-                self._lock_fd = fd
-            with self._engine.connect() as connection:
-                positions = load_positions(connection)
-                changes = read_changes(connection)
-                claim_folder(folder, database_id(connection))
-            reader = JournalReader(folder, positions)
-            stale = reader.stale_positions()
-            if stale:
-                with self._engine.begin() as connection:
-                    delete_positions(connection, stale)
-            state = WriterState(folder / STATE_FILE, create=True)
-            state.raise_changes(changes)
-        except (OSError, sa_exc.SQLAlchemyError) as error:
-            log.warning("journals not open yet (%s); retrying", error)
-            return
-        self._journal, self._state = reader, state
-        self._publish()
-        log.info("writing the journals of %s", folder)
-
     def _poll(self) -> None:
-        """Read what the journals hold, read the change number, and say how this writer is doing."""
-        now = time.monotonic()
-        if self._journal is None:
-            self._open_journals()
-            if self._journal is None:
-                return
-        active = now - self._journal_active_at < ACTIVE_SECONDS
-        if now - self._polled_at < (JOURNAL_POLL_SECONDS if active else IDLE_POLL_SECONDS):
-            return
-        self._polled_at = now
-        self._read_journals()
-        if not active or now - self._changes_read_at >= IDLE_POLL_SECONDS:
-            self._read_changes()
-        self._publish()
+        """Queue what the journals hold now (store.journal_import looks every few milliseconds)."""
+        if self._journals is not None:
+            self._journals.healthy = self._healthy
+            self._ready.extend(self._journals.poll(self.batch_max - len(self._ready),
+                                                   stopping=self._stopping_since is not None))
+            self._healthy = self._journals.healthy
 
-    def _read_changes(self) -> None:
-        assert self._state is not None
-        self._changes_read_at = time.monotonic()
-        try:
-            with self._engine.connect() as connection:
-                self._state.raise_changes(read_changes(connection))
-        except sa_exc.SQLAlchemyError:
-            self._healthy = False
-
-    def _publish(self) -> None:
-        if self._state is not None and self._journal is not None:
-            self._state.publish(self._healthy and self._stopping_since is None, self._journal.caught_up)
-
-    def _read_journals(self, limit: int | None = None, everything: bool = False) -> int:
-        """Queue up to `limit` journal entries (default: what fits in the next batch); how many. `everything`:
-        see JournalReader.read."""
-        if self._journal is None:
-            return 0
-        room = self.batch_max - len(self._ready) if limit is None else limit
-        if room <= 0:
-            self._journal.caught_up = False
-            return 0
-        entries = self._journal.read(room, everything)
-        for entry in entries:
-            try:
-                report = wire.decode_journal_entry(entry.body, self._analyses)
-            except wire.WireError as error:
-                # Not ours to read (another release): keep every entry from here on, for that release to write.
-                log.error("journal %s: entry at byte %d unreadable (%s)", entry.journal, entry.start, error)
-                self._journal.hold(entry)
-                break
-            report.journal = (entry.journal, entry.start, entry.end)
-            try:
-                prepare(report, self.committer.dialect)
-            except Exception:  # noqa: BLE001 - the write prepares it again and fails that report alone
-                report.prepared = None
-            self._ready.append(_Journaled(report, entry))
-        if entries:
-            self._journal_active_at = time.monotonic()
-        return len(entries)
+    def _read_everything(self) -> bool:
+        """Queue every journal entry appended until now (that fits in a batch); False when there was none."""
+        if self._journals is None:
+            return False
+        entries = self._journals.read(self.batch_max, everything=True)
+        self._ready.extend(entries)
+        return bool(entries)
 
     def _sync(self) -> None:
         """Write everything journaled until now, then answer the clients that asked (a read follows)."""
         for _ in range(10_000):
-            if not self._ready and not self._read_journals(self.batch_max, everything=True):
+            if not self._ready and not self._read_everything():
                 break
             self._write_ready()
             if not self._healthy:
@@ -269,55 +154,11 @@ class WriterServer:
         for client in syncs:
             self._answer(client, wire.encode_synced())
 
-    def _journal_written(self, done: list[_Journaled]) -> None:
-        """After a batch: move the journals' positions on, or read them again from the saved ones."""
-        assert self._journal is not None
-        failed = [j for j in done if j.exception(timeout=0) is not None]
-        refused = [j for j in failed if isinstance(j.exception(timeout=0), (sa_exc.IntegrityError, sa_exc.DataError))]
-        for journaled in refused:
-            self._set_aside(journaled)
-        if failed:
-            if len(refused) < len(failed):
-                self._healthy = False
-            self._ready = [w for w in self._ready if not isinstance(w, _Journaled)]
-            self._journal.rewind()
-        ends: dict[str, int] = {}
-        for journaled in done:
-            if journaled.exception(timeout=0) is None:
-                ends[journaled.entry.journal] = max(ends.get(journaled.entry.journal, 0), journaled.entry.end)
-                self.journaled += 1
-        self._journal.committed(ends)
-        gone = self._journal.finished() if not self._ready else []
-        if gone:
-            try:
-                with self._engine.begin() as connection:
-                    delete_positions(connection, gone)
-            except sa_exc.SQLAlchemyError as error:  # deleted again at the next start
-                log.debug("journal positions not deleted yet: %s", error)
-
-    def _set_aside(self, journaled: _Journaled) -> None:
-        """A journal entry the database refuses (not that it is unreachable: this entry alone): keep it in a file
-        for a person, and move its journal past it so the others are written."""
-        assert self._journal_dir is not None and self._journal is not None
-        entry = journaled.entry
-        folder = self._journal_dir / "refused"
-        try:
-            make_folder(folder)
-            (folder / f"{entry.journal.replace(':', '_')}-{entry.start}.entry").write_bytes(entry.body)
-            with self._engine.begin() as connection:
-                save_positions(connection, {entry.journal: (entry.start, entry.end)})
-        except (OSError, sa_exc.SQLAlchemyError, JournalOutOfOrder) as error:
-            log.error("journal %s: could not set aside the refused entry at byte %d: %s", entry.journal,
-                      entry.start, error)
-            return
-        self._journal.committed({entry.journal: entry.end})
-        log.error("the database refused a journaled report (%s); kept in %s", journaled.exception(timeout=0),
-                  folder)
-
     # --- the loop ---------------------------------------------------------------------------------------------------
 
     def serve_forever(self) -> None:
-        self._open_journals()
+        if self._journals is not None:
+            self._journals.open()
         try:
             while not self._should_exit():
                 self._poll()
@@ -346,38 +187,30 @@ class WriterServer:
         """Stopping: tell the workers (if any are left) to journal no more, give an append that had already
         decided to go ahead the time to land, then write what the journals hold, if the database lets us. What
         cannot be written now is written by the next writer to start on this folder."""
-        if self._journal is None:
+        if self._journals is None or self._journals.reader is None:
             return
-        if self._state is not None:
-            self._state.withdraw()
-            time.sleep(WITHDRAW_SECONDS)
+        self._journals.withdraw()
+        time.sleep(WITHDRAW_SECONDS)
         deadline = time.monotonic() + self.stop_grace
         while time.monotonic() < deadline:
             self._healthy = True
-            self._read_journals(self.batch_max, everything=True)
+            self._read_everything()
             if not self._ready:
                 break
             self._write_ready()
             if not self._healthy:
                 time.sleep(0.5)
-        if self._journal.pending():
+        if self._journals.pending():
             log.warning("stopping with journal entries not written yet: the next start writes them")
-        gone = self._journal.finished(force=True)
-        if gone:
-            try:
-                with self._engine.begin() as connection:
-                    delete_positions(connection, gone)
-            except sa_exc.SQLAlchemyError:
-                pass  # deleted at the next start
+        self._journals.clean_up(force=True)
 
     def _wait(self) -> float:
         """How long to wait for more reports before writing the ready ones (when there are none: until the next
         look at the journals)."""
         if not self._ready:
-            if self._journal is None and self._journal_dir is None:
+            if self._journals is None:
                 return 1.0
-            active = time.monotonic() - self._journal_active_at < ACTIVE_SECONDS
-            return JOURNAL_POLL_SECONDS if active else IDLE_POLL_SECONDS
+            return JOURNAL_POLL_SECONDS if self._journals.active else IDLE_POLL_SECONDS
         if len(self._ready) >= self.batch_max or self._stopping_since is not None:
             return 0.0
         now = time.monotonic()
@@ -395,15 +228,8 @@ class WriterServer:
         return not self._clients or time.monotonic() - self._stopping_since >= self.stop_grace
 
     def close(self) -> None:
-        if self._state is not None:
-            self._state.withdraw()
-            self._state.close()
-            self._state = None
-        if self._journal is not None:
-            self._journal.close()
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # releases the folder for the next writer
-            self._lock_fd = None
+        if self._journals is not None:
+            self._journals.close()
         for client in list(self._clients):
             self._drop(client)
         try:
@@ -483,9 +309,9 @@ class WriterServer:
         batch, self._ready = self._ready[:self.batch_max], self._ready[self.batch_max:]
         now = time.monotonic()
         wanted: list[Pending] = []
-        journaled: list[_Journaled] = []
+        journaled: list[Journaled] = []
         for waiting in batch:
-            if isinstance(waiting, _Journaled):
+            if isinstance(waiting, Journaled):
                 waiting.set_running_or_notify_cancel()
                 wanted.append(waiting)
                 journaled.append(waiting)
@@ -501,21 +327,25 @@ class WriterServer:
             return
         self.committer.write(wanted)
         # Healthy again once a batch is written without the database failing it (journals are used again then).
-        self._healthy = not any(p.exception(timeout=0) is not None
-                                and refusal_of(p.exception(timeout=0))[0] == wire.UNAVAILABLE for p in wanted)
-        if journaled:
-            self._journal_written(journaled)
-        for waiting in wanted:
-            if not isinstance(waiting, _Waiting):
+        errors = [p.exception(timeout=0) for p in wanted]
+        self._healthy = not any(e is not None and refusal_of(e)[0] == wire.UNAVAILABLE for e in errors)
+        if journaled and self._journals is not None:
+            if self._journals.after_batch(journaled):  # read again from the saved positions
+                self._ready = [w for w in self._ready if not isinstance(w, Journaled)]
+                self._healthy = False
+            if not self._ready:
+                self._journals.clean_up()
+        for pending in wanted:
+            if not isinstance(pending, _Waiting):
                 continue
-            error = waiting.exception(timeout=0)
+            error = pending.exception(timeout=0)
             if error is None:
-                self._answer(waiting.client, wire.encode_stored(waiting.result(timeout=0)))
+                self._answer(pending.client, wire.encode_stored(pending.result(timeout=0)))
             else:
                 reason, detail = refusal_of(error)
                 if reason == wire.REFUSED:
                     log.error("the database refused a report: %s", error)
-                self._answer(waiting.client, wire.encode_refusal(reason, detail))
+                self._answer(pending.client, wire.encode_refusal(reason, detail))
 
     def _answer(self, client: _Client, frame: bytes) -> None:
         client.waiting -= 1

@@ -52,11 +52,12 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app.session_interface = _NoCookieSessions()
     engine = make_engine(settings.resolved_database_url)
     sessions = make_sessionmaker(engine)
-    writer: BatchWriter | RemoteWriter = BatchWriter(sessions, batch_max=settings.batch_max)
+    own_writer = BatchWriter(sessions, batch_max=settings.batch_max)
+    writer: BatchWriter | RemoteWriter = own_writer
     if settings.writer_socket:  # under gunicorn with Diagnoser's configuration: the master's writer process
         acceptor = JournalAcceptor(settings.resolved_journal_dir, sessions) if settings.journal else None
-        writer = RemoteWriter(settings.writer_socket, fallback=writer, write_timeout=settings.write_timeout_seconds,
-                              acceptor=acceptor)
+        writer = RemoteWriter(settings.writer_socket, fallback=own_writer,
+                              write_timeout=settings.write_timeout_seconds, acceptor=acceptor)
     app.extensions["diagnoser"] = Services(
         settings=settings, engine=engine, sessions=sessions, writer=writer,
         tokens=TokenCache(settings.token_cache_seconds), metrics=Metrics(),
