@@ -72,6 +72,7 @@ class JournalImport:
         self.state: WriterState | None = None
         self._lock_fd: int | None = None
         self._tried_at = -OPEN_RETRY_SECONDS
+        self._warned = False
         self._polled_at = 0.0
         self._changes_read_at = 0.0
         self.active_at = 0.0  # when an entry was last read
@@ -114,7 +115,11 @@ class JournalImport:
             state = WriterState(self.folder / STATE_FILE, create=True)
             state.raise_changes(changes)
         except (OSError, sa_exc.SQLAlchemyError) as error:
-            log.warning("journals not open yet (%s); retrying", error)
+            # Said once at warning level (a folder that cannot be written stays so): reports wait meanwhile.
+            log.log(logging.DEBUG if self._warned else logging.WARNING,
+                    "journals not open (%s); reports wait for their commit; retrying every %.0f s", error,
+                    OPEN_RETRY_SECONDS)
+            self._warned = True
             return False
         self.reader, self.state = reader, state
         self.publish(stopping=False)
