@@ -49,6 +49,7 @@ log = logging.getLogger("diagnoser.writer")
 # ~0.3 ms of CPU however few reports it holds, and one report more costs ~0.05 ms. After a quiet spell the first
 # report is written at once (its wait would buy nothing), so this costs latency only when it buys throughput.
 COMMIT_INTERVAL_SECONDS = 0.005
+JOURNAL_COMMIT_SECONDS = 0.025  # the same when no one waits for the batch (journaled reports only)
 ACTIVE_SECONDS = 1.0  # a connection that sent a report this recently may send another soon
 STOP_GRACE_SECONDS = 30.0  # how long a stopping writer keeps answering workers that are still finishing requests
 RECV_BYTES = 256 * 1024
@@ -214,6 +215,10 @@ class WriterServer:
         if len(self._ready) >= self.batch_max or self._stopping_since is not None:
             return 0.0
         now = time.monotonic()
+        if not any(isinstance(w, _Waiting) for w in self._ready):
+            # Journaled reports only: answered already, nobody waits, so fewer, larger batches (a read that
+            # needs them asks for a sync, which writes at once).
+            return max(0.0, self._last_commit + JOURNAL_COMMIT_SECONDS - now)
         if all(c.waiting for c in self._clients if now - c.last_sent < ACTIVE_SECONDS):
             return 0.0  # every recently active worker thread is waiting for us: nothing more will come
         return max(0.0, self._last_commit + COMMIT_INTERVAL_SECONDS - now)
