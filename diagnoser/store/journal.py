@@ -7,9 +7,8 @@ group and token (it learned them from an earlier committed answer, still valid: 
 instead copies the report into a journal file of its own thread and answers 201 at once; the writer process reads
 the journals and writes them in its batches. The file is memory-mapped, so an append is a copy into the page cache
 with no system call: a write() would release the GIL and cost a wait to win it back, as above (measured: ~5 more
-context switches per request). Same durability as the
-database's own commits here (SQLite runs WAL with synchronous=NORMAL: both survive a crash of any process, neither
-an operating-system crash), and nothing is lost or written twice: each batch saves, in its own transaction, how far
+context switches per request). Same durability as the database's own commits here (SQLite runs WAL with
+synchronous=NORMAL: both survive a crash of any process, neither an operating-system crash), and nothing is lost or written twice: each batch saves, in its own transaction, how far
 into each journal it has written (models.JournalPosition), and a position only moves from where the last one ended.
 
 A journal is `<pid>-<uuid>.journal`, a file of FILE_BYTES allocated up front (so a full disk fails the opening,
@@ -44,7 +43,6 @@ FRAME = struct.Struct("!II")  # body length, CRC-32 of the body
 OPEN_SUFFIX = ".journal"
 DONE_SUFFIX = ".closed"
 FILE_BYTES = 4 * 1024 * 1024  # a journal's size: a thread starts another when one is full
-MAX_ENTRY = 64 * 1024 * 1024  # a longer frame is damage, not a report
 STATE_FILE = "writer.state"
 LOCK_FILE = "writer.lock"
 DATABASE_FILE = "database.id"  # the database these journals belong to (counters.database_id)

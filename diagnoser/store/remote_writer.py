@@ -1,5 +1,6 @@
-"""A web worker's side of the writer process (store.writer_process): each request thread keeps one Unix-socket
-connection to it, sends its report and blocks until the answer comes, so no thread of the worker writes.
+"""A web worker's side of the writer process (store.writer_process): a report the worker can answer alone goes to
+its thread's journal (store.acceptor); any other is sent over the thread's Unix-socket connection to the writer
+process, and the thread blocks until the answer comes, so no thread of the worker writes.
 
 When the writer process cannot be reached (not started, stopped, crashed, another release), reports go to the
 worker's own in-process writer instead, and the process is tried again a few seconds later; a report is never

@@ -1,7 +1,7 @@
 """gunicorn settings for the service, shared by `deploy/gunicorn.conf.py` and `diagnoser serve`.
 
-gthread workers: ingest waits for its report to be committed, and threads let one worker keep many requests in
-flight meanwhile. One worker per core, 16 threads each (32 connections on 2 cores). The master applies migrations
+gthread workers: a report that cannot be journaled waits for its commit (store.acceptor), and threads let one
+worker keep many requests in flight meanwhile. One worker per core, 16 threads each (32 connections on 2 cores). The master applies migrations
 once and starts the writer process (store.writer_process) before any worker forks, and stops it after the last one.
 """
 
