@@ -7,6 +7,7 @@ contents are the value), the usual way containers mount secrets. Defaults give a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 from collections.abc import Mapping
@@ -71,8 +72,6 @@ class Settings:
     @property
     def resolved_journal_dir(self) -> Path:
         """This database's journal folder: one per database, so two services on one machine never mix theirs."""
-        import hashlib
-
         root = self.journal_dir if self.journal_dir is not None else self.data_dir / "journal"
         key = hashlib.sha256(self.resolved_database_url.encode()).hexdigest()[:16]
         return (root / key).resolve()

@@ -110,9 +110,9 @@ class JournalAcceptor:
 
     def announce(self, changes: int) -> None:
         """A change made in this worker: every worker of this machine stops trusting what it learned before."""
-        state = self.state() or self._state
-        if state is not None:
-            state.raise_changes(changes)
+        self.state()  # opens the state file if it is not open yet
+        if self._state is not None:
+            self._state.raise_changes(changes)
 
     def _warn(self, message: str) -> None:
         now = time.monotonic()

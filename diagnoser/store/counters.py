@@ -15,6 +15,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from diagnoser.store.db import sqlite_driver_cursor
+
 REPORT_IDS = "report_id"
 CHANGES = "changes"
 DATABASE_ID = "database_id"  # random, set when the database is made
@@ -22,6 +24,7 @@ MAX_REPORT_ID = 2**31 - 1  # reports.id is a 32-bit integer on PostgreSQL
 
 _RESERVE = text("UPDATE counters SET value = value + :n WHERE name = :name RETURNING value")
 _READ = text("SELECT value FROM counters WHERE name = :name")
+_SQLITE_RESERVE = "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value"
 
 
 class CountersMissing(RuntimeError):
@@ -33,8 +36,15 @@ def _connection(target: Session | Connection) -> Connection:
 
 
 def reserve_report_ids(target: Session | Connection, count: int) -> int:
-    """Reserve `count` report ids within the caller's transaction; the first of them (the rest follow it)."""
-    after = _connection(target).execute(_RESERVE, {"n": count, "name": REPORT_IDS}).scalar()
+    """Reserve `count` report ids within the caller's transaction; the first of them (the rest follow it).
+    On SQLite through the driver's cursor, so it also runs inside a driver-driven transaction (db.sqlite_writing_on)."""
+    connection = _connection(target)
+    cursor = sqlite_driver_cursor(connection)
+    if cursor is not None:
+        row = cursor.execute(_SQLITE_RESERVE, (count, REPORT_IDS)).fetchone()
+        after = None if row is None else row[0]
+    else:
+        after = connection.execute(_RESERVE, {"n": count, "name": REPORT_IDS}).scalar()
     if after is None:
         raise CountersMissing("the counters table has no report_id row: run `diagnoser db upgrade`")
     if after - 1 > MAX_REPORT_ID:

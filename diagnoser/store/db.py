@@ -177,6 +177,14 @@ def sqlite_writing_on(connection: Connection) -> Iterator[Connection]:
             raise
 
 
+def sqlite_driver_cursor(connection: Connection) -> Any | None:
+    """SQLite's own cursor on `connection`, or None for any other database. Statements inside a transaction that
+    sqlite_writing_on drives must go through it (Core would try to begin a transaction of its own)."""
+    if connection.dialect.name == "sqlite" and connection.dialect.paramstyle == "qmark":
+        return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    return None
+
+
 @contextmanager
 def sqlite_errors_as_sqlalchemy() -> Iterator[None]:
     """Raise errors of SQLite's own driver as the SQLAlchemy exceptions Core would raise (callers, such as the

@@ -22,8 +22,8 @@ from sqlalchemy.orm import Session
 
 from diagnoser.store.analysis import Analysis
 from diagnoser.store.bulk import BulkInsert, bulk_insert
-from diagnoser.store.counters import CountersMissing, reserve_report_ids
-from diagnoser.store.db import sqlite_errors_as_sqlalchemy
+from diagnoser.store.counters import reserve_report_ids
+from diagnoser.store.db import sqlite_driver_cursor, sqlite_errors_as_sqlalchemy
 from diagnoser.store.models import Diagnosis, Group, Report, Token
 from diagnoser.store.tokens import TokenRevoked
 
@@ -118,14 +118,20 @@ def upsert_group(session: Session, project_id: int, fingerprint: str, count: int
 
 
 _INSERT_REPORTS = Report.__table__.insert()
-_RESERVE_IDS = "UPDATE counters SET value = value + ? WHERE name = 'report_id' RETURNING value"  # driver SQL
 
 
-def _report_ids(reports: list[NewReport], reserve: Any) -> list[int]:
-    """Each report's id: the one its worker answered with, or one reserved now (`reserve(n)` -> first id)."""
+def _report_ids(connection: Connection, reports: list[NewReport]) -> list[int]:
+    """Each report's id: the one its worker answered with (journaled), or one reserved now (store.counters)."""
     missing = sum(1 for r in reports if r.report_id is None)
-    fresh = iter(range(reserve(missing), 2**63)) if missing else iter(())
-    return [r.report_id if r.report_id is not None else next(fresh) for r in reports]
+    fresh = reserve_report_ids(connection, missing) if missing else 0
+    ids = []
+    for report in reports:
+        if report.report_id is not None:
+            ids.append(report.report_id)
+        else:
+            ids.append(fresh)
+            fresh += 1
+    return ids
 _INSERT_DIAGNOSES = Diagnosis.__table__.insert()
 _FIND_GROUP = select(Group.__table__.c.id).where(Group.__table__.c.project_id == bindparam("project_id"),
                                                  Group.__table__.c.fingerprint == bindparam("fingerprint"))
@@ -207,7 +213,7 @@ class _CoreStatements:
         return row.id, row.previous_status
 
     def insert_reports(self, reports: list[NewReport], group_ids: list[int]) -> list[int]:
-        ids = _report_ids(reports, lambda n: reserve_report_ids(self.connection, n))
+        ids = _report_ids(self.connection, reports)
         rows = [{"id": report_id, **_report_row(report, group_id)}
                 for report_id, report, group_id in zip(ids, reports, group_ids)]
         self.connection.execute(_INSERT_REPORTS, rows)
@@ -249,9 +255,9 @@ class _SqliteStatements:
 
     _compiled: dict[str, _DriverStatement] = {}
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, cursor: Any) -> None:
         self.connection = connection
-        self.cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        self.cursor = cursor
         if not self._compiled:
             dialect = connection.dialect
             self._compiled["upsert"] = _DriverStatement(_upsert_statement("sqlite", True), dialect, _GROUP_KEYS)
@@ -283,14 +289,7 @@ class _SqliteStatements:
         for report in reports:
             if report.prepared is None:
                 prepare(report, dialect)
-
-        def reserve(count: int) -> int:
-            after = self.cursor.execute(_RESERVE_IDS, (count,)).fetchone()
-            if after is None:
-                raise CountersMissing("the counters table has no report_id row: run `diagnoser db upgrade`")
-            return int(after[0]) - count
-
-        ids = _report_ids(reports, reserve)
+        ids = _report_ids(self.connection, reports)
         self.cursor.executemany(bulk_insert(Report.__table__, _REPORT_COLUMNS, dialect).sql, [
             (report_id, report.project_id, group_id, *report.prepared)  # type: ignore[misc]
             for report_id, report, group_id in zip(ids, reports, group_ids)])
@@ -305,9 +304,8 @@ class _SqliteStatements:
 
 
 def _statements(connection: Connection) -> _CoreStatements | _SqliteStatements:
-    if connection.dialect.name == "sqlite" and connection.dialect.paramstyle == "qmark":
-        return _SqliteStatements(connection)
-    return _CoreStatements(connection)
+    cursor = sqlite_driver_cursor(connection)
+    return _CoreStatements(connection) if cursor is None else _SqliteStatements(connection, cursor)
 
 
 def _processed_diagnoses(analysis: Analysis, insert: BulkInsert, dialect: str) -> list[tuple[Any, ...]]:

@@ -76,7 +76,7 @@ class JournalImport:
         self._polled_at = 0.0
         self._changes_read_at = 0.0
         self.active_at = 0.0  # when an entry was last read
-        self.healthy = True  # the last batch was written (or refused entry by entry), not failed by the database
+        self.healthy = True  # the database wrote the last batch (or refused single reports): journals may be used
         self.written = 0  # entries written
 
     @property
@@ -182,10 +182,13 @@ class JournalImport:
         if self.state is not None and self.reader is not None:
             self.state.publish(self.healthy and not stopping, self.reader.caught_up)
 
-    def after_batch(self, done: list[Journaled]) -> bool:
-        """After a batch: move the journals' positions on, or (True) read them again from the saved ones, so the
-        caller drops the journal entries it holds."""
-        assert self.reader is not None
+    def after_batch(self, done: list[Journaled], unavailable: bool) -> bool:
+        """After a batch (`unavailable`: the database failed some of it): healthy again when it did not; move the
+        journals' positions on, or (True) read them again from the saved ones, so the caller drops the journal
+        entries it holds."""
+        self.healthy = not unavailable
+        if not done or self.reader is None:
+            return False
         failed = [j for j in done if j.exception(timeout=0) is not None]
         refused = [j for j in failed if isinstance(j.exception(timeout=0), (sa_exc.IntegrityError, sa_exc.DataError))]
         for journaled in refused:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from diagnoser.store.db import sqlite_driver_cursor
+
 _SQLITE_MOVE = "UPDATE journal_positions SET position = ? WHERE journal = ? AND position = ?"
 _SQLITE_FIND = "SELECT position FROM journal_positions WHERE journal = ?"
 _SQLITE_ADD = "INSERT INTO journal_positions (journal, position) VALUES (?, ?)"
@@ -22,16 +24,9 @@ class JournalOutOfOrder(RuntimeError):
     written. The batch is rolled back and the journal read again from the saved position."""
 
 
-def _driver_cursor(connection: Connection):  # type: ignore[no-untyped-def]
-    """SQLite's own cursor when the caller drives the transaction on the driver (db.sqlite_writing_on)."""
-    if connection.dialect.name == "sqlite" and connection.dialect.paramstyle == "qmark":
-        return connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    return None
-
-
 def save_positions(connection: Connection, spans: dict[str, tuple[int, int]]) -> None:
     """Within the caller's transaction: journal `key` is now written from `start` to `end`."""
-    cursor = _driver_cursor(connection)
+    cursor = sqlite_driver_cursor(connection)
     for key, (start, end) in sorted(spans.items()):
         if cursor is not None:
             moved = cursor.execute(_SQLITE_MOVE, (end, key, start)).rowcount

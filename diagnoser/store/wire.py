@@ -52,12 +52,31 @@ def _analysis_bytes(analysis: Analysis) -> bytes:
     return found
 
 
+def _report_fields(report: NewReport) -> tuple[Any, ...]:
+    """A report as both frames and journal entries carry it (_report_of reads it back)."""
+    return (report.project_id, _micros(report.received_at), report.traceback, report.summary, report.source,
+            report.inputs, report.meta, _analysis_bytes(report.analysis))
+
+
+def _report_of(fields: tuple[Any, ...], analyses: AnalysisCache, report_id: int | None = None) -> NewReport:
+    project_id, micros, traceback, summary, source, inputs, meta, analysis = fields
+    return NewReport(project_id=project_id, received_at=_EPOCH + timedelta(microseconds=micros),
+                     traceback=traceback, analysis=analyses.get(analysis), summary=summary, source=source,
+                     inputs=inputs, meta=meta, report_id=report_id)
+
+
+def _ours(body: bytes) -> tuple[Any, ...]:
+    """The fields of a frame or entry this release wrote; WireError(PROTOCOL_MISMATCH) for another release's."""
+    fields = marshal.loads(body)
+    if not isinstance(fields, tuple) or not fields or fields[0] != PROTOCOL:
+        raise WireError(PROTOCOL_MISMATCH)
+    return fields
+
+
 def encode_report(report: NewReport, token_id: int | None, deadline: float) -> bytes:
     """The frame (length included) asking the writer to store `report` by `deadline` (time.monotonic(), which is
     one clock for every process of a Linux machine). Raises ValueError for a value marshal cannot carry."""
-    body = marshal.dumps((PROTOCOL, REPORT, token_id, deadline, report.project_id, _micros(report.received_at),
-                          report.traceback, report.summary, report.source, report.inputs, report.meta,
-                          _analysis_bytes(report.analysis)))
+    body = marshal.dumps((PROTOCOL, REPORT, token_id, deadline, *_report_fields(report)))
     return HEADER.pack(len(body)) + body
 
 
@@ -71,24 +90,17 @@ def encode_journal_entry(report: NewReport, report_id: int) -> bytes:
     """A journal entry (store.journal): a report accepted as `report_id`. No token (it was checked when accepted)
     and no deadline (it was answered 201: it is written whenever the database can take it). Raises ValueError
     for a value marshal cannot carry."""
-    return marshal.dumps((PROTOCOL, report_id, report.project_id, _micros(report.received_at), report.traceback,
-                          report.summary, report.source, report.inputs, report.meta,
-                          _analysis_bytes(report.analysis)))
+    return marshal.dumps((PROTOCOL, report_id, *_report_fields(report)))
 
 
 def decode_journal_entry(body: bytes, analyses: AnalysisCache) -> NewReport:
     """The report of a journal entry; WireError when it is not one this release can read."""
     try:
-        fields = marshal.loads(body)
-        if not isinstance(fields, tuple) or not fields or fields[0] != PROTOCOL:
-            raise WireError(PROTOCOL_MISMATCH)
-        _, report_id, project_id, micros, traceback, summary, source, inputs, meta, analysis = fields
-        return NewReport(project_id=project_id, received_at=_EPOCH + timedelta(microseconds=micros),
-                         traceback=traceback, analysis=analyses.get(analysis), summary=summary, source=source,
-                         inputs=inputs, meta=meta, report_id=report_id)
+        fields = _ours(body)
+        return _report_of(fields[2:], analyses, report_id=fields[1])
     except WireError:
         raise
-    except (ValueError, EOFError, TypeError) as error:
+    except (ValueError, EOFError, TypeError, IndexError) as error:
         raise WireError(f"unreadable journal entry: {error}") from None
 
 
@@ -118,18 +130,14 @@ def decode_request(body: bytes, analyses: AnalysisCache) -> tuple[NewReport, int
     """(report, token id, deadline) from a frame's body, or None for a sync request; WireError when it is not one
     of ours."""
     try:
-        fields = marshal.loads(body)
-        if not isinstance(fields, tuple) or not fields or fields[0] != PROTOCOL:
-            raise WireError(PROTOCOL_MISMATCH)
+        fields = _ours(body)
         if fields[1] == SYNC:
             return None
-        _, _, token_id, deadline, project_id, micros, traceback, summary, source, inputs, meta, analysis = fields
-        report = NewReport(project_id=project_id, received_at=_EPOCH + timedelta(microseconds=micros),
-                           traceback=traceback, analysis=analyses.get(analysis), summary=summary, source=source,
-                           inputs=inputs, meta=meta)
+        token_id, deadline = fields[2], fields[3]
+        report = _report_of(fields[4:], analyses)
     except WireError:
         raise
-    except (ValueError, EOFError, TypeError) as error:
+    except (ValueError, EOFError, TypeError, IndexError) as error:
         raise WireError(f"unreadable report frame: {error}") from None
     return report, token_id, deadline
 

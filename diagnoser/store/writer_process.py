@@ -104,7 +104,6 @@ class WriterServer:
         self._syncs: list[_Client] = []  # clients waiting for everything journaled to be written
         self._journals = (JournalImport(journal_dir, self._engine, self.committer.dialect)
                           if journal_dir is not None else None)
-        self._healthy = True  # the database wrote the last batch (or refused single reports): journals may be used
         self._clients: set[_Client] = set()
         self._stopping_since: float | None = None
         self._last_commit = 0.0
@@ -130,10 +129,8 @@ class WriterServer:
     def _poll(self) -> None:
         """Queue what the journals hold now (store.journal_import looks every few milliseconds)."""
         if self._journals is not None:
-            self._journals.healthy = self._healthy
             self._ready.extend(self._journals.poll(self.batch_max - len(self._ready),
                                                    stopping=self._stopping_since is not None))
-            self._healthy = self._journals.healthy
 
     def _read_everything(self) -> bool:
         """Queue every journal entry appended until now (that fits in a batch); False when there was none."""
@@ -149,7 +146,7 @@ class WriterServer:
             if not self._ready and not self._read_everything():
                 break
             self._write_ready()
-            if not self._healthy:
+            if self._journals is not None and not self._journals.healthy:
                 break
         syncs, self._syncs = self._syncs, []
         for client in syncs:
@@ -194,12 +191,12 @@ class WriterServer:
         time.sleep(WITHDRAW_SECONDS)
         deadline = time.monotonic() + self.stop_grace
         while time.monotonic() < deadline:
-            self._healthy = True
+            self._journals.healthy = True
             self._read_everything()
             if not self._ready:
                 break
             self._write_ready()
-            if not self._healthy:
+            if not self._journals.healthy:
                 time.sleep(0.5)
         if self._journals.pending():
             log.warning("stopping with journal entries not written yet: the next start writes them")
@@ -331,13 +328,11 @@ class WriterServer:
         if not wanted:
             return
         self.committer.write(wanted)
-        # Healthy again once a batch is written without the database failing it (journals are used again then).
-        errors = [p.exception(timeout=0) for p in wanted]
-        self._healthy = not any(e is not None and refusal_of(e)[0] == wire.UNAVAILABLE for e in errors)
-        if journaled and self._journals is not None:
-            if self._journals.after_batch(journaled):  # read again from the saved positions
+        if self._journals is not None:
+            errors = [p.exception(timeout=0) for p in wanted]
+            unavailable = any(e is not None and refusal_of(e)[0] == wire.UNAVAILABLE for e in errors)
+            if self._journals.after_batch(journaled, unavailable):  # read again from the saved positions
                 self._ready = [w for w in self._ready if not isinstance(w, Journaled)]
-                self._healthy = False
             if not self._ready:
                 self._journals.clean_up()
         for pending in wanted:

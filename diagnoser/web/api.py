@@ -39,9 +39,17 @@ def _reading() -> Any:
     return reading(services.sessions)
 
 
+def base_url() -> str:
+    """Where the dashboard is, for the `url` of answers: the configured base, or the request's own host."""
+    return _services().settings.base_url or f"{request.scheme}://{request.host}"
+
+
+def group_link(base: str, group_id: int) -> str:
+    return f"{base}/groups/{int(group_id)}"
+
+
 def group_url(group_id: int) -> str:
-    base = _services().settings.base_url or f"{request.scheme}://{request.host}"
-    return f"{base}/groups/{group_id}"
+    return group_link(base_url(), group_id)
 
 
 @bp.post("/reports")
@@ -51,8 +59,7 @@ def post_report() -> Response:
     report = new_report(principal, parse_report(read_json(services.settings.max_body_bytes)))
     stored = services.writer.write(report, timeout=services.settings.write_timeout_seconds)
     services.metrics.count_ingested(report.analysis.cause)
-    base = services.settings.base_url or f"{request.scheme}://{request.host}"
-    return Response(report_answer(stored, report.analysis, base), status=201, mimetype="application/json")
+    return Response(report_answer(stored, report.analysis, base_url()), status=201, mimetype="application/json")
 
 
 def new_report(principal: Principal, payload: ReportPayload) -> NewReport:
@@ -77,7 +84,7 @@ def report_answer(stored: Stored, analysis: Analysis, base: str) -> str:
         diagnoses = analysis.derived["json"] = json.dumps(analysis.diagnoses, separators=(",", ":"))
     return (f'{{"report_id":{int(stored.report_id)},"group_id":{int(stored.group_id)},'
             f'"group_status":{json.dumps(stored.group_status)},"diagnoses":{diagnoses},'
-            f'"url":{json.dumps(f"{base}/groups/{int(stored.group_id)}")}}}\n')
+            f'"url":{json.dumps(group_link(base, stored.group_id))}}}\n')
 
 
 def _query(allowed: tuple[str, ...]) -> dict[str, str]:

@@ -20,6 +20,7 @@ from werkzeug.wsgi import get_host
 
 from diagnoser.store.acceptor import JournalAcceptor
 from diagnoser.store.tokens import hash_token
+from diagnoser.web.api import new_report, report_answer
 from diagnoser.web.errors import ApiError
 from diagnoser.web.payload import parse_report
 
@@ -75,8 +76,6 @@ class FastIngest:
             payload = parse_report(document)
         except (ValueError, RecursionError, ApiError):
             return None
-        from diagnoser.web.api import new_report, report_answer  # the app's own (imported once the app exists)
-
         try:
             report = new_report(principal, payload)
         except Exception:  # noqa: BLE001 - nothing is stored yet: the app meets it again and answers as it does
