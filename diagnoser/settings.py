@@ -7,12 +7,13 @@ contents are the value), the usual way containers mount secrets. Defaults give a
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+import platformdirs
 
 
 class SettingsError(ValueError):
@@ -30,36 +31,34 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DIAGNOSER_DATA_DIR", "./data", "Folder for the default SQLite database; created on first start."),
+    Setting("DIAGNOSER_DATA_DIR", "the user's data folder", "Folder of the default SQLite database, created on first start; default: the platform's per-user data folder (~/.local/share/diagnoser on Linux)."),
     Setting("DIAGNOSER_DATABASE_URL", "", "SQLAlchemy URL of the database; default sqlite:///<DATA_DIR>/diagnoser.db.", secret=True),
     Setting("DIAGNOSER_SECRET_KEY", "", "Flask secret key; a random one per process when unset.", secret=True),
     Setting("DIAGNOSER_MAX_BODY_BYTES", "1048576", "Largest accepted request body, after gzip decompression (bytes)."),
     Setting("DIAGNOSER_BASE_URL", "", "Public base URL used in the `url` of answers; default: the request's host."),
     Setting("DIAGNOSER_TOKEN_CACHE_SECONDS", "10", "How long a worker trusts a verified token before asking the database again (0: always ask)."),
     Setting("DIAGNOSER_BATCH_MAX", "200", "Most reports written in one database transaction by the group-commit writer."),
+    Setting("DIAGNOSER_QUEUE_MAX", "2000", "Most reports waiting for the writer in one process; beyond it a report is answered 503 at once."),
     Setting("DIAGNOSER_WRITE_TIMEOUT_SECONDS", "10", "How long a request waits for its report to be committed before answering 503."),
-    Setting("DIAGNOSER_WRITER_PROCESS", "1", "1: under gunicorn, one writer process stores every worker's reports (faster); 0: each worker writes its own."),
-    Setting("DIAGNOSER_WRITER_SOCKET", "", "Set by the gunicorn master for its workers (the writer process's Unix socket); leave it unset."),
-    Setting("DIAGNOSER_JOURNAL", "1", "1: with the writer process, a worker answers 201 once the report is in its journal file (written to the database within milliseconds, never lost); 0: only once committed."),
-    Setting("DIAGNOSER_JOURNAL_DIR", "", "Folder of the journal files; default <DATA_DIR>/journal. Must be on this machine and outlive restarts."),
+    Setting("DIAGNOSER_METRICS_TOKEN", "", "Bearer token that /metrics requires; unset: /metrics answers 404 unless DIAGNOSER_METRICS_PUBLIC=1.", secret=True),
+    Setting("DIAGNOSER_METRICS_PUBLIC", "0", "1: /metrics answers anyone (for a scraper on a private network)."),
     Setting("DIAGNOSER_LOG_LEVEL", "INFO", "Logging level of the service."),
 )
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = Path("./data")
+    data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("diagnoser")))
     database_url: str = ""
     secret_key: str = field(default="", repr=False)
     max_body_bytes: int = 1024 * 1024
     base_url: str = ""
     token_cache_seconds: float = 10.0
     batch_max: int = 200
+    queue_max: int = 2000
     write_timeout_seconds: float = 10.0
-    writer_process: bool = True
-    writer_socket: str = ""
-    journal: bool = True
-    journal_dir: Path | None = None
+    metrics_token: str = field(default="", repr=False)
+    metrics_public: bool = False
     log_level: str = "INFO"
 
     @property
@@ -68,13 +67,6 @@ class Settings:
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'diagnoser.db').resolve()}"
-
-    @property
-    def resolved_journal_dir(self) -> Path:
-        """This database's journal folder: one per database, so two services on one machine never mix theirs."""
-        root = self.journal_dir if self.journal_dir is not None else self.data_dir / "journal"
-        key = hashlib.sha256(self.resolved_database_url.encode()).hexdigest()[:16]
-        return (root / key).resolve()
 
     def replace(self, **changes: object) -> "Settings":
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -118,14 +110,23 @@ _BOOLEANS = {"1": True, "true": True, "yes": True, "on": True, "0": False, "fals
 _LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 
 
+def _bool(name: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text not in _BOOLEANS:
+        raise SettingsError(f"{name}: expected 1 or 0 (true/false, yes/no), got {value!r}")
+    return _BOOLEANS[text]
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Parse the environment (or the given mapping) into Settings, or raise SettingsError naming the variable."""
     env = os.environ if env is None else env
     raw = {s.name: _raw(env, s.name, s.secret) for s in SETTINGS}
 
-    def get(name: str) -> str:
+    def get(name: str, default: str | None = None) -> str:
         value = raw[name]
-        return next(s.default for s in SETTINGS if s.name == name) if value is None else value
+        if value is not None:
+            return value
+        return default if default is not None else next(s.default for s in SETTINGS if s.name == name)
 
     url = get("DIAGNOSER_DATABASE_URL").strip()
     if url and "://" not in url:
@@ -136,28 +137,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     base_url = get("DIAGNOSER_BASE_URL").strip().rstrip("/")
     if base_url and not base_url.startswith(("http://", "https://")):
         raise SettingsError(f"DIAGNOSER_BASE_URL: expected an http(s) URL, got {base_url!r}")
-    data_dir = get("DIAGNOSER_DATA_DIR").strip()
+    data_dir = get("DIAGNOSER_DATA_DIR", platformdirs.user_data_dir("diagnoser")).strip()
     if not data_dir:
         raise SettingsError("DIAGNOSER_DATA_DIR: must not be empty")
-    writer_process = get("DIAGNOSER_WRITER_PROCESS").strip().lower()
-    if writer_process not in _BOOLEANS:
-        raise SettingsError(f"DIAGNOSER_WRITER_PROCESS: expected 1 or 0 (true/false, yes/no), got {writer_process!r}")
-    journal = get("DIAGNOSER_JOURNAL").strip().lower()
-    if journal not in _BOOLEANS:
-        raise SettingsError(f"DIAGNOSER_JOURNAL: expected 1 or 0 (true/false, yes/no), got {journal!r}")
-    journal_dir = get("DIAGNOSER_JOURNAL_DIR").strip()
     return Settings(
-        data_dir=Path(data_dir),
+        data_dir=Path(data_dir).expanduser(),
         database_url=url,
         secret_key=get("DIAGNOSER_SECRET_KEY") or secrets.token_hex(32),
         max_body_bytes=_int("DIAGNOSER_MAX_BODY_BYTES", get("DIAGNOSER_MAX_BODY_BYTES"), 1024),
         base_url=base_url,
         token_cache_seconds=_float("DIAGNOSER_TOKEN_CACHE_SECONDS", get("DIAGNOSER_TOKEN_CACHE_SECONDS"), 0.0),
         batch_max=_int("DIAGNOSER_BATCH_MAX", get("DIAGNOSER_BATCH_MAX"), 1),
+        queue_max=_int("DIAGNOSER_QUEUE_MAX", get("DIAGNOSER_QUEUE_MAX"), 1),
         write_timeout_seconds=_float("DIAGNOSER_WRITE_TIMEOUT_SECONDS", get("DIAGNOSER_WRITE_TIMEOUT_SECONDS"), 0.1),
-        writer_process=_BOOLEANS[writer_process],
-        writer_socket=get("DIAGNOSER_WRITER_SOCKET").strip(),
-        journal=_BOOLEANS[journal],
-        journal_dir=Path(journal_dir) if journal_dir else None,
+        metrics_token=get("DIAGNOSER_METRICS_TOKEN").strip(),
+        metrics_public=_bool("DIAGNOSER_METRICS_PUBLIC", get("DIAGNOSER_METRICS_PUBLIC")),
         log_level=level,
     )

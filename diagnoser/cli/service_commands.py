@@ -1,29 +1,68 @@
-"""Service commands: serve, db upgrade, tokens, reclassify. Thin click wrappers over plain functions."""
+"""Service commands: serve, db, tokens, reclassify. Thin click wrappers over plain functions.
+
+Every command that uses the database says which one on its first line (stderr), migrates it first, and turns a
+bad setting, a missing driver or an unreachable server into one line and exit status 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, NoReturn
 
 import click
 
 from diagnoser.settings import Settings, SettingsError, load_settings
 
 
-def _settings() -> Settings:
+def fail(message: str) -> NoReturn:
+    click.echo(f"diagnoser: {message}", err=True)
+    raise SystemExit(2)
+
+
+def settings_or_exit() -> Settings:
     try:
         return load_settings()
     except SettingsError as error:
-        raise click.UsageError(str(error)) from None
+        fail(str(error))
+
+
+def prepared_database(settings: Settings, quiet: bool = False) -> str:
+    """Say which database this command uses, and bring it to the current schema; its URL."""
+    from diagnoser.store.db import DatabaseError, safe_url
+    from diagnoser.store.migrate import upgrade
+
+    url = settings.resolved_database_url
+    if not quiet:
+        click.echo(f"diagnoser: database {safe_url(url)}", err=True)
+    try:
+        upgrade(url)
+    except DatabaseError as error:
+        fail(str(error))
+    return url
+
+
+@contextmanager
+def store_sessions(settings: Settings) -> Iterator[Any]:
+    """A sessionmaker on the prepared database, disposed of afterwards; database errors end the command cleanly."""
+    from sqlalchemy import exc as sa_exc
+
+    from diagnoser.store.db import make_engine, make_sessionmaker, unavailable_reason
+
+    engine = make_engine(prepared_database(settings))
+    try:
+        yield make_sessionmaker(engine)
+    except sa_exc.DBAPIError as error:
+        fail(f"database error: {unavailable_reason(error) or str(error.orig).splitlines()[0]}")
+    finally:
+        engine.dispose()
 
 
 def serve(host: str, port: int, dev: bool, workers: int | None, threads: int | None) -> None:
     """Apply migrations, then run gunicorn (or Flask's development server with --dev)."""
-    from diagnoser.store.migrate import upgrade
-
-    settings = _settings()
-    upgrade(settings.resolved_database_url)
-    click.echo(f"diagnoser: database {_safe_url(settings.resolved_database_url)}", err=True)
+    settings = settings_or_exit()
+    prepared_database(settings)
     if dev:
         from diagnoser.web import create_app
 
@@ -31,14 +70,14 @@ def serve(host: str, port: int, dev: bool, workers: int | None, threads: int | N
         return
     from gunicorn.app.base import BaseApplication
 
-    from diagnoser.web import gunicorn_conf
+    from diagnoser import gunicorn_conf
 
     options: dict[str, Any] = {
         "bind": f"{host}:{port}", "workers": workers or gunicorn_conf.workers,
         "worker_class": gunicorn_conf.worker_class, "threads": threads or gunicorn_conf.threads,
         "keepalive": gunicorn_conf.keepalive, "timeout": gunicorn_conf.timeout,
         "graceful_timeout": gunicorn_conf.graceful_timeout, "errorlog": "-", "loglevel": "info",
-        "on_starting": gunicorn_conf.on_starting, "on_exit": gunicorn_conf.on_exit,
+        "on_starting": gunicorn_conf.on_starting, "child_exit": gunicorn_conf.child_exit,
     }
 
     class _App(BaseApplication):  # type: ignore[misc]
@@ -54,21 +93,16 @@ def serve(host: str, port: int, dev: bool, workers: int | None, threads: int | N
     _App().run()
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 def register(cli: click.Group) -> None:
     @cli.command("serve")
     @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
     @click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
     @click.option("--dev", is_flag=True, help="Flask's development server (one process, debug) instead of gunicorn.")
-    @click.option("--workers", type=click.IntRange(1, 64), help="gunicorn worker processes (default: one per core).")
-    @click.option("--threads", type=click.IntRange(1, 256), help="Threads per worker (default 16).")
+    @click.option("--workers", type=click.IntRange(1, 64),
+                  help="gunicorn worker processes (default: 1 on SQLite, one per core on PostgreSQL).")
+    @click.option("--threads", type=click.IntRange(1, 256), help="Threads per worker (default: 32 on SQLite, 16).")
     def serve_cmd(host: str, port: int, dev: bool, workers: int | None, threads: int | None) -> None:
-        """Run the service. Zero configuration: SQLite in ./data (or DIAGNOSER_DATA_DIR), migrated on start."""
+        """Run the service. Zero configuration: SQLite in the user's data folder, migrated on start."""
         serve(host, port, dev, workers, threads)
 
     @cli.group("db")
@@ -79,11 +113,17 @@ def register(cli: click.Group) -> None:
     @click.option("--revision", default="head", show_default=True)
     def db_upgrade(revision: str) -> None:
         """Apply migrations up to REVISION."""
+        from diagnoser.store.db import DatabaseError, safe_url
         from diagnoser.store.migrate import upgrade
 
-        settings = _settings()
-        upgrade(settings.resolved_database_url, revision)
-        click.echo(f"database at {revision}: {_safe_url(settings.resolved_database_url)}")
+        settings = settings_or_exit()
+        url = settings.resolved_database_url
+        click.echo(f"diagnoser: database {safe_url(url)}", err=True)
+        try:
+            upgrade(url, revision)
+        except DatabaseError as error:
+            fail(str(error))
+        click.echo(f"database at {revision}")
 
     @cli.group("tokens")
     def tokens() -> None:
@@ -95,22 +135,16 @@ def register(cli: click.Group) -> None:
     @click.option("--team", default="default", show_default=True, help="Team name; created when new.")
     def tokens_create(project: str, scope: str, team: str) -> None:
         """Create a token; the token itself is printed alone on the last line."""
-        from diagnoser.store.db import make_engine, make_sessionmaker, writing
-        from diagnoser.store.migrate import upgrade
+        from diagnoser.store.db import writing
         from diagnoser.store.tokens import create_token
 
-        url = _settings().resolved_database_url
-        upgrade(url)
-        engine = make_engine(url)
-        try:
-            with writing(make_sessionmaker(engine)) as session:
-                try:
-                    row, plaintext = create_token(session, project, scope, team)
-                except ValueError as error:
-                    raise click.UsageError(str(error)) from None
-        finally:
-            engine.dispose()
-        click.echo(f"created a new {scope} token for project {project!r} of team {team!r} (prefix {row.prefix});"
+        with store_sessions(settings_or_exit()) as sessions, writing(sessions) as session:
+            try:
+                row, plaintext = create_token(session, project, scope, team)
+            except ValueError as error:
+                fail(str(error))
+            prefix = row.prefix
+        click.echo(f"created a new {scope} token for project {project!r} of team {team!r} (prefix {prefix});"
                    " it is shown only now:")
         click.echo(plaintext)
 
@@ -118,68 +152,65 @@ def register(cli: click.Group) -> None:
     @click.argument("token_or_prefix")
     def tokens_revoke(token_or_prefix: str) -> None:
         """Revoke a token, given in full or by the prefix `tokens list` shows."""
-        from diagnoser.store.db import make_engine, make_sessionmaker, writing
+        from diagnoser.store.db import writing
         from diagnoser.store.tokens import revoke_token
 
-        settings = _settings()
-        engine = make_engine(settings.resolved_database_url)
-        try:
-            with writing(make_sessionmaker(engine)) as session:
-                count = revoke_token(session, token_or_prefix)
-            _announce_changes(engine, settings)
-        finally:
-            engine.dispose()
+        with store_sessions(settings_or_exit()) as sessions, writing(sessions) as session:
+            count = revoke_token(session, token_or_prefix)
         if not count:
-            raise click.ClickException("no such active token")
+            fail(f"no active token matches {token_or_prefix!r} (see `diagnoser tokens list`)")
         click.echo(f"revoked {count} token(s)")
 
     @tokens.command("list")
     def tokens_list() -> None:
         """Every token's team, project, scope and prefix."""
-        from diagnoser.store.db import make_engine, make_sessionmaker, reading
+        from diagnoser.store.db import reading
         from diagnoser.store.tokens import list_tokens
 
-        engine = make_engine(_settings().resolved_database_url)
-        try:
-            with reading(make_sessionmaker(engine)) as session:
-                rows = list_tokens(session)
-        finally:
-            engine.dispose()
+        with store_sessions(settings_or_exit()) as sessions, reading(sessions) as session:
+            rows = list_tokens(session)
+        if not rows:
+            click.echo("no tokens yet: diagnoser tokens create --project NAME --scope ingest")
+            return
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(box=None, pad_edge=False)
+        for name in ("team", "project", "scope", "prefix", "state"):
+            table.add_column(name)
         for team, project, scope, prefix, revoked in rows:
-            click.echo(f"{team}\t{project}\t{scope}\t{prefix}...\t{'revoked' if revoked else 'active'}")
+            table.add_row(team, project, scope, f"{prefix}...", "revoked" if revoked else "active")
+        Console(soft_wrap=True).print(table)
 
     @cli.command("reclassify")
-    @click.option("--all", "everything", is_flag=True, help="Every report, not only those of older rule sets.")
-    @click.option("--batch-size", default=200, show_default=True, type=click.IntRange(1, 10_000))
+    @click.option("--all", "everything", is_flag=True, help="Every stored text, not only those of older rule sets.")
+    @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10_000))
     def reclassify_cmd(everything: bool, batch_size: int) -> None:
-        """Re-diagnose stored reports with the current rules, and regroup them."""
+        """Re-diagnose stored reports with the current engine (each distinct text once), and regroup them."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         from diagnoser.store.analysis import RULESET_VERSION
-        from diagnoser.store.db import make_engine, make_sessionmaker
         from diagnoser.store.reclassify import count_stale, reclassify
 
-        settings = _settings()
-        engine = make_engine(settings.resolved_database_url)
-        try:
-            sessions = make_sessionmaker(engine)
+        with store_sessions(settings_or_exit()) as sessions:
             total = count_stale(sessions, everything)
-            with click.progressbar(length=total, label=f"reclassifying (rules {RULESET_VERSION})",
-                                   file=sys.stderr) as bar:
-                outcome = reclassify(sessions, everything=everything, batch_size=batch_size, progress=bar.update)
-            _announce_changes(engine, settings)
-        finally:
-            engine.dispose()
-        click.echo(f"{outcome.seen} reports re-diagnosed, {outcome.regrouped} moved to another group, "
-                   f"{outcome.groups_removed} emptied groups removed")
+            columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+            with Progress(*columns, transient=not sys.stderr.isatty(),
+                          console=_stderr_console()) as progress:
+                task = progress.add_task(f"diagnosing (rules {RULESET_VERSION})", total=total, rate="")
+
+                def advance(n: int) -> None:
+                    progress.advance(task, n)
+                    speed = progress.tasks[0].speed
+                    progress.update(task, rate=f"{speed:,.0f} texts/s" if speed else "")
+
+                outcome = reclassify(sessions, everything=everything, batch_size=batch_size, progress=advance)
+        click.echo(f"{outcome.texts} distinct texts diagnosed again, {outcome.reports_moved} reports moved to "
+                   f"another group, {outcome.groups_removed} emptied groups removed")
 
 
-def _announce_changes(engine: Any, settings: Any) -> None:
-    """Tell a service running on this machine over the same database, at once, that tokens or groups changed
-    (it also notices by itself within milliseconds: store.journal.announce_changes)."""
-    from diagnoser.store.counters import read_changes
-    from diagnoser.store.journal import announce_changes
+def _stderr_console() -> Any:
+    from rich.console import Console
 
-    try:
-        with engine.connect() as connection:
-            announce_changes(settings.resolved_journal_dir, read_changes(connection))
-    except Exception:  # noqa: BLE001 - the change is committed; the service reads it from the database anyway
-        pass
+    return Console(stderr=True)

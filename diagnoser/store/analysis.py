@@ -1,5 +1,5 @@
-"""Run the engine on a (scrubbed) report and reduce its answer to what the store keeps: the last traceback's
-diagnoses and a group key.
+"""Run the engine on a (scrubbed) report and reduce its answer to what the store keeps: the diagnoses of the
+traceback to answer with, and a group key.
 
 The group key is the best diagnosis's fingerprint; with no diagnosis we derive one from the exception type and its
 message with the variable parts (numbers, quoted names, addresses) blanked, so the same unexplained error still
@@ -17,11 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diagnoser.engine import diagnose
-
-try:
-    from diagnoser.engine.rules import RULESET_VERSION as _RULESET_VERSION
-except Exception:  # the engine may not provide it (yet): every report then carries "0"
-    _RULESET_VERSION = "0"
+from diagnoser.engine.rules import RULESET_VERSION as _RULESET_VERSION
 
 RULESET_VERSION: str = str(_RULESET_VERSION)[:64] or "0"
 
@@ -37,14 +33,16 @@ MAX_FINGERPRINT = 128
 
 @dataclass
 class Analysis:
+    """The engine's answer for one report text, shared by every report of that text (do not mutate)."""
+
+    content_hash: str
     exception_type: str
     exception_message: str
     framework: str | None
     diagnoses: list[dict[str, Any]] = field(default_factory=list)
     fingerprint: str = ""
     ruleset_version: str = RULESET_VERSION
-    # Forms of `diagnoses` derived once and shared with every report of the same text (see analyse's cache), by
-    # name: the diagnosis rows without a report id (store.ingest), the JSON for answers (web.api).
+    # The answer's JSON for the diagnoses, made once per analysis (web.api).
     derived: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
@@ -54,6 +52,11 @@ class Analysis:
     @property
     def cause(self) -> str | None:
         return self.best["cause"] if self.best else None
+
+    @property
+    def title(self) -> str:
+        best = self.best or {}
+        return str(best.get("title") or f"{self.exception_type}: {self.exception_message}".strip(": "))[:1000]
 
 
 def normalise_message(message: str) -> str:
@@ -85,27 +88,35 @@ def _clean_fingerprint(value: object) -> str:
     return text
 
 
+def content_hash(traceback: str, summary: str | None, source: str | None, inputs: Any) -> str:
+    """What identifies a report's text: equal hashes, equal engine input, equal answer."""
+    digest = hashlib.blake2b(digest_size=20)
+    inputs_text = json.dumps(inputs, sort_keys=True, default=str) if inputs else None
+    for part in (traceback, summary, source, inputs_text):
+        digest.update(b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass") + b"\x02")
+    return digest.hexdigest()
+
+
 class _AnalysisCache:
-    """The last answers of the engine, by a digest of its inputs.
+    """The last answers of the engine, by content hash.
 
     Why: a recurring cause is the common case (one broken script crashing across a sweep, a cluster, a night of
-    retries), and the engine is pure, so the same text gets the same answer. Keyed by a digest, not the text, so a
-    full cache holds small keys; the engine function and rule-set version are part of the key.
+    retries), and the engine is pure, so the same text gets the same answer without running it again.
     """
 
     def __init__(self, size: int = 2048) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[Any, ...], Analysis] = OrderedDict()
+        self._entries: OrderedDict[tuple[str, str], Analysis] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...]) -> Analysis | None:
+    def get(self, key: tuple[str, str]) -> Analysis | None:
         with self._lock:
             found = self._entries.get(key)
             if found is not None:
                 self._entries.move_to_end(key)
             return found
 
-    def put(self, key: tuple[Any, ...], value: Analysis) -> None:
+    def put(self, key: tuple[str, str], value: Analysis) -> None:
         with self._lock:
             self._entries[key] = value
             if len(self._entries) > self.size:
@@ -115,48 +126,26 @@ class _AnalysisCache:
 _cache = _AnalysisCache()
 
 
-_GIL_FREE_CHUNK = 2047  # hashlib lets other threads run while it hashes 2048 bytes or more at once
-
-
-def _update(digest: Any, data: bytes) -> None:
-    """Feed `data` in chunks hashlib hashes without releasing the GIL.
-
-    Why: a traceback is a few KB, hashed in microseconds; releasing the GIL for that, under load, hands it to another
-    request thread and makes this one wait for it again (two context switches and a wait for nothing).
-    """
-    if len(data) <= _GIL_FREE_CHUNK:
-        digest.update(data)
-        return
-    view = memoryview(data)
-    for start in range(0, len(data), _GIL_FREE_CHUNK):
-        digest.update(view[start:start + _GIL_FREE_CHUNK])
-
-
-def analyse(traceback: str, summary: str | None = None, source: str | None = None, cache: bool = True,
-            inputs: Any = None) -> Analysis:
-    """Diagnose one report (the answer is shared: do not mutate it). Never raises on any text: an engine failure
-    leaves the report undiagnosed but stored. `inputs` (the shapes the client saw fed to fit) is evidence too."""
-    if not cache:
-        return _analyse(traceback, summary, source, inputs)
-    digest = hashlib.blake2b(digest_size=20)
-    inputs_text = json.dumps(inputs, sort_keys=True, default=str) if inputs else None
-    for part in (traceback, summary, source, inputs_text):
-        _update(digest, b"\x00" if part is None else b"\x01" + part.encode("utf-8", "surrogatepass") + b"\x02")
-    key = (diagnose, RULESET_VERSION, digest.digest())
-    found = _cache.get(key)
+def analyse(traceback: str, summary: str | None = None, source: str | None = None, inputs: Any = None,
+            cache: bool = True) -> Analysis:
+    """Diagnose one report. Never raises on any text: an engine failure leaves the report undiagnosed but stored."""
+    digest = content_hash(traceback, summary, source, inputs)
+    key = (RULESET_VERSION, digest)
+    found = _cache.get(key) if cache else None
     if found is None:
-        found = _analyse(traceback, summary, source, inputs)
-        _cache.put(key, found)
+        found = _analyse(digest, traceback, summary, source, inputs)
+        if cache:
+            _cache.put(key, found)
     return found
 
 
-def _analyse(traceback: str, summary: str | None, source: str | None, inputs: Any = None) -> Analysis:
+def _analyse(digest: str, traceback: str, summary: str | None, source: str | None, inputs: Any) -> Analysis:
     try:
-        # The traceback to answer with is the last one a rule explains (a run often ends in a wrapper such as
+        # The traceback to answer with is the last one the engine explains (a run often ends in a wrapper such as
         # torch.distributed's ChildFailedError), else the last one.
         primary = diagnose(traceback, summary=summary, source=source, inputs=inputs).primary
         last = primary.to_dict() if primary is not None else None
-    except Exception:  # the engine promises not to raise; a report must still be kept if it does
+    except Exception:  # noqa: BLE001 - the engine promises not to raise; a report must still be kept if it does
         last = None
     if last:
         exc = last.get("exception") or {}
@@ -169,5 +158,6 @@ def _analyse(traceback: str, summary: str | None, source: str | None, inputs: An
     fingerprint = _clean_fingerprint(diagnoses[0].get("fingerprint")) if diagnoses else ""
     if not fingerprint:
         fingerprint = fallback_fingerprint(exc_type, message)
-    return Analysis(exception_type=exc_type[:200], exception_message=message, framework=framework,
-                    diagnoses=diagnoses, fingerprint=fingerprint, ruleset_version=RULESET_VERSION)
+    return Analysis(content_hash=digest, exception_type=exc_type[:200], exception_message=message,
+                    framework=framework, diagnoses=diagnoses, fingerprint=fingerprint,
+                    ruleset_version=RULESET_VERSION)

@@ -11,8 +11,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
+from sqlalchemy import exc as sa_exc
 
-from diagnoser.store.db import make_engine
+from diagnoser.store.db import DatabaseError, make_engine, safe_url, unavailable_reason
 
 
 def migrations_dir() -> Path:
@@ -32,7 +33,10 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head", engine: Engine | None = None) -> None:
-    """Bring the database at `url` to `revision`. Safe to run on every start: a no-op when already there."""
+    """Bring the database at `url` to `revision`. Safe to run on every start: a no-op when already there.
+
+    Raises DatabaseError, with one line to act on, when the database cannot be reached or its driver is missing.
+    """
     cfg = alembic_config(url)
     own = engine is None
     engine = engine or make_engine(url)
@@ -40,6 +44,9 @@ def upgrade(url: str, revision: str = "head", engine: Engine | None = None) -> N
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
             command.upgrade(cfg, revision)
+    except sa_exc.DBAPIError as error:
+        reason = unavailable_reason(error) or str(error.orig).strip().splitlines()[0]
+        raise DatabaseError(f"cannot use the database {safe_url(url)}: {reason}") from None
     finally:
         if own:
             engine.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from diagnoser.store.base import Base, UTCDateTime, utcnow
@@ -78,25 +78,55 @@ class Group(Base):
     previous_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
-class Report(Base):
-    """One traceback as sent by a training run, already scrubbed of secrets."""
+class AnalysisRow(Base):
+    """One distinct report text of a project (traceback, summary, source, fed shapes) and the engine's answer.
 
-    __tablename__ = "reports"
-    __table_args__ = (Index("ix_reports_project_id_received_at", "project_id", "received_at"),)
+    Why a table of its own: a broken script crashes the same way across a sweep, a cluster or a night of retries,
+    so most reports repeat a text already stored. Keeping the text and its diagnoses once per project makes a
+    report a small row, and lets `reclassify` diagnose each distinct text once instead of every report.
+    """
+
+    __tablename__ = "analyses"
+    __table_args__ = (UniqueConstraint("project_id", "content_hash"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
-    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    content_hash: Mapped[str] = mapped_column(String(64))
     traceback: Mapped[str] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(Text, nullable=True)
     source: Mapped[str | None] = mapped_column(Text, nullable=True)
     inputs: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     exception_type: Mapped[str] = mapped_column(String(200), default="")
     exception_message: Mapped[str] = mapped_column(Text, default="")
+    framework: Mapped[str | None] = mapped_column(String(64), nullable=True)
     cause: Mapped[str | None] = mapped_column(String(64), nullable=True)
     fingerprint: Mapped[str] = mapped_column(String(128))
     ruleset_version: Mapped[str] = mapped_column(String(64))
+    diagnoses: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class Report(Base):
+    """One crash as a training run sent it (already scrubbed of secrets): when, where from, and which text.
+
+    `event_id` is the client's own id for the report: a resend of the same report (after a 503 or a cut-off
+    answer) is recognised by it and answered as the first time, never stored twice. `group_status` is what the
+    report found its group to be (new, existing, regressed): the answer a repeat gets again.
+    """
+
+    __tablename__ = "reports"
+    __table_args__ = (
+        Index("ix_reports_project_id_received_at", "project_id", "received_at"),
+        Index("ix_reports_group_id_id", "group_id", "id"),
+        UniqueConstraint("project_id", "event_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    analysis_id: Mapped[int] = mapped_column(ForeignKey("analyses.id", ondelete="CASCADE"), index=True)
+    event_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    group_status: Mapped[str] = mapped_column(String(16), default="existing")
     hostname: Mapped[str | None] = mapped_column(String(255), nullable=True)
     user: Mapped[str | None] = mapped_column(String(255), nullable=True)
     run_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
@@ -109,46 +139,11 @@ class Report(Base):
     tags: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
 
-class Diagnosis(Base):
-    """One of the engine's diagnoses for a report's last traceback; rank 0 is the best."""
+class Heartbeat(Base):
+    """One row per web node, rewritten by the readiness probe: a real write, so "ready" means "writable" (a
+    read-only file or a full disk fails it where a SELECT would still succeed)."""
 
-    __tablename__ = "diagnoses"
-    __table_args__ = (UniqueConstraint("report_id", "rank"),)
+    __tablename__ = "heartbeats"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"))
-    rank: Mapped[int] = mapped_column(Integer)
-    cause: Mapped[str] = mapped_column(String(64))
-    rule: Mapped[str] = mapped_column(String(200))
-    ruleset_version: Mapped[str] = mapped_column(String(64))
-    confidence: Mapped[float] = mapped_column(Float)
-    layer: Mapped[str | None] = mapped_column(Text, nullable=True)
-    expected: Mapped[str | None] = mapped_column(Text, nullable=True)
-    received: Mapped[str | None] = mapped_column(Text, nullable=True)
-    title: Mapped[str] = mapped_column(Text, default="")
-    explanation: Mapped[str] = mapped_column(Text, default="")
-    fix: Mapped[str] = mapped_column(Text, default="")
-    fix_code: Mapped[str | None] = mapped_column(Text, nullable=True)
-    evidence: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
-    fingerprint: Mapped[str] = mapped_column(String(128), default="")
-
-
-class Counter(Base):
-    """Numbers handed out across processes and hosts: `report_id`, the next report id (ids are reserved in blocks,
-    so a web worker can name a report before it is written: store.counters), and `changes`, bumped by every change
-    that can make a worker's remembered group status or token wrong (a status set, a token revoked, a regrouping)."""
-
-    __tablename__ = "counters"
-
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    value: Mapped[int] = mapped_column(BigInteger)
-
-
-class JournalPosition(Base):
-    """How far a journal file of accepted reports has been written into the database, in the same transaction as
-    its reports, so a writer that restarts neither loses nor repeats any (store.journal)."""
-
-    __tablename__ = "journal_positions"
-
-    journal: Mapped[str] = mapped_column(String(255), primary_key=True)  # "<host>:<file stem>"
-    position: Mapped[int] = mapped_column(BigInteger)
+    node: Mapped[str] = mapped_column(String(255), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -4,14 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from diagnoser.store.counters import bump_changes
-from diagnoser.store.models import Diagnosis, Group, Project, Report
+from diagnoser.store.models import AnalysisRow, Group, Project, Report
 
 
 @dataclass(frozen=True)
@@ -60,9 +59,10 @@ def get_group(session: Session, team_id: int, group_id: int) -> dict[str, Any] |
         return None
     group, project = row
     result = _group_dict(group, project)
-    latest = session.scalar(select(Report.id).where(Report.group_id == group.id).order_by(Report.id.desc()).limit(1))
-    result["latest_report_id"] = latest
-    result["diagnoses"] = _diagnoses(session, latest) if latest is not None else []
+    latest = session.execute(select(Report.id, Report.analysis_id).where(Report.group_id == group.id)
+                             .order_by(Report.id.desc()).limit(1)).first()
+    result["latest_report_id"] = latest.id if latest is not None else None
+    result["diagnoses"] = _diagnoses(session, latest.analysis_id) if latest is not None else []
     return result
 
 
@@ -73,39 +73,37 @@ def set_group_status(session: Session, team_id: int, group_id: int, status: str)
     group, project = row
     group.status = status
     session.flush()
-    bump_changes(session)  # workers stop answering "existing" for it from memory (store.acceptor)
     return _group_dict(group, project)
 
 
-def _diagnoses(session: Session, report_id: int) -> list[dict[str, Any]]:
-    rows = session.scalars(select(Diagnosis).where(Diagnosis.report_id == report_id).order_by(Diagnosis.rank)).all()
-    return [
-        {"cause": d.cause, "confidence": d.confidence, "rule": d.rule, "layer": d.layer, "expected": d.expected,
-         "received": d.received, "title": d.title, "explanation": d.explanation, "fix": d.fix,
-         "fix_code": d.fix_code, "evidence": d.evidence, "fingerprint": d.fingerprint,
-         "ruleset_version": d.ruleset_version}
-        for d in rows
-    ]
+def _diagnoses(session: Session, analysis_id: int) -> list[dict[str, Any]]:
+    row = session.execute(select(AnalysisRow.diagnoses, AnalysisRow.ruleset_version)
+                          .where(AnalysisRow.id == analysis_id)).first()
+    if row is None:
+        return []
+    return [dict(d, ruleset_version=row.ruleset_version) for d in row.diagnoses or []]
 
 
 def get_report(session: Session, team_id: int, report_id: int) -> dict[str, Any] | None:
     row = session.execute(
-        select(Report, Project.name).join(Project, Project.id == Report.project_id)
+        select(Report, AnalysisRow, Project.name).join(Project, Project.id == Report.project_id)
+        .join(AnalysisRow, AnalysisRow.id == Report.analysis_id)
         .where(Project.team_id == team_id, Report.id == report_id)
     ).first()
     if row is None:
         return None
-    r, project = row
+    r, a, project = row
     return {
         "id": r.id, "project": project, "group_id": r.group_id, "received_at": r.received_at.isoformat(),
-        "traceback": r.traceback, "summary": r.summary, "source": r.source, "inputs": r.inputs,
-        "exception": {"type": r.exception_type, "message": r.exception_message}, "cause": r.cause,
-        "fingerprint": r.fingerprint, "ruleset_version": r.ruleset_version,
+        "event_id": r.event_id, "group_status": r.group_status,
+        "traceback": a.traceback, "summary": a.summary, "source": a.source, "inputs": a.inputs,
+        "exception": {"type": a.exception_type, "message": a.exception_message}, "cause": a.cause,
+        "fingerprint": a.fingerprint, "ruleset_version": a.ruleset_version,
         "meta": {"hostname": r.hostname, "user": r.user, "run_id": r.run_id, "script": r.script,
                  "framework": r.framework, "framework_version": r.framework_version,
                  "python_version": r.python_version, "versions": r.versions, "git_commit": r.git_commit,
                  "tags": r.tags},
-        "diagnoses": _diagnoses(session, r.id),
+        "diagnoses": [dict(d, ruleset_version=a.ruleset_version) for d in a.diagnoses or []],
     }
 
 
@@ -113,10 +111,12 @@ def cause_counts(session: Session, team_id: int, since: datetime, until: datetim
                  project: str | None = None) -> list[dict[str, Any]]:
     """Reports and groups per cause over a window, most frequent first (undiagnosed reports under cause null)."""
     stmt = (
-        select(Report.cause, func.count(Report.id), func.count(func.distinct(Report.group_id)), func.max(Report.received_at))
+        select(Group.cause, func.count(Report.id), func.count(func.distinct(Report.group_id)),
+               func.max(Report.received_at))
+        .join(Group, Group.id == Report.group_id)
         .join(Project, Project.id == Report.project_id)
         .where(Project.team_id == team_id, Report.received_at >= since)
-        .group_by(Report.cause)
+        .group_by(Group.cause)
     )
     if until is not None:
         stmt = stmt.where(Report.received_at < until)
@@ -135,12 +135,5 @@ def _iso(value: Any) -> str | None:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     if value.tzinfo is None:
-        from datetime import timezone
-
         value = value.replace(tzinfo=timezone.utc)
     return value.isoformat()
-
-
-def reports_by_cause(session: Session) -> dict[str | None, int]:
-    """All reports per cause, every team: for the /metrics counter (it is the same on every worker)."""
-    return {c: n for c, n in session.execute(select(Report.cause, func.count(Report.id)).group_by(Report.cause)).all()}

@@ -1,91 +1,130 @@
-"""Re-diagnose stored reports when the rules change, and move each to the group its new fingerprint names.
+"""Re-diagnose stored texts after the engine changed, and move reports whose group key changed.
 
-Works in batches of report ids, one transaction each, so it can be interrupted and resumed (reports already on the
-current rule-set version are skipped) and so ingest keeps flowing between batches. Moving never reopens a resolved
-group (a reclassification is not a recurrence); a group left with no report is removed.
+Each distinct text is diagnosed once (store.models.AnalysisRow), however many reports share it, so a database of a
+million reports of a few thousand texts costs a few thousand engine runs. Work goes in batches of texts, one
+transaction each, so it can be interrupted and resumed (texts already on the current rule set are skipped) and
+ingest keeps flowing between batches. Moving never reopens a resolved group (a reclassification is not a
+recurrence); a group left with no report is removed; moved groups are recounted from their reports.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Callable
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from diagnoser.store import analysis as _analysis
 from diagnoser.store.analysis import analyse
-from diagnoser.store.counters import bump_changes
+from diagnoser.store.base import utcnow
 from diagnoser.store.db import reading, writing
-from diagnoser.store.ingest import diagnosis_rows, upsert_group
-from diagnoser.store.models import Diagnosis, Group, Report
+from diagnoser.store.ingest import _insert
+from diagnoser.store.models import AnalysisRow, Group, Report
 
 
 @dataclass
 class Outcome:
-    seen: int = 0
-    regrouped: int = 0
+    texts: int = 0  # distinct texts diagnosed again
+    reports_moved: int = 0
     groups_removed: int = 0
 
 
 def _stale(everything: bool):  # type: ignore[no-untyped-def]
-    return True if everything else Report.ruleset_version != _analysis.RULESET_VERSION
+    return True if everything else AnalysisRow.ruleset_version != _analysis.RULESET_VERSION
 
 
 def count_stale(sessions: sessionmaker[Session], everything: bool = False) -> int:
+    """How many distinct texts a run will diagnose."""
     with reading(sessions) as session:
-        return session.scalar(select(func.count(Report.id)).where(_stale(everything))) or 0
+        return session.scalar(select(func.count(AnalysisRow.id)).where(_stale(everything))) or 0
 
 
-def reclassify(sessions: sessionmaker[Session], everything: bool = False, batch_size: int = 200,
+def reclassify(sessions: sessionmaker[Session], everything: bool = False, batch_size: int = 100,
                progress: Callable[[int], None] | None = None) -> Outcome:
     outcome = Outcome()
     last_id = 0
     while True:
         with writing(sessions) as session:
-            reports = session.scalars(
-                select(Report).where(Report.id > last_id, _stale(everything)).order_by(Report.id).limit(batch_size)
-            ).all()
-            if not reports:
+            rows = session.scalars(select(AnalysisRow).where(AnalysisRow.id > last_id, _stale(everything))
+                                   .order_by(AnalysisRow.id).limit(batch_size)).all()
+            if not rows:
                 break
-            for report in reports:
-                _reclassify_one(session, report, outcome)
-            bump_changes(session)  # groups may have moved or gone: workers forget what they knew (store.acceptor)
-            last_id = reports[-1].id
-        outcome.seen += len(reports)
+            for row in rows:
+                _diagnose_again(row)
+            session.flush()
+            _move_reports(session.connection(), [r.id for r in rows], outcome)
+            last_id = rows[-1].id
+        outcome.texts += len(rows)
         if progress is not None:
-            progress(len(reports))
+            progress(len(rows))
+    # Texts whose answer was refreshed by ingest under new rules still have reports in their old group.
+    with writing(sessions) as session:
+        misplaced = session.scalars(
+            select(Report.analysis_id).distinct().join(Group, Group.id == Report.group_id)
+            .join(AnalysisRow, AnalysisRow.id == Report.analysis_id)
+            .where(Group.fingerprint != AnalysisRow.fingerprint)).all()
+        if misplaced:
+            _move_reports(session.connection(), list(misplaced), outcome)
     return outcome
 
 
-def _reclassify_one(session: Session, report: Report, outcome: Outcome) -> None:
-    analysis = analyse(report.traceback, summary=report.summary, source=report.source, cache=False,
-                       inputs=report.inputs)
-    session.execute(delete(Diagnosis).where(Diagnosis.report_id == report.id))
-    rows = diagnosis_rows(report.id, analysis)
-    if rows:
-        session.execute(Diagnosis.__table__.insert(), rows)
-    old_group = report.group_id
-    if analysis.fingerprint != report.fingerprint:
-        new_group, _ = upsert_group(session, report.project_id, analysis.fingerprint, 1, report.received_at,
-                                    report.received_at, analysis, reopen=False)
-        if new_group != old_group:
-            report.group_id = new_group
-            outcome.regrouped += 1
-            session.flush()
-            session.execute(update(Group).where(Group.id == old_group).values(count=Group.count - 1))
-            remaining = session.scalar(select(func.count(Report.id)).where(Report.group_id == old_group))
-            if not remaining:
-                session.execute(delete(Group).where(Group.id == old_group))
-                outcome.groups_removed += 1
-    else:
-        best = analysis.best or {}
-        title = str(best.get("title") or f"{analysis.exception_type}: {analysis.exception_message}")[:1000]
-        session.execute(update(Group).where(Group.id == old_group)
-                        .values(cause=analysis.cause, rule=best.get("rule"), title=title))
-    report.fingerprint = analysis.fingerprint
-    report.cause = analysis.cause
-    report.exception_type = analysis.exception_type
-    report.exception_message = analysis.exception_message
-    report.ruleset_version = analysis.ruleset_version
-    session.flush()
+def _diagnose_again(row: AnalysisRow) -> None:
+    a = analyse(row.traceback, summary=row.summary, source=row.source, inputs=row.inputs, cache=False)
+    row.exception_type, row.exception_message, row.framework = a.exception_type, a.exception_message, a.framework
+    row.cause, row.fingerprint, row.ruleset_version, row.diagnoses = a.cause, a.fingerprint, a.ruleset_version, a.diagnoses
+
+
+def _move_reports(connection: Connection, analysis_ids: list[int], outcome: Outcome) -> None:
+    """Put the reports of these texts into the group their fingerprint names, and recount what changed."""
+    touched: set[int] = set()
+    for analysis in connection.execute(select(AnalysisRow).where(AnalysisRow.id.in_(analysis_ids))):
+        best = (analysis.diagnoses or [{}])[0] if analysis.diagnoses else {}
+        title = str(best.get("title") or f"{analysis.exception_type}: {analysis.exception_message}".strip(": "))[:1000]
+        table = Group.__table__
+        now = utcnow()
+        insert = _insert(connection)(table)
+        target = connection.execute(insert.on_conflict_do_update(
+            index_elements=[table.c.project_id, table.c.fingerprint],
+            set_={"cause": insert.excluded.cause, "rule": insert.excluded.rule, "title": insert.excluded.title,
+                  "exception_type": insert.excluded.exception_type},
+        ).returning(table.c.id), {
+            "project_id": analysis.project_id, "fingerprint": analysis.fingerprint, "cause": analysis.cause,
+            "rule": best.get("rule"), "title": title, "exception_type": analysis.exception_type,
+            "first_seen": now, "last_seen": now, "count": 0, "status": "open",
+        }).scalar_one()
+        sources = set(connection.execute(select(Report.group_id).distinct().where(
+            Report.analysis_id == analysis.id, Report.group_id != target)).scalars())
+        if sources:
+            moved = connection.execute(update(Report).where(Report.analysis_id == analysis.id,
+                                                            Report.group_id != target).values(group_id=target))
+            outcome.reports_moved += moved.rowcount or 0
+            touched |= sources | {target}
+        elif not connection.execute(select(Report.id).where(Report.group_id == target).limit(1)).first():
+            touched.add(target)  # made just now for a text without reports: removed again below
+    outcome.groups_removed += recount_groups(connection, touched)
+
+
+def recount_groups(connection: Connection, group_ids: Iterable[int]) -> int:
+    """Set each group's count and first/last seen from its reports; remove those left empty (returns how many)."""
+    removed = 0
+    for group_id in sorted(group_ids):
+        count, first, last = connection.execute(
+            select(func.count(Report.id), func.min(Report.received_at), func.max(Report.received_at))
+            .where(Report.group_id == group_id)).one()
+        if not count:
+            connection.execute(delete(Group).where(Group.id == group_id))
+            removed += 1
+            continue
+        connection.execute(update(Group).where(Group.id == group_id).values(
+            count=count, first_seen=_as_datetime(first), last_seen=_as_datetime(last)))
+    return removed
+
+
+def _as_datetime(value: object) -> object:
+    # min()/max() lose the column's type on SQLite, which then answers a string
+    if isinstance(value, str):
+        from datetime import datetime
+
+        return datetime.fromisoformat(value)
+    return value

@@ -14,15 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from diagnoser.store.base import utcnow
-from diagnoser.store.counters import bump_changes
 from diagnoser.store.models import TOKEN_SCOPES, Project, Team, Token
 
 TOKEN_PREFIX = "dgn_"
 DEFAULT_TEAM = "default"
-
-
-class TokenRevoked(Exception):
-    """The token a report came with was revoked before the report could be stored."""
 
 
 @dataclass(frozen=True)
@@ -78,8 +73,6 @@ def revoke_token(session: Session, prefix_or_token: str) -> int:
     tokens = session.scalars(select(Token).where(condition, Token.revoked_at.is_(None))).all()
     for token in tokens:
         token.revoked_at = utcnow()
-    if tokens:
-        bump_changes(session)  # workers stop accepting for it from memory (store.acceptor)
     return len(tokens)
 
 

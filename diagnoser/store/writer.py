@@ -1,158 +1,234 @@
-"""Group commit: one thread per worker process writes every pending report in one transaction.
+"""Group commit: one writer thread per process stores every pending report in one transaction.
 
-Why: a durable commit costs an fsync (about 275/s here, SQLite and PostgreSQL alike), and one writing transaction per
-request under two workers fights over SQLite's write lock. Requests hand their report to this thread and wait; the
-thread takes everything queued, writes it in one transaction, commits, then wakes each request. A request therefore
-answers 201 only once its report is committed; while one batch commits the next one gathers, so batches grow
-exactly when load does, and cost nothing in latency when idle.
+A request puts its report on the writer's bounded queue and waits; the writer takes everything queued, writes it in
+one transaction, commits, and only then answers each request, so a 201 always means committed. A full queue, a
+database that is unreachable or locked by another process, or no commit within the write timeout is a 503 with
+Retry-After, and a report whose request gave up before the writer claimed it is never written.
 
-A failing batch is retried report by report, so one bad report (say, a value PostgreSQL refuses) fails alone;
-an unreachable database fails them all with the database's error, which the web layer turns into 503.
+Why a batch: a durable commit costs an fsync (a few hundred a second here, SQLite and PostgreSQL alike); one
+transaction for every report that arrived meanwhile pays it once, so batches grow exactly when load does and cost
+nothing in latency when idle. A failing batch is retried report by report, so one report the database refuses
+fails alone; a database that is down fails them all, and the writer then probes it until it answers again.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import queue
+import socket
 import threading
-from concurrent.futures import CancelledError
-from concurrent.futures import TimeoutError as FutureTimeout
-from typing import Callable
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
 
+from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import Connection
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import Session, sessionmaker
 
-from diagnoser.store.db import WRITE_OPTION, sqlite_writing_on, writing_on
-from diagnoser.store.ingest import NewReport, Stored, prepare, store_reports
+from diagnoser.store.base import utcnow
+from diagnoser.store.db import WRITE_OPTION, is_retryable, unavailable_reason
+from diagnoser.store.ingest import NewReport, Stored, store_batch
+from diagnoser.store.models import Heartbeat
 
 log = logging.getLogger(__name__)
 
-_RETRYABLE = {"40P01", "40001"}  # deadlock_detected, serialization_failure
-CHECKPOINT_EVERY = 200  # reports; SQLite's default threshold, 1000 pages, is ~250 of them
-
-# A store answers each report with where it went, or with the error that refused it alone (a revoked token).
 StoreFn = Callable[[Connection, list[NewReport]], list[Stored | Exception]]
 
+LOCK_WAIT_SECONDS = 1.0  # SQLite: longer than this without the write lock is "locked by another process"
+LOCK_POLL_MS = 100
+PROBE_EVERY_SECONDS = 0.5
 
-_STATE_GUARD = threading.Lock()
-_PENDING, _RUNNING, _CANCELLED, _DONE = range(4)
+
+class Unavailable(Exception):
+    """The report was not stored and will not be: the caller should answer 503 and the client send it again."""
+
+    def __init__(self, reason: str, retry_after: int = 5) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class WriteTimeout(Unavailable):
+    """No commit within the write timeout, and the report was withdrawn before the writer took it."""
+
+
+class Refused(Exception):
+    """The database refused this report alone (a value it will not take): a bug of ours, logged, never retried."""
+
+
+_CLAIM_LOCK = threading.Lock()
+_WAITING, _CLAIMED, _WITHDRAWN, _DONE = range(4)
 
 
 class Pending:
-    """A report waiting for the writer, with the part of a concurrent.futures.Future we use.
+    """A report (or, with report None, a readiness probe) waiting for the writer.
 
-    Why not a Future: one is made per request and resolved in the writer's loop while the write lock may be held,
-    and a Future's Condition (Python-level notify) cost more CPU there than the SQL; this is one lock, released once.
+    Why a bare lock (held from creation, released once when resolved) rather than an Event or a Future: the
+    writer resolves a whole batch in a row, and an Event's Condition costs several times a lock's release there,
+    all of it while the request threads it wakes contend for the GIL.
     """
 
     __slots__ = ("report", "_done", "_state", "_result", "_error")
 
-    def __init__(self, report: NewReport) -> None:
+    def __init__(self, report: NewReport | None) -> None:
         self.report = report
         self._done = threading.Lock()
         self._done.acquire()
-        self._state = _PENDING
+        self._state = _WAITING
         self._result: Stored | None = None
         self._error: BaseException | None = None
 
-    def set_running_or_notify_cancel(self) -> bool:
-        with _STATE_GUARD:
-            if self._state == _CANCELLED:
+    def claim(self) -> bool:
+        """The writer takes it, unless its request withdrew it first."""
+        with _CLAIM_LOCK:
+            if self._state != _WAITING:
                 return False
-            self._state = _RUNNING
+            self._state = _CLAIMED
             return True
 
-    def cancel(self) -> bool:
-        """Withdraw the report if the writer has not taken it; True when it is (now) withdrawn."""
-        with _STATE_GUARD:
-            if self._state == _PENDING:
-                self._state = _CANCELLED
-                self._done.release()
-            return self._state == _CANCELLED
+    def withdraw(self) -> bool:
+        """The request gives up; True when the writer had not taken it (so it will never be written)."""
+        with _CLAIM_LOCK:
+            if self._state == _WAITING:
+                self._state = _WITHDRAWN
+                return True
+            return self._state == _WITHDRAWN
 
-    def set_result(self, result: Stored) -> None:
-        self._result, self._state = result, _DONE
+    def resolve(self, result: Stored | None = None, error: BaseException | None = None) -> None:
+        with _CLAIM_LOCK:
+            if self._state in (_WITHDRAWN, _DONE):
+                return
+            self._state = _DONE
+        self._result, self._error = result, error
         self._done.release()
 
-    def set_exception(self, error: BaseException) -> None:
-        self._error, self._state = error, _DONE
-        self._done.release()
-
-    def _wait(self, timeout: float | None) -> None:
-        if not self._done.acquire(timeout=-1 if timeout is None else timeout):
-            raise FutureTimeout()
-        self._done.release()  # stays open for any later wait
-
-    def result(self, timeout: float | None = None) -> Stored:
-        self._wait(timeout)
-        if self._state == _CANCELLED:
-            raise CancelledError()
+    def wait(self, timeout: float) -> Stored | None:
+        if not self._done.acquire(timeout=timeout):
+            if self.withdraw():
+                raise WriteTimeout(f"not committed within {timeout:g} s")
+            self._done.acquire()  # claimed: the write is under way and its outcome decides the answer
         if self._error is not None:
             raise self._error
-        assert self._result is not None
         return self._result
 
-    def exception(self, timeout: float | None = None) -> BaseException | None:
-        self._wait(timeout)
-        return self._error
+
+def _claim_all(batch: list[Pending]) -> list[Pending]:
+    """Claim every pending of the batch not withdrawn, under one acquisition of the lock instead of one each."""
+    with _CLAIM_LOCK:
+        claimed = [p for p in batch if p._state == _WAITING]
+        for pending in claimed:
+            pending._state = _CLAIMED
+    return claimed
 
 
-class BatchCommitter:
-    """Writes batches of pending reports on one kept-open connection: retries, one-by-one fallback, checkpoints.
+def _resolve_all(outcomes: list[tuple[Pending, Stored | None, BaseException | None]]) -> None:
+    with _CLAIM_LOCK:
+        for pending, result, error in outcomes:
+            pending._state, pending._result, pending._error = _DONE, result, error
+    for pending, _, _ in outcomes:
+        pending._done.release()
 
-    Shared by the in-process writer thread (BatchWriter) and the writer process (store.writer_process), so the two
-    store reports with the same guarantees.
-    """
 
-    def __init__(self, factory: sessionmaker[Session], store: StoreFn = store_reports) -> None:
-        self._factory = factory
+class Writer:
+    """The writer thread of one process, started at the first write (and again in a forked child)."""
+
+    def __init__(self, engine: Engine, *, batch_max: int = 200, queue_max: int = 2000, write_timeout: float = 10.0,
+                 store: StoreFn = store_batch, on_batch: Callable[[int, float], None] | None = None) -> None:
+        self._engine = engine
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._batch_max = batch_max
+        self._write_timeout = write_timeout
         self._store = store
+        self._on_batch = on_batch
+        self._queue_max = queue_max
+        self._queue: deque[Pending] = deque()
+        self._work = threading.Condition(threading.Lock())
+        self._idle = False  # the writer waits for work: a submission must wake it
         self._connection: Connection | None = None
-        self._sqlite = factory.kw["bind"].dialect.name == "sqlite"
-        self._unchecked = 0  # SQLite: reports committed since the last WAL checkpoint
-        self.batches = 0
-        self.written = 0
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._start_lock = threading.Lock()
+        self.trouble: str | None = None  # why the database cannot be written now; None when it can
+        self._trouble_since = 0.0
+        self.node = f"{socket.gethostname()}:{os.getpid()}"
 
-    @property
-    def dialect(self) -> Dialect:
-        return self._factory.kw["bind"].dialect
+    # -- the request side ---------------------------------------------------------------------------------------
+
+    def write(self, report: NewReport) -> Stored:
+        """Store `report` and return where, once committed; Unavailable (503) when it was not and will not be."""
+        result = self._submit(Pending(report), self._write_timeout)
+        assert result is not None
+        return result
+
+    def probe(self, timeout: float = 2.0) -> None:
+        """A real write (this node's heartbeat row) through the same queue: raises Unavailable when not writable."""
+        self._submit(Pending(None), timeout)
+
+    def _submit(self, pending: Pending, timeout: float) -> Stored | None:
+        self._ensure_thread()
+        if self.trouble is not None and pending.report is not None:
+            raise Unavailable(self.trouble)
+        with self._work:
+            if len(self._queue) >= self._queue_max:
+                raise Unavailable("the write queue is full", retry_after=2)
+            self._queue.append(pending)
+            if self._idle:
+                self._work.notify()
+        return pending.wait(timeout)
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._connection = None  # a connection does not survive into a forked child either
+                self._thread = threading.Thread(target=self._run, name="diagnoser-writer", daemon=True)
+                self._thread.start()
+
+    # -- the writer thread --------------------------------------------------------------------------------------
+
+    def _take(self) -> list[Pending]:
+        """Everything queued (up to a batch), waiting for work when there is none; [] after a quiet probe interval
+        while in trouble."""
+        with self._work:
+            while not self._queue:
+                self._idle = True
+                woken = self._work.wait(PROBE_EVERY_SECONDS if self.trouble else None)
+                self._idle = False
+                if not woken and not self._queue:
+                    return []
+            queued = self._queue
+            return [queued.popleft() for _ in range(min(len(queued), self._batch_max))]
+
+    def _drain(self) -> list[Pending]:
+        with self._work:
+            drained = list(self._queue)
+            self._queue.clear()
+            return drained
+
+    def _run(self) -> None:
+        while True:
+            batch = self._take()  # empty: in trouble and idle, so probe the database until it answers
+            try:
+                self._write(batch)
+            except BaseException as error:  # noqa: BLE001 - a bug must not kill the thread and hang every request
+                log.exception("the writer failed unexpectedly")
+                for pending in batch:
+                    pending.resolve(error=Unavailable(f"internal error: {type(error).__name__}"))
+                self._drop_connection()
 
     def _open(self) -> Connection:
-        """The writer's own connection, kept open between batches (and replaced after a failure)."""
         if self._connection is None or self._connection.closed or self._connection.invalidated:
-            engine = self._factory.kw["bind"]
-            self._connection = engine.connect().execution_options(**{WRITE_OPTION: True})
-            self._unchecked = 0
-            if self._sqlite:  # checkpoints are ours, after the write lock is released
-                self._connection.connection.driver_connection.execute("PRAGMA wal_autocheckpoint = 0")
+            self._connection = self._engine.connect().execution_options(**{WRITE_OPTION: True})
+            if self._sqlite:  # short waits for the write lock, polled, so a stall is noticed (see _begin); on the
+                # driver's connection, as SQLAlchemy would begin a transaction for it (this one is never pooled
+                # again: a dropped connection is invalidated)
+                self._connection.connection.driver_connection.execute(f"PRAGMA busy_timeout = {LOCK_POLL_MS}")
+            else:  # the promised timeout holds inside the database too (for the whole session)
+                self._connection.exec_driver_sql(f"SET statement_timeout = {int(self._write_timeout * 1000)}")
+                self._connection.commit()
         return self._connection
-
-    def _checkpoint(self, written: int) -> None:
-        """Copy the SQLite WAL back into the database now and then, once the batch is answered.
-
-        Why not SQLite's own: its automatic checkpoint runs inside the commit that crosses the threshold, so inside
-        the write lock, stalling every writer for the copy and its fsyncs. A PASSIVE checkpoint out here blocks no
-        writer (and skips frames a reader still needs); committed data is durable either way.
-        """
-        self._unchecked += written
-        if self._unchecked < CHECKPOINT_EVERY or self._connection is None:
-            return
-        self._unchecked = 0
-        try:
-            self._connection.connection.driver_connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except Exception as error:  # noqa: BLE001 - the reports are committed; the next checkpoint catches up
-            log.debug("WAL checkpoint skipped: %s", error)
-
-    def close(self) -> None:
-        self._drop_connection()
-
-    def _fail(self, batch: list[Pending], error: BaseException) -> None:
-        self._drop_connection()
-        for pending in batch:
-            pending.set_exception(error)
 
     def _drop_connection(self) -> None:
         if self._connection is not None:
@@ -163,121 +239,119 @@ class BatchCommitter:
                 pass
             self._connection = None
 
-    def write(self, batch: list[Pending], attempts: int = 3) -> None:
-        """Store every report of `batch` in one transaction and resolve each pending with where it went, or with
-        the error that kept it out (the others of the batch are still stored when only it fails)."""
+    def _write(self, batch: list[Pending], attempts: int = 3) -> None:
+        """Write `batch` in one transaction (an empty batch just probes) and resolve every pending of it."""
         try:
             connection = self._open()
-            transaction = sqlite_writing_on if self._sqlite else writing_on
-            with transaction(connection) as connection:
-                stored = self._store(connection, [p.report for p in batch])
-        except sa_exc.OperationalError as error:
-            # PostgreSQL may pick this transaction as a deadlock victim (two batches meeting on new and existing
-            # groups at once) or fail it on serialization: the whole transaction rolled back, so try it again.
-            if getattr(error.orig, "sqlstate", None) in _RETRYABLE and attempts > 1:
-                log.info("batch of %d retried after %s", len(batch), error.orig.sqlstate)  # type: ignore[union-attr]
-                self.write(batch, attempts - 1)
-                return
+            transaction = self._begin(connection, batch)
+        except sa_exc.SQLAlchemyError as error:
             self._fail(batch, error)
             return
-        except (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError) as error:
-            if len(batch) == 1:
-                if attempts > 1 and isinstance(error, sa_exc.IntegrityError):  # e.g. its group vanished meanwhile
-                    self.write(batch, attempts - 1)
-                else:
-                    batch[0].set_exception(error)
-                return
-            log.warning("batch of %d failed (%s); writing its reports one by one", len(batch), type(error).__name__)
-            for item in batch:
-                self.write([item])
+        if transaction is None:
             return
-        except BaseException as error:  # database unreachable, or a bug: every waiter learns of it
-            self._fail(batch, error)
-            if not isinstance(error, Exception):
-                raise
+        claimed = _claim_all(batch)
+        reports = [p.report for p in claimed if p.report is not None]
+        started = time.monotonic()
+        try:
+            results = self._store(connection, reports) if reports else []
+            if len(reports) < len(claimed) or not batch:
+                self._beat(connection)
+            transaction.commit()
+        except sa_exc.SQLAlchemyError as error:
+            self._rollback(transaction)
+            self._after_failure(claimed, error, attempts)
             return
-        self.batches += 1
-        self.written += len(batch)
-        for pending, result in zip(batch, stored):
-            if isinstance(result, BaseException):
-                pending.set_exception(result)
+        except BaseException:
+            self._rollback(transaction)
+            raise
+        self._healthy()
+        answers = iter(results)
+        outcomes: list[tuple[Pending, Stored | None, BaseException | None]] = []
+        for pending in claimed:
+            result = None if pending.report is None else next(answers)
+            if isinstance(result, Exception):
+                outcomes.append((pending, None, result))
             else:
-                pending.set_result(result)
-        if self._sqlite:
-            self._checkpoint(len(batch))
+                outcomes.append((pending, result, None))
+        _resolve_all(outcomes)
+        if self._on_batch is not None and reports:
+            self._on_batch(len(reports), time.monotonic() - started)
 
-
-class BatchWriter:
-    """The in-process writer: a thread per worker process that group-commits what its request threads submit.
-
-    Used when no writer process serves the workers (the Flask development server, tests, a gunicorn started
-    without Diagnoser's configuration) and as the fallback when that process is gone.
-    """
-
-    def __init__(self, factory: sessionmaker[Session], batch_max: int = 200, store: StoreFn = store_reports) -> None:
-        self._factory = factory
-        self._batch_max = batch_max
-        self.committer = BatchCommitter(factory, store)
-        self._queue: queue.SimpleQueue[Pending] = queue.SimpleQueue()
-        self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._pid = 0
-
-    @property
-    def batches(self) -> int:
-        return self.committer.batches
-
-    @property
-    def written(self) -> int:
-        return self.committer.written
-
-    def submit(self, report: NewReport) -> Pending:
-        """Queue `report`; the answer resolves to where it was stored, once committed."""
-        self._ensure_thread()
-        try:
-            prepare(report, self.committer.dialect)  # in the caller's thread, not under the write lock
-        except Exception:  # noqa: BLE001 - the write prepares it again and fails that report alone, as it should
-            report.prepared = None
-        pending = Pending(report)
-        self._queue.put(pending)
-        return pending
-
-    def write(self, report: NewReport, timeout: float) -> Stored:
-        """Store `report` and return where, once committed. On timeout the report is withdrawn if the writer has
-        not taken it yet (then TimeoutError: nothing stored, so a 503 is the truth); if it is already being
-        written, its outcome decides, so an answer never contradicts what the database holds."""
-        future = self.submit(report)
-        try:
-            return future.result(timeout=timeout)
-        except FutureTimeout:
-            if future.cancel():
-                raise
-            return future.result()
-
-    def sync(self) -> None:
-        """Nothing to wait for: this writer answers only once committed (RemoteWriter.sync's counterpart)."""
-
-    def announce(self, changes: int) -> None:
-        """Nothing remembered here to forget (RemoteWriter.announce's counterpart)."""
-
-    def _ensure_thread(self) -> None:
-        # Started lazily, and again after a fork: a thread does not survive into a forked child.
-        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
-            return
-        with self._lock:
-            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
-                self._pid = os.getpid()
-                self._thread = threading.Thread(target=self._run, name="diagnoser-writer", daemon=True)
-                self._thread.start()
-
-    def _run(self) -> None:
+    def _begin(self, connection: Connection, batch: list[Pending]) -> Any:
+        """Begin the transaction, taking SQLite's write lock; None when nobody is left to write for."""
+        waited_since = time.monotonic()
         while True:
-            batch = [self._queue.get()]
-            while len(batch) < self._batch_max:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            batch = [p for p in batch if p.set_running_or_notify_cancel()]
-            if batch:
-                self.committer.write(batch)
+            try:
+                return connection.begin()
+            except sa_exc.OperationalError as error:
+                if not (self._sqlite and "locked" in str(error.orig).lower()):
+                    raise
+                self._rollback_quietly(connection)
+                if time.monotonic() - waited_since > LOCK_WAIT_SECONDS:
+                    raise
+                if batch and not any(p.report is None or p._state == _WAITING for p in batch):
+                    return None  # every request of the batch gave up meanwhile
+
+    def _after_failure(self, claimed: list[Pending], error: sa_exc.SQLAlchemyError, attempts: int) -> None:
+        if is_retryable(error) and attempts > 1:
+            log.info("batch of %d retried after %s", len(claimed), getattr(error.orig, "sqlstate", "?"))
+            self._rewrite(claimed, attempts - 1)
+            return
+        if unavailable_reason(error) is not None or len(claimed) <= 1:
+            self._fail(claimed, error)
+            return
+        log.warning("batch of %d failed (%s); writing its reports one by one", len(claimed), type(error).__name__)
+        for pending in claimed:
+            self._rewrite([pending], 1)
+
+    def _rewrite(self, claimed: list[Pending], attempts: int) -> None:
+        """Write again reports this writer already claimed (their requests wait for the outcome)."""
+        for pending in claimed:
+            pending._state = _WAITING
+        self._write(claimed, attempts)
+
+    def _fail(self, batch: list[Pending], error: BaseException) -> None:
+        reason = unavailable_reason(error)
+        if reason is None:  # refused by the database, alone (a value it will not take): a bug worth a trace
+            log.error("the database refused a report: %s", error)
+            failure: BaseException = Refused("the database refused this report; it has been logged")
+        else:
+            self._troubled(reason)
+            self._drop_connection()
+            failure = Unavailable(f"database unavailable: {reason}")
+        for pending in batch:
+            pending.resolve(error=failure)
+        if reason is not None:  # what is still queued would fail the same way: answer it now
+            for pending in self._drain():
+                pending.resolve(error=failure)
+
+    def _troubled(self, reason: str) -> None:
+        if self.trouble is None:
+            log.warning("database unavailable: %s (answering 503 until it is writable again)", reason)
+            self._trouble_since = time.monotonic()
+        self.trouble = reason
+
+    def _healthy(self) -> None:
+        if self.trouble is not None:
+            log.warning("database writable again after %.1f s", time.monotonic() - self._trouble_since)
+            self.trouble = None
+
+    def _beat(self, connection: Connection) -> None:
+        table = Heartbeat.__table__
+        now = utcnow()
+        if connection.execute(table.update().where(table.c.node == self.node).values(beat_at=now)).rowcount == 0:
+            connection.execute(table.insert().values(node=self.node, beat_at=now))
+
+    @staticmethod
+    def _rollback(transaction: Any) -> None:
+        try:
+            transaction.rollback()
+        except Exception:  # noqa: BLE001 - the connection is dropped by the failure handling anyway
+            pass
+
+    @staticmethod
+    def _rollback_quietly(connection: Connection) -> None:
+        try:
+            connection.rollback()
+        except Exception:  # noqa: BLE001
+            pass

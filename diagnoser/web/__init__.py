@@ -11,17 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask, Response, request
-from flask.sessions import SessionInterface
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from diagnoser.settings import Settings, load_settings
-from diagnoser.store.acceptor import JournalAcceptor
 from diagnoser.store.db import make_engine, make_sessionmaker
-from diagnoser.store.remote_writer import RemoteWriter
-from diagnoser.store.writer import BatchWriter
+from diagnoser.store.writer import Writer
+from diagnoser.web import metrics
 from diagnoser.web.auth import TokenCache
-from diagnoser.web.metrics import Metrics
+from diagnoser.web.sessions import Sessions
 
 
 @dataclass
@@ -31,9 +29,17 @@ class Services:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
-    writer: BatchWriter | RemoteWriter
+    writer: Writer
     tokens: TokenCache
-    metrics: Metrics
+
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                                "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "X-Frame-Options": "DENY",
+}
 
 
 def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
@@ -47,21 +53,14 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     logging.getLogger("diagnoser").setLevel(settings.log_level)
 
     app = Flask(__name__, static_folder=None)
-    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes, JSON_SORT_KEYS=False)
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.session_interface = _NoCookieSessions()
+    app.session_interface = Sessions()
     engine = make_engine(settings.resolved_database_url)
-    sessions = make_sessionmaker(engine)
-    own_writer = BatchWriter(sessions, batch_max=settings.batch_max)
-    writer: BatchWriter | RemoteWriter = own_writer
-    if settings.writer_socket:  # under gunicorn with Diagnoser's configuration: the master's writer process
-        acceptor = JournalAcceptor(settings.resolved_journal_dir, sessions) if settings.journal else None
-        writer = RemoteWriter(settings.writer_socket, fallback=own_writer,
-                              write_timeout=settings.write_timeout_seconds, acceptor=acceptor)
-    app.extensions["diagnoser"] = Services(
-        settings=settings, engine=engine, sessions=sessions, writer=writer,
-        tokens=TokenCache(settings.token_cache_seconds), metrics=Metrics(),
-    )
+    writer = Writer(engine, batch_max=settings.batch_max, queue_max=settings.queue_max,
+                    write_timeout=settings.write_timeout_seconds, on_batch=metrics.observe_batch)
+    app.extensions["diagnoser"] = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
+                                           writer=writer, tokens=TokenCache(settings.token_cache_seconds))
 
     from diagnoser.web import api, errors, health, pages
 
@@ -69,29 +68,13 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
-    _init_timing(app)
-    if isinstance(writer, RemoteWriter) and writer.acceptor is not None:
-        from diagnoser.web.fast_ingest import FastIngest
-
-        app.wsgi_app = FastIngest(app.wsgi_app, app.extensions["diagnoser"], writer.acceptor)  # type: ignore[method-assign]
+    _init_response_hooks(app)
     return app
 
 
-class _NoCookieSessions(SessionInterface):
-    """Every caller is identified by its bearer token; nothing lives in a cookie. Flask's default interface would
-    still build a signing serializer and parse cookies on every request (~40 us, a tenth of an ingest request)."""
-
-    def open_session(self, app: Flask, request: Any) -> None:
-        return None
-
-    def save_session(self, app: Flask, session: Any, response: Response) -> None:
-        return None
-
-
-def _init_timing(app: Flask) -> None:
-    """Time every request for /metrics: the start is stamped in the WSGI environ by a wrapper (no before_request
-    hook, no `g`), the end observed by one after_request hook."""
-    metrics: Metrics = app.extensions["diagnoser"].metrics
+def _init_response_hooks(app: Flask) -> None:
+    """Security headers on every answer, and its timing for /metrics (the start is stamped in the WSGI environ by
+    a wrapper, which costs less per request than a before_request hook and `g`)."""
     inner = app.wsgi_app
 
     def timed(environ: dict[str, Any], start_response: Any) -> Any:
@@ -99,13 +82,15 @@ def _init_timing(app: Flask) -> None:
         return inner(environ, start_response)
 
     app.wsgi_app = timed  # type: ignore[method-assign]
+    security = list(SECURITY_HEADERS.items())
 
     @app.after_request
-    def _observe(response: Response) -> Response:
-        started = request.environ.get(_STARTED)
-        if started is not None:
-            rule = request.url_rule.rule if request.url_rule is not None else "unmatched"
-            metrics.observe(rule, request.method, response.status_code, time.perf_counter() - started)
+    def _finish(response: Response) -> Response:
+        response.headers.extend(security)  # no page sets these itself; setdefault would cost an exception each
+        req = request._get_current_object()  # type: ignore[attr-defined]
+        endpoint = req.url_rule.rule if req.url_rule is not None else "unmatched"
+        metrics.REQUESTS.labels(endpoint, req.method, str(response.status_code)).inc()
+        metrics.LATENCY.labels(endpoint).observe(time.perf_counter() - req.environ.get(_STARTED, time.perf_counter()))
         return response
 
 

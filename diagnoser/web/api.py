@@ -10,16 +10,15 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from diagnoser.store.analysis import Analysis, analyse
 from diagnoser.store.base import utcnow
-from diagnoser.store.counters import read_changes
 from diagnoser.store.db import reading, writing
 from diagnoser.store.ingest import NewReport, Stored
 from diagnoser.store.models import GROUP_STATUSES
 from diagnoser.store.queries import GroupFilter, cause_counts, get_group, get_report, list_groups, set_group_status
 from diagnoser.store.scrub import scrub_text, scrub_value
+from diagnoser.store.tokens import Principal
 from diagnoser.web.auth import authenticate
 from diagnoser.web.errors import ApiError
 from diagnoser.web.openapi import openapi_document
-from diagnoser.store.tokens import Principal
 from diagnoser.web.payload import ReportPayload, parse_report, parse_status, read_json
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -33,10 +32,7 @@ def _services() -> Any:
 
 
 def _reading() -> Any:
-    """A read session that sees every report answered 201 so far, journaled ones included (RemoteWriter.sync)."""
-    services = _services()
-    services.writer.sync()
-    return reading(services.sessions)
+    return reading(_services().sessions)
 
 
 def base_url() -> str:
@@ -57,13 +53,13 @@ def post_report() -> Response:
     services = _services()
     principal = authenticate("ingest")
     report = new_report(principal, parse_report(read_json(services.settings.max_body_bytes)))
-    stored = services.writer.write(report, timeout=services.settings.write_timeout_seconds)
-    services.metrics.count_ingested(report.analysis.cause)
+    stored = services.writer.write(report)
+    # A resend of a stored report (same event_id) gets the first answer again, exactly: it is stored once.
     return Response(report_answer(stored, report.analysis, base_url()), status=201, mimetype="application/json")
 
 
 def new_report(principal: Principal, payload: ReportPayload) -> NewReport:
-    """The report to store: scrubbed of secrets, then diagnosed (web.fast_ingest makes it the same way)."""
+    """The report to store: scrubbed of secrets, then diagnosed."""
     traceback = scrub_text(payload.traceback)
     summary = scrub_text(payload.summary) if payload.summary else payload.summary
     source = scrub_text(payload.source) if payload.source else payload.source
@@ -71,7 +67,7 @@ def new_report(principal: Principal, payload: ReportPayload) -> NewReport:
     analysis = analyse(traceback, summary=summary, source=source, inputs=inputs)
     return NewReport(project_id=principal.project_id, received_at=utcnow(), traceback=traceback,
                      analysis=analysis, summary=summary, source=source,
-                     inputs=inputs, token_id=principal.token_id,
+                     inputs=inputs, token_id=principal.token_id, event_id=payload.event_id,
                      meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None})
 
 
@@ -161,13 +157,8 @@ def group_update(group_id: int) -> Response:
     principal = authenticate("read")
     _query(())
     status = parse_status(read_json(_services().settings.max_body_bytes), SETTABLE_STATUSES)
-    services = _services()
-    services.writer.sync()  # reports answered before this change are counted before it
-    with writing(services.sessions) as session:
+    with writing(_services().sessions) as session:
         group = set_group_status(session, principal.team_id, _id(group_id), status)
-        changes = read_changes(session) if group is not None else None
-    if changes is not None:
-        services.writer.announce(changes)
     return _group_answer(group, group_id)
 
 

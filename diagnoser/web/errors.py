@@ -1,22 +1,24 @@
 """The one error mapper: every failure leaves the API as JSON `{"error": {"code", "message", "field"?}}` with the
-right status; an unreachable database is a 503 with Retry-After, never a 500."""
+right status; a database that cannot take a report is a 503 with Retry-After, never a 500."""
 
 from __future__ import annotations
 
 import logging
-from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from gunicorn.http.errors import ParseException
 from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
-from diagnoser.store.remote_writer import StoreRefused, StoreUnavailable
-from diagnoser.store.tokens import TokenRevoked
+from diagnoser.store.db import unavailable_reason
+from diagnoser.store.ingest import TokenRevoked
+from diagnoser.store.writer import Refused, Unavailable
+from diagnoser.web import metrics
 
 log = logging.getLogger("diagnoser.web")
 
-RETRY_AFTER_SECONDS = "5"
+RETRY_AFTER_SECONDS = 5
 
 
 class ApiError(Exception):
@@ -46,10 +48,14 @@ _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "
                429: "too_many_requests"}
 
 
-def _unavailable(error: BaseException) -> Response:
-    log.warning("database unavailable: %s", type(error).__name__)
-    return error_response(503, "database_unavailable", "the database is unreachable; retry later",
-                          headers={"Retry-After": RETRY_AFTER_SECONDS})
+def unavailable_response(reason: str, retry_after: int = RETRY_AFTER_SECONDS) -> Response:
+    """503: nothing was stored; the client keeps the report and sends it again after Retry-After seconds.
+
+    Not logged here: the writer logs the cause once when the database becomes unavailable and once when it is
+    back, instead of a line per request."""
+    metrics.REFUSED.inc()
+    return error_response(503, "database_unavailable", f"not stored, retry later: {reason}",
+                          headers={"Retry-After": str(retry_after)})
 
 
 def init_app(app: Flask) -> None:
@@ -69,27 +75,33 @@ def init_app(app: Flask) -> None:
             response.headers["Allow"] = ", ".join(valid_methods)
         return response
 
+    @app.errorhandler(ParseException)
+    def _malformed_body(error: ParseException) -> Response:
+        # gunicorn raises these while Flask reads the body (an invalid chunk size, a body cut short)
+        return error_response(400, "invalid_body", f"the request body is malformed: {type(error).__name__}")
+
     @app.errorhandler(TokenRevoked)
     def _revoked(error: TokenRevoked) -> Response:
         return error_response(401, "revoked_token", "this token has been revoked",
                               headers={"WWW-Authenticate": 'Bearer realm="diagnoser"'})
 
-    @app.errorhandler(StoreRefused)
-    def _refused(error: StoreRefused) -> Response:
-        log.error("the database refused a report on %s %s: %s", request.method, request.path, error)
-        return error_response(500, "internal_error", "the database refused this report; it has been logged")
+    @app.errorhandler(Unavailable)
+    def _unavailable(error: Unavailable) -> Response:
+        return unavailable_response(error.reason, error.retry_after)
 
-    @app.errorhandler(StoreUnavailable)
-    @app.errorhandler(sa_exc.OperationalError)
-    @app.errorhandler(sa_exc.InterfaceError)
-    @app.errorhandler(sa_exc.TimeoutError)
-    @app.errorhandler(FutureTimeout)
-    def _db_unavailable(error: Exception) -> Response:
-        return _unavailable(error)
+    @app.errorhandler(Refused)
+    def _refused(error: Refused) -> Response:
+        return error_response(500, "internal_error", str(error))
+
+    @app.errorhandler(sa_exc.SQLAlchemyError)
+    def _database(error: sa_exc.SQLAlchemyError) -> Response:
+        reason = unavailable_reason(error)
+        if reason is not None:  # a read or a triage write that could not reach the database
+            return unavailable_response(reason)
+        log.exception("database error on %s %s", request.method, request.path)
+        return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
-        if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
-            return _unavailable(error)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, "internal_error", "an unexpected error occurred; it has been logged")

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hmac
 import time
-from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
-from sqlalchemy import text
+from flask import Blueprint, Response, current_app, jsonify, request
 
-from diagnoser.store.db import reading
-from diagnoser.store.queries import reports_by_cause
-from diagnoser.web.errors import RETRY_AFTER_SECONDS
+from diagnoser.store.writer import Unavailable
+from diagnoser.web import metrics
+from diagnoser.web.errors import RETRY_AFTER_SECONDS, ApiError
 
 bp = Blueprint("health", __name__)
+
+PROBE_TIMEOUT_SECONDS = 2.0
+PROBE_CACHE_SECONDS = 1.0
 
 
 @bp.get("/healthz")
@@ -23,37 +25,33 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response | tuple[Response, int, dict[str, str]]:
-    """Ready when the database answers and its schema is migrated."""
-    try:
-        with reading(current_app.extensions["diagnoser"].sessions) as session:
-            session.execute(text("SELECT 1 FROM alembic_version"))
-    except Exception as error:  # noqa: BLE001 - any failure means not ready, and says which kind
-        return (jsonify({"status": "unavailable", "reason": type(error).__name__}), 503,
-                {"Retry-After": RETRY_AFTER_SECONDS})
+    """Ready means writable: a real write (this node's heartbeat) commits through the same writer as reports,
+    so a read-only file, a full disk, a lock held elsewhere or an unreachable server all answer 503. The outcome
+    is kept for a second, so a busy load balancer does not turn into a write load."""
+    services = current_app.extensions["diagnoser"]
+    cached = getattr(services, "ready_cache", None)
+    now = time.monotonic()
+    if cached is None or now - cached[0] > PROBE_CACHE_SECONDS:
+        try:
+            services.writer.probe(PROBE_TIMEOUT_SECONDS)
+            cached = (now, None)
+        except Unavailable as error:
+            cached = (now, error.reason)
+        services.ready_cache = cached
+    metrics.UNAVAILABLE.set(0 if cached[1] is None else 1)
+    if cached[1] is not None:
+        return (jsonify({"status": "unavailable", "reason": cached[1]}), 503,
+                {"Retry-After": str(RETRY_AFTER_SECONDS)})
     return jsonify({"status": "ready"})
 
 
-STORED_TTL_SECONDS = 5.0
-
-
-def _stored_by_cause(services: Any) -> dict[str | None, int] | None:
-    """Reports per cause from the database, remembered for a few seconds (per app): the count scans the reports
-    table, and scrapers must not turn into load."""
-    cached = services.metrics.stored_cache
-    now = time.monotonic()
-    if cached is not None and now - cached[0] < STORED_TTL_SECONDS:
-        return cached[1]
-    try:
-        with reading(services.sessions) as session:
-            stored = reports_by_cause(session)
-    except Exception:  # noqa: BLE001 - metrics must answer even when the database does not
-        return None
-    services.metrics.stored_cache = (now, stored)
-    return stored
-
-
 @bp.get("/metrics")
-def metrics() -> Response:
-    services = current_app.extensions["diagnoser"]
-    stored = _stored_by_cause(services)
-    return Response(services.metrics.render(stored), mimetype="text/plain", content_type="text/plain; version=0.0.4")
+def metrics_page() -> Response:
+    """The service's own metrics, for a scraper holding DIAGNOSER_METRICS_TOKEN (or anyone, with
+    DIAGNOSER_METRICS_PUBLIC=1); otherwise there is nothing here to find."""
+    settings = current_app.extensions["diagnoser"].settings
+    if not settings.metrics_public:
+        given = request.headers.get("Authorization", "").partition(" ")[2].strip()
+        if not settings.metrics_token or not hmac.compare_digest(given.encode(), settings.metrics_token.encode()):
+            raise ApiError(404, "not_found", "no such resource")
+    return Response(metrics.render(), mimetype="text/plain", content_type="text/plain; version=0.0.4")

@@ -92,6 +92,9 @@ def openapi_document() -> dict[str, Any]:
                         "source": {"type": ["string", "null"], "description": "The training script's source"},
                         "inputs": {"type": ["object", "null"], "description": "Shapes/dtypes of the data fed in"},
                         "meta": {"type": ["object", "null"], "additionalProperties": False, "properties": meta_props},
+                        "event_id": {"type": ["string", "null"], "pattern": "^[A-Za-z0-9_-]{8,64}$",
+                                     "description": "The client's id for this report (a UUID): a resend with the "
+                                                    "same id is stored once and answered as the first time"},
                     },
                 },
                 "ReportCreated": {
@@ -110,7 +113,8 @@ def openapi_document() -> dict[str, Any]:
             "/reports": {"post": {
                 "summary": "Send a traceback; get its diagnosis",
                 "description": "JSON body, optionally gzip (Content-Encoding: gzip); at most DIAGNOSER_MAX_BODY_BYTES "
-                               "(1 MB) after decompression. Secrets are redacted before anything is stored.",
+                               "(1 MB) after decompression. Secrets are redacted before anything is stored. "
+                               "201 means committed; 503 means not stored (send it again after Retry-After).",
                 "security": [{"ingestToken": []}],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/ReportIn"}}}},

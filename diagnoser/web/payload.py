@@ -4,6 +4,7 @@ Every refusal is an ApiError naming what is wrong, so a client's bug is a clear 
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,8 @@ MAX_SHORT = 255
 META_STRINGS = {"hostname": MAX_SHORT, "user": MAX_SHORT, "run_id": MAX_SHORT, "script": 4096,
                 "framework": 64, "framework_version": 64, "python_version": 64, "git_commit": 64}
 META_MAPS = ("versions", "tags")
-REPORT_FIELDS = ("traceback", "summary", "source", "inputs", "meta")
+REPORT_FIELDS = ("traceback", "summary", "source", "inputs", "meta", "event_id")
+_EVENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
 
 
 @dataclass
@@ -27,6 +29,7 @@ class ReportPayload:
     source: str | None = None
     inputs: dict[str, Any] | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    event_id: str | None = None
 
 
 def read_json(max_bytes: int) -> Any:
@@ -168,8 +171,12 @@ def parse_report(document: Any) -> ReportPayload:
             meta[name] = optional_str(meta_in, name, "meta", limit)
         for name in META_MAPS:
             meta[name] = _string_map(meta_in.get(name), f"meta.{name}")
+    event_id = optional_str(body, "event_id", "")
+    if event_id is not None and not _EVENT_ID.fullmatch(event_id):
+        raise ApiError(400, "invalid_value", "event_id must be 8 to 64 letters, digits, '-' or '_' (a UUID)",
+                       field="event_id")
     return ReportPayload(traceback=traceback, summary=optional_str(body, "summary", ""),
-                         source=optional_str(body, "source", ""), inputs=inputs, meta=meta)
+                         source=optional_str(body, "source", ""), inputs=inputs, meta=meta, event_id=event_id)
 
 
 def parse_status(document: Any, allowed: tuple[str, ...]) -> str:

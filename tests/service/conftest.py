@@ -6,7 +6,6 @@ are skipped; on CI (CI=true) a missing URL is a failure, so the PostgreSQL suite
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,23 +13,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
 
-from diagnoser.store.base import Base
-from diagnoser.store.db import make_engine
 from diagnoser.store.migrate import upgrade
 from diagnoser.web import create_app
-from svc_helpers import make_token
-
-
-
-def postgres_url() -> str:
-    url = os.environ.get("DIAGNOSER_TEST_POSTGRES_URL", "")
-    if not url:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI=true but DIAGNOSER_TEST_POSTGRES_URL is unset: the PostgreSQL tests must run on CI")
-        pytest.skip("DIAGNOSER_TEST_POSTGRES_URL is unset (bash .ci/run starts a PostgreSQL)")
-    return url
+from svc_helpers import make_token, postgres_url, reset_postgres
 
 
 @pytest.fixture(scope="session")
@@ -41,27 +27,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-_PG_MIGRATED: dict[str, bool] = {}
-
-
-def _reset_postgres(url: str) -> None:
-    engine = make_engine(url)
-    try:
-        if url not in _PG_MIGRATED:
-            with engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE"))
-                conn.execute(text("CREATE SCHEMA public"))
-            upgrade(url, engine=engine)
-            _PG_MIGRATED[url] = True
-        tables = ", ".join(t.name for t in Base.metadata.sorted_tables if t.name != "counters")
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            conn.execute(text("UPDATE counters SET value = 1 WHERE name = 'report_id'"))
-            conn.execute(text("UPDATE counters SET value = 0 WHERE name = 'changes'"))
-    finally:
-        engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> str:
     """An empty, migrated database of each kind."""
@@ -70,7 +35,7 @@ def db_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
         shutil.copy(sqlite_template, path)
         return f"sqlite:///{path}"
     url = postgres_url()
-    _reset_postgres(url)
+    reset_postgres(url)
     return url
 
 

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
+
+import pytest
+from sqlalchemy import text
 
 from flask import Flask
 from flask.testing import FlaskClient
 
-from diagnoser.store.db import writing
+from diagnoser.store.base import Base
+from diagnoser.store.db import make_engine, writing
+from diagnoser.store.migrate import upgrade
 from diagnoser.store.tokens import create_token
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -29,3 +35,34 @@ def post_report(client: FlaskClient, token: str, body: Any = None, **kwargs: Any
     if body is None:
         body = {"traceback": KERAS_TRACEBACK}
     return client.post("/api/v1/reports", json=body, headers=auth(token), **kwargs)
+
+
+def postgres_url() -> str:
+    url = os.environ.get("DIAGNOSER_TEST_POSTGRES_URL", "")
+    if not url:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI=true but DIAGNOSER_TEST_POSTGRES_URL is unset: the PostgreSQL tests must run on CI")
+        pytest.skip("DIAGNOSER_TEST_POSTGRES_URL is unset (bash .ci/run starts a PostgreSQL)")
+    return url
+
+
+_PG_MIGRATED: dict[str, bool] = {}
+
+
+def reset_postgres(url: str, force: bool = False) -> None:
+    """Empty every table of the test database (migrating it first when needed, or always with `force`)."""
+    if force:
+        _PG_MIGRATED.pop(url, None)
+    engine = make_engine(url)
+    try:
+        if url not in _PG_MIGRATED:
+            with engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+            upgrade(url, engine=engine)
+            _PG_MIGRATED[url] = True
+        tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()

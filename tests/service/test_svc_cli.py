@@ -8,8 +8,7 @@ from sqlalchemy import select
 from diagnoser.cli import cli
 from diagnoser.engine.result import Diagnosis, DiagnosisResult, TracebackResult
 from diagnoser.store import analysis
-from diagnoser.store.models import Diagnosis as DiagnosisRow
-from diagnoser.store.models import Group, Report
+from diagnoser.store.models import AnalysisRow, Group
 from svc_helpers import auth, post_report
 
 
@@ -25,7 +24,8 @@ def test_tokens_create_prints_the_token_alone_on_the_last_line_and_it_works(db_u
     assert token.startswith("dgn_") and token.strip() == token
     assert post_report(client, token).status_code == 201
     listing = _run(db_url, "tokens", "list")
-    assert "research\tnlp\tingest\t" in listing and token not in listing
+    assert ["research", "nlp", "ingest", token[:12] + "...", "active"] in [line.split() for line in listing.splitlines()]
+    assert token not in listing
     _run(db_url, "tokens", "revoke", token[:12])
     assert post_report(client, token).status_code == 401
 
@@ -72,12 +72,11 @@ def test_reclassify_rediagnoses_and_regroups(db_url, app, client, ingest_token, 
     monkeypatch.setattr(analysis, "diagnose", _fake_engine(lambda m: "input_layer"))
     monkeypatch.setattr(analysis, "RULESET_VERSION", "new")
     out = _run(db_url, "reclassify")
-    assert "3 reports re-diagnosed, 3 moved to another group, 2 emptied groups removed" in out
+    assert "2 distinct texts diagnosed again, 3 reports moved to another group, 2 emptied groups removed" in out
 
     with app.extensions["diagnoser"].sessions() as session:
         groups = session.scalars(select(Group)).all()
         assert [(g.fingerprint, g.count, g.cause, g.status) for g in groups] == [("fp-input_layer", 3, "input_layer", "open")]
-        assert set(session.scalars(select(Report.ruleset_version)).all()) == {"new"}
-        assert set(session.scalars(select(DiagnosisRow.ruleset_version)).all()) == {"new"}
-    assert "0 reports re-diagnosed" in _run(db_url, "reclassify")
-    assert "3 reports re-diagnosed, 0 moved" in _run(db_url, "reclassify", "--all")
+        assert set(session.scalars(select(AnalysisRow.ruleset_version)).all()) == {"new"}
+    assert "0 distinct texts diagnosed again" in _run(db_url, "reclassify")
+    assert "2 distinct texts diagnosed again, 0 reports moved" in _run(db_url, "reclassify", "--all")

@@ -32,10 +32,11 @@ def test_every_setting_is_documented_in_the_readme():
     assert not missing, f"undocumented settings: {missing}"
 
 
-def test_settings_default_to_sqlite_in_the_data_folder():
+def test_settings_default_to_sqlite_in_the_users_data_folder():
+    import platformdirs
+
     settings = load_settings({})
-    assert settings.resolved_database_url.startswith("sqlite:///") and settings.resolved_database_url.endswith(
-        "/data/diagnoser.db")
+    assert settings.resolved_database_url == f"sqlite:///{platformdirs.user_data_dir('diagnoser')}/diagnoser.db"
     assert settings.max_body_bytes == 1024 * 1024
     assert load_settings({"DIAGNOSER_DATA_DIR": "/srv/d"}).resolved_database_url == "sqlite:////srv/d/diagnoser.db"
 

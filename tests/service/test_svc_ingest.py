@@ -112,3 +112,65 @@ def test_stored_diagnoses_read_back_as_they_were_answered(client, ingest_token, 
     assert stored == created["diagnoses"]
     assert all(isinstance(d["evidence"], list) for d in report["diagnoses"])
     assert report["inputs"] is None and report["meta"]["tags"] is None
+
+
+def test_a_status_set_between_the_lookup_and_the_count_is_what_the_report_finds(app, client, ingest_token, read_token):
+    """The batch looks its groups up first and counts them last (store.ingest._store_new): a group resolved in
+    between is answered `regressed`, and the stored report says so too."""
+    from diagnoser.store import ingest
+
+    group_id = post_report(client, ingest_token).get_json()["group_id"]
+    client.patch(f"/api/v1/groups/{group_id}", json={"status": "resolved"}, headers=auth(read_token))
+    real = ingest._look_up
+
+    def stale_lookup(connection, statements, reports):
+        known = real(connection, statements, reports)
+        known.groups = {key: (group, "open") for key, (group, _) in known.groups.items()}  # read before the PATCH
+        return known
+
+    import pytest
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ingest, "_look_up", stale_lookup)
+        answer = post_report(client, ingest_token).get_json()
+    assert answer["group_status"] == "regressed"
+    report = client.get(f"/api/v1/reports/{answer['report_id']}", headers=auth(read_token)).get_json()
+    assert report["group_status"] == "regressed"
+
+
+def test_a_resend_with_the_same_event_id_is_stored_once_and_answered_as_the_first_time(app, client, ingest_token):
+    body = {"traceback": KERAS_TRACEBACK, "event_id": "0123456789abcdef0123456789abcdef"}
+    first = post_report(client, ingest_token, body)
+    again = post_report(client, ingest_token, body)
+    assert first.status_code == again.status_code == 201
+    assert again.get_json() == first.get_json()  # same report id, same group, same status, same diagnoses
+    other = post_report(client, ingest_token, {**body, "event_id": "fedcba9876543210fedcba9876543210"}).get_json()
+    assert other["report_id"] != first.get_json()["report_id"] and other["group_status"] == "existing"
+    with app.extensions["diagnoser"].sessions() as session:
+        assert session.scalar(select(func.count(Report.id))) == 2
+        assert session.scalar(select(Group.count)) == 2
+
+
+def test_the_same_event_twice_in_one_batch_is_stored_once(app):
+    from diagnoser.store.analysis import analyse
+    from diagnoser.store.base import utcnow
+    from diagnoser.store.ingest import NewReport, store_batch
+
+    make_token(app, "vision", "ingest")
+    analysis = analyse(KERAS_TRACEBACK)
+    reports = [NewReport(project_id=1, received_at=utcnow(), traceback=KERAS_TRACEBACK, analysis=analysis,
+                         event_id=e) for e in ("aaaaaaaa1", "bbbbbbbb2", "aaaaaaaa1")]
+    engine = app.extensions["diagnoser"].engine
+    with engine.begin() as connection:
+        answers = store_batch(connection, reports)
+    assert answers[0].report_id == answers[2].report_id != answers[1].report_id
+    assert [a.group_status for a in answers] == ["new", "existing", "new"]
+    with engine.connect() as connection:
+        assert connection.execute(select(func.count(Report.id))).scalar() == 2
+        assert connection.execute(select(Group.count)).scalar() == 2  # counted once too
+
+
+def test_an_event_id_must_look_like_one(client, ingest_token):
+    for bad in ("short", "x" * 65, "has space in it", 12345678):
+        response = post_report(client, ingest_token, {"traceback": KERAS_TRACEBACK, "event_id": bad})
+        assert response.status_code == 400 and response.get_json()["error"]["field"] == "event_id"

@@ -59,11 +59,22 @@ def test_causes_count_reports_and_groups_in_the_window(client, ingest_token, rea
     assert client.get("/api/v1/causes?days=1&since=2000-01-01", headers=auth(read_token)).status_code == 400
 
 
-def test_health_readiness_and_metrics(client, ingest_token):
+def test_health_and_readiness(client, ingest_token):
     assert client.get("/healthz").get_json() == {"status": "ok"}
     assert client.get("/readyz").get_json() == {"status": "ready"}
+
+
+def test_metrics_need_their_token_and_hold_no_team_data(app, client, ingest_token):
     _post(client, ingest_token, "ValueError: x")
-    text = client.get("/metrics").get_data(as_text=True)
-    assert re.search(r'diagnoser_reports_stored\{cause="\w+"\} 1', text)
+    assert client.get("/metrics").status_code == 404  # not exposed without a token or the public setting
+    services = app.extensions["diagnoser"]
+    services.settings = services.settings.replace(metrics_token="scrape-secret")
+    assert client.get("/metrics", headers=auth("wrong")).status_code == 404
+    response = client.get("/metrics", headers=auth("scrape-secret"))
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
     assert "diagnoser_request_duration_seconds_bucket" in text
-    assert 'diagnoser_reports_ingested_total{worker=' in text
+    assert re.search(r"diagnoser_reports_ingested_total [1-9]", text)
+    assert "cause=" not in text and "vision" not in text  # no team's causes or project names
+    services.settings = services.settings.replace(metrics_token="", metrics_public=True)
+    assert client.get("/metrics").status_code == 200
