@@ -3,26 +3,30 @@
 Everything in `report_exception` runs inside a hook of a program that is already failing: any error of
 ours is swallowed and logged to the `diagnoser_client` logger, and the user sees their own traceback
 exactly as before.
+
+Constructing a Client (install() does) imports nothing heavy: building, sending and printing a report import their
+modules (frames, capture, meta, transport, render) when the first exception arrives.
 """
 
 from __future__ import annotations
 
-import collections
 import os
 import sys
 import threading
 import time
-from types import TracebackType
-from typing import IO, Deque, Optional, Tuple
 
-from diagnoser_client import ranks, report
 from diagnoser_client._log import logger
-from diagnoser_client.config import Config
 from diagnoser_client.delivery import Delivery, Result
-from diagnoser_client.frames import raising_location
-from diagnoser_client.render import diagnosis_lines, failure_line, use_colour
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from types import TracebackType
+    from typing import IO, List, Optional, Set, Tuple
+
+    from diagnoser_client.config import Config
 
 _NOT_REPORTED = (KeyboardInterrupt, SystemExit, GeneratorExit)
+_REMEMBERED = 64
 
 
 def _safe_str(exc: BaseException) -> str:
@@ -38,8 +42,8 @@ class Client:
         self.config = config
         self.delivery = Delivery(config)
         self._lock = threading.Lock()
-        self._reported: Deque[Tuple[int, type, str]] = collections.deque(maxlen=64)
-        self._said: set = set()
+        self._reported: List[Tuple[int, type, str]] = []  # the last _REMEMBERED
+        self._said: Set[object] = set()
         self._exit_deadline: Optional[float] = None  # set when a dying program starts waiting: one budget in all
 
     @property
@@ -65,11 +69,13 @@ class Client:
             with self._lock:
                 if key in self._reported:
                     return None
-                self._reported.append(key)
+                self._reported = [*self._reported[-(_REMEMBERED - 1):], key]
             started = time.monotonic()
             if not self._first_rank_to_report(exc_type, exc, tb):
                 logger.info("another rank reports this error; not sending it again")
                 return None
+            from diagnoser_client import report
+
             payload = report.build(self.config, exc_type, exc, tb, thread=thread)
             if not wait:
                 self.delivery.submit(payload, on_done=lambda result: self.show(result, stream))
@@ -90,6 +96,9 @@ class Client:
             return None
 
     def _first_rank_to_report(self, exc_type: type, exc: BaseException, tb: Optional[TracebackType]) -> bool:
+        from diagnoser_client import ranks
+        from diagnoser_client.frames import raising_location
+
         if not self.config.dedup_ranks or ranks.rank_info() is None:
             return True
         key = ranks.error_key(exc_type.__name__, _safe_str(exc), raising_location(exc, tb))
@@ -98,6 +107,8 @@ class Client:
     def show(self, result: Result, stream: Optional[IO[str]] = None) -> None:
         """Print the diagnosis, or one line about why there is none (401 and 413 once per process)."""
         try:
+            from diagnoser_client.render import diagnosis_lines, failure_line, use_colour
+
             stream = stream or sys.stderr
             colour = use_colour(stream)
             outcome = result.outcome

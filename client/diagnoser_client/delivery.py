@@ -3,32 +3,59 @@
 Each report goes out on its own daemon thread (reports are rare; a thread per report also survives fork,
 unlike a long-lived worker). The caller waits on it for a bounded time; a report still in flight when
 that time is up is spooled, and if the thread delivers it after all, it removes the spooled copy.
+
+A 429 or 503 with Retry-After makes the spool remember "not before <time>": spooled reports are not resent before
+then, by the background flush of a later run nor by `python -m diagnoser_client flush` (but `flush --force`).
+A new crash is still sent: one request, the one the user is waiting for. Nothing here ever sleeps for it.
+
+Importing this module is cheap (install() makes a Delivery): the HTTP side, `transport`, is imported on first use.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
-from typing import Any, Callable, Dict, List, Optional
 
-from diagnoser_client import transport
 from diagnoser_client._log import logger
-from diagnoser_client.config import Config
 from diagnoser_client.spool import Spool
-from diagnoser_client.transport import Outcome
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional
+
+    from diagnoser_client.config import Config
+    from diagnoser_client.transport import Outcome
 
 
-@dataclass
+def _outcome(**fields: Any) -> Outcome:
+    from diagnoser_client.transport import Outcome
+
+    return Outcome(**fields)
+
+
+def _send(config: Config, endpoint: str, payload: Dict[str, Any]) -> Outcome:
+    from diagnoser_client import transport
+
+    return transport.send(endpoint, config.token, payload, config.connect_timeout)
+
+
 class Result:
-    outcome: Outcome
-    spooled_to: Optional[str] = None
+    """What became of one report: the service's answer (or why there is none) and where it was spooled."""
+
+    __slots__ = ("outcome", "spooled_to")
+
+    def __init__(self, outcome: Outcome, spooled_to: Optional[str] = None) -> None:
+        self.outcome = outcome
+        self.spooled_to = spooled_to
+
+    def __repr__(self) -> str:
+        return f"Result(outcome={self.outcome!r}, spooled_to={self.spooled_to!r})"
 
 
 class Pending:
     """One report in flight."""
 
-    def __init__(self, delivery: "Delivery", payload: Dict[str, Any], on_done: Optional[Callable[[Result], None]]):
+    def __init__(self, delivery: Delivery, payload: Dict[str, Any], on_done: Optional[Callable[[Result], None]]):
         self._delivery = delivery
         self._payload = payload
         self._on_done = on_done
@@ -42,11 +69,12 @@ class Pending:
     def _run(self) -> None:
         config = self._delivery.config
         try:
-            outcome = transport.send(config.endpoint or "", config.token, self._payload, config.connect_timeout)
+            outcome = _send(config, config.endpoint or "", self._payload)
         except BaseException as exc:  # transport returns values; this is the last net
-            outcome = Outcome(error=f"{type(exc).__name__}: {exc}")
+            outcome = _outcome(error=f"{type(exc).__name__}: {exc}")
         with self._lock:
             if self._abandoned:
+                self._delivery.remember_wait(outcome)
                 if self._abandoned_to and outcome.delivered:
                     Spool.discard(self._abandoned_to)  # arrived after all: the spooled copy would be a duplicate
                 return
@@ -73,7 +101,7 @@ class Pending:
             if not self._abandoned:
                 self._abandoned = True
                 self._abandoned_to = self._delivery.spool.put(self._payload, self._delivery.config.url)
-            return Result(Outcome(error=f"no answer within {timeout:.1f} s"), self._abandoned_to)
+            return Result(_outcome(error=f"no answer within {timeout:.1f} s"), self._abandoned_to)
 
 
 class Delivery:
@@ -97,8 +125,14 @@ class Delivery:
 
     def settle(self, payload: Dict[str, Any], outcome: Outcome) -> Result:
         """Spool what is worth retrying; the rest is final."""
+        self.remember_wait(outcome)
         spooled = self.spool.put(payload, self.config.url) if outcome.retry else None
         return Result(outcome, spooled)
+
+    def remember_wait(self, outcome: Outcome) -> None:
+        """A 429/503 with Retry-After: the spool keeps "not before" for every later resend."""
+        if outcome.not_before is not None and outcome.retry:
+            self.spool.set_not_before(outcome.not_before, outcome.status)
 
     def drain(self, timeout: float) -> None:
         """At exit: wait for reports in flight (bounded), spool the ones still out."""
@@ -114,9 +148,26 @@ class Delivery:
 
     # --- the spool ------------------------------------------------------------------------------------
 
-    def flush_spool(self) -> Dict[str, int]:
-        """Resend spooled reports, oldest first; stop at the first sign the service is unreachable."""
-        counts = {"delivered": 0, "kept": 0, "dropped": 0}
+    def flush_spool(self, force: bool = False) -> Dict[str, Any]:
+        """Resend spooled reports, oldest first; stop at the first sign the service is unreachable.
+
+        Returns the counts of this flush, taken after it: "delivered", "dropped" (refused for good), "kept"
+        (claimed and put back), "waiting" (in the spool now, whoever put them there), and "not_before" (epoch
+        seconds, or None) when the service asked to wait. Before that time nothing is sent unless `force`.
+        """
+        counts: Dict[str, Any] = {"delivered": 0, "kept": 0, "dropped": 0, "waiting": 0, "not_before": None}
+        if not force:
+            counts["not_before"] = self.spool.not_before()
+        if counts["not_before"] is None:
+            self._resend(counts)
+            if counts["delivered"] and "stopped" not in counts:
+                self.spool.clear_not_before()  # the service takes reports again: an old wait is moot
+        counts["waiting"] = len(self.spool)
+        if counts["not_before"] is None:
+            counts["not_before"] = self.spool.not_before()  # this flush may just have been asked to wait
+        return counts
+
+    def _resend(self, counts: Dict[str, Any]) -> None:
         stop: Optional[Outcome] = None
         for claimed, record in self.spool.claim():
             if stop is not None:
@@ -129,26 +180,32 @@ class Delivery:
                 self.spool.release(claimed)
                 counts["kept"] += 1
                 continue
-            outcome = transport.send(endpoint, self.config.token, record["payload"], self.config.connect_timeout)
+            outcome = _send(self.config, endpoint, record["payload"])
             if outcome.delivered:
                 self.spool.discard(claimed)
                 counts["delivered"] += 1
             elif outcome.retry or outcome.status in (401, 403):
                 self.spool.release(claimed)  # the service or the token will come back; the report keeps
                 counts["kept"] += 1
+                self.remember_wait(outcome)
                 stop = outcome
             else:
                 logger.warning("dropping spooled report %s: the service refused it (%s)", claimed, outcome.describe())
                 self.spool.discard(claimed)
                 counts["dropped"] += 1
         if stop is not None:
+            counts["stopped"] = stop.describe()
             logger.info("spool flush stopped: %s", stop.describe())
         if counts["delivered"] or counts["dropped"]:
             logger.info("spool flush: %s", counts)
-        return counts
 
     def flush_spool_in_background(self) -> None:
+        """At install: resend what waits, on a daemon thread, unless the service asked to wait (nothing starts)."""
         if not self.spool.entries():
+            return
+        not_before = self.spool.not_before()
+        if not_before is not None:
+            logger.info("spooled reports wait: the service asked for nothing before %s", time.ctime(not_before))
             return
 
         def run() -> None:

@@ -4,6 +4,9 @@ As in sentry-python's excepthook integration, each wrapper calls the hook it rep
 user's traceback prints exactly as before, then reports. uninstall() puts the previous hooks back when ours
 are still the current ones; when someone wrapped ours since, ours stay in their chain but become
 pass-through, so their hook keeps working.
+
+install() reads the settings and sets the hooks, nothing more: no HTTP module, no JSON, no logging is imported until
+a report is built (see the import-cost test and benchmarks/bench_client_import.py).
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
-from typing import Any, Callable, Optional
 
 from diagnoser_client import config as config_module
 from diagnoser_client._log import logger
 from diagnoser_client.client import Client
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 
 class _State:

@@ -7,6 +7,7 @@ with NO_COLOR set (https://no-color.org), always with FORCE_COLOR.
 from __future__ import annotations
 
 import os
+import time
 from typing import IO, Any, Dict, List, Optional
 
 from diagnoser_client.transport import Outcome
@@ -79,6 +80,15 @@ def diagnosis_lines(body: Dict[str, Any], colour: bool = False) -> List[str]:
     return lines[:6]
 
 
+def local_time(moment: float, now: Optional[float] = None) -> str:
+    """"12:03:10" today, "2025-12-02 12:03:10" another day (local time, as the user's clock shows it)."""
+    when = time.localtime(moment)
+    today = time.localtime(time.time() if now is None else now)
+    if when[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", when)
+    return time.strftime("%Y-%m-%d %H:%M:%S", when)
+
+
 def failure_line(outcome: Outcome, url: Optional[str], spooled_to: Optional[str], colour: bool = False) -> str:
     """One line for a report that was not delivered."""
     paint = _Painter(colour)
@@ -95,8 +105,9 @@ def failure_line(outcome: Outcome, url: Optional[str], spooled_to: Optional[str]
     if outcome.permanent:
         return f"{prefix} the service refused the report ({_one_line(outcome.describe(), 150)}); not sent."
     if spooled_to:
+        after = f" after {local_time(outcome.not_before)}" if outcome.not_before is not None else ""
         return (
             f"{prefix} could not reach {url} ({_one_line(outcome.describe(), 80)}); report saved in "
-            f"{os.path.dirname(spooled_to)}, resent on the next run or by `python -m diagnoser_client flush`."
+            f"{os.path.dirname(spooled_to)}, resent{after} on the next run or by `python -m diagnoser_client flush`."
         )
     return f"{prefix} could not reach {url} ({_one_line(outcome.describe(), 80)}) nor save the report; it is lost."

@@ -1,7 +1,13 @@
-"""The body of POST /api/v1/reports for one exception, scrubbed and bounded in size."""
+"""The body of POST /api/v1/reports for one exception, scrubbed and bounded in size.
+
+Each report carries an `event_id` (a uuid4 hex string, as Sentry's SDK gives each event), made here once: the spool
+keeps the body as built, so every resend of a report carries the same id and the service can answer a repeat (a
+report whose answer was lost, sent again by a later flush) with its first answer instead of storing it twice.
+"""
 
 from __future__ import annotations
 
+import uuid
 from types import TracebackType
 from typing import Any, Dict, Optional
 
@@ -20,6 +26,10 @@ def _bounded(text: Optional[str], limit: int) -> Optional[str]:
     return text[:half] + "\n[... truncated by diagnoser_client ...]\n" + text[-half:]
 
 
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
 def build(
     config: Config,
     exc_type: type,
@@ -29,6 +39,7 @@ def build(
 ) -> Dict[str, Any]:
     secrets = (config.token,)
     payload: Dict[str, Any] = {
+        "event_id": new_event_id(),
         "traceback": scrub(_bounded(format_traceback(exc_type, exc, tb), MAX_TRACEBACK_CHARS), secrets),
     }
     summary, inputs = capture.gather(exc, tb)

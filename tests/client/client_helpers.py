@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -47,13 +47,18 @@ def quiet_lines(text: str) -> List[str]:
 
 @dataclass
 class FakeService:
-    """A stdlib HTTP server answering POST /api/v1/reports like the service, recording what it receives."""
+    """A stdlib HTTP server answering POST /api/v1/reports like the service, recording what it receives.
+
+    `status`, `answer` and `headers` (extra response headers, e.g. Retry-After) set every answer; `respond`, when
+    set, decides each one instead from the decoded request body: it returns (status, body, headers)."""
 
     url: str
     requests: List[Dict[str, Any]] = field(default_factory=list)
     status: int = 201
     answer: Optional[Dict[str, Any]] = None
     delay: float = 0.0
+    headers: Dict[str, str] = field(default_factory=dict)
+    respond: Optional[Callable[[Dict[str, Any]], Tuple[int, Dict[str, Any], Dict[str, str]]]] = None
 
     def reports(self) -> List[Dict[str, Any]]:
         return [r["json"] for r in self.requests if r["path"] == "/api/v1/reports"]
@@ -92,7 +97,9 @@ def fake_service() -> Iterator[FakeService]:
             )
             if service.delay:
                 time.sleep(service.delay)
-            body = service.answer
+            status, body, headers = service.status, service.answer, service.headers
+            if service.respond is not None:
+                status, body, headers = service.respond(service.requests[-1]["json"])
             if body is None:
                 n = len(service.requests)
                 body = {
@@ -104,9 +111,11 @@ def fake_service() -> Iterator[FakeService]:
                 }
             data = json.dumps(body).encode()
             try:
-                self.send_response(service.status)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
             except OSError:

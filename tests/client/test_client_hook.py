@@ -85,7 +85,8 @@ def test_it_spools_when_the_service_is_down_and_flush_delivers(tmp_path, fake_se
 
     flushed = run(["-m", "diagnoser_client", "flush"], client_env(tmp_path, fake_service.url), tmp_path)
     assert flushed.returncode == 0, flushed.stderr
-    assert "1 delivered" in flushed.stdout
+    # Counted after flushing: the one report is delivered and none is left waiting.
+    assert flushed.stdout == f"diagnoser: 1 delivered, 0 still waiting, 0 dropped ({tmp_path / 'spool'})\n"
     assert [r["traceback"] for r in fake_service.reports()] == [plain.stderr]
     assert list((tmp_path / "spool").glob("*.json")) == []
 

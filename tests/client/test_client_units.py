@@ -261,7 +261,10 @@ def test_a_spooled_report_the_service_refuses_is_dropped_and_one_it_cannot_take_
     delivery.spool.put({"traceback": "later"}, None)
     answers = iter([Outcome(status=422), Outcome(status=503)])
     monkeypatch.setattr("diagnoser_client.transport.send", lambda *a: next(answers))
-    assert delivery.flush_spool() == {"delivered": 0, "kept": 1, "dropped": 1}
+    counts = delivery.flush_spool()
+    assert {k: counts[k] for k in ("delivered", "kept", "dropped", "waiting")} == {
+        "delivered": 0, "kept": 1, "dropped": 1, "waiting": 1}
+    assert counts["stopped"] == "HTTP 503" and counts["not_before"] is None
     assert [json.load(open(p))["payload"]["traceback"] for p in delivery.spool.entries()] == ["later"]
 
 
