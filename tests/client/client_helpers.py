@@ -181,6 +181,18 @@ def write_script(tmp_path: Path):  # type: ignore[no-untyped-def]
 # --- the real service ------------------------------------------------------------------------------------
 
 
+# A sitecustomize that makes the service read this checkout's migrations/ and rules/ (see the file).
+CHECKOUT_SITE_DIR = Path(__file__).resolve().parent / "checkout_site"
+
+
+def service_env(data_dir: Path) -> Dict[str, str]:
+    """The environment of a real `diagnoser` command run on this checkout, with its data in `data_dir`."""
+    env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(data_dir)))
+    env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT_SITE_DIR), env["PYTHONPATH"]])
+    env.pop("DIAGNOSER_DATABASE_URL", None)
+    return env
+
+
 @dataclass
 class RealService:
     url: str
@@ -196,8 +208,7 @@ class RealService:
             return json.loads(response.read())
 
     def start(self) -> None:
-        env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(self.data_dir)))
-        env.pop("DIAGNOSER_DATABASE_URL", None)
+        env = service_env(self.data_dir)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "diagnoser", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", "1", "--threads", "4"],
@@ -235,8 +246,7 @@ def _service_available() -> bool:
 
 
 def _create_token(data_dir: Path, scope: str) -> str:
-    env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(data_dir)))
-    env.pop("DIAGNOSER_DATABASE_URL", None)
+    env = service_env(data_dir)
     done = subprocess.run(
         [sys.executable, "-m", "diagnoser", "tokens", "create", "--project", "client-e2e", "--scope", scope],
         env=env, cwd=str(data_dir), capture_output=True, text=True, timeout=120,
