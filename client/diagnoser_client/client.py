@@ -16,7 +16,6 @@ import threading
 import time
 
 from diagnoser_client._log import logger
-from diagnoser_client.delivery import Delivery, Result
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from typing import IO, List, Optional, Set, Tuple
 
     from diagnoser_client.config import Config
+    from diagnoser_client.delivery import Delivery, Result
 
 _NOT_REPORTED = (KeyboardInterrupt, SystemExit, GeneratorExit)
 _REMEMBERED = 64
@@ -40,11 +40,24 @@ def _safe_str(exc: BaseException) -> str:
 class Client:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.delivery = Delivery(config)
+        self._delivery: Optional[Delivery] = None
         self._lock = threading.Lock()
         self._reported: List[Tuple[int, type, str]] = []  # the last _REMEMBERED
         self._said: Set[object] = set()
         self._exit_deadline: Optional[float] = None  # set when a dying program starts waiting: one budget in all
+
+    @property
+    def delivery(self) -> Delivery:
+        """Made on first use: a program that never fails never imports the sending side at all."""
+        found = self._delivery
+        if found is None:
+            from diagnoser_client.delivery import Delivery
+
+            with self._lock:
+                if self._delivery is None:
+                    self._delivery = Delivery(self.config)
+                found = self._delivery
+        return found
 
     @property
     def ready(self) -> bool:
@@ -135,9 +148,11 @@ class Client:
     def flush_at_exit(self) -> None:
         """Wait for what is still in flight, within what is left of the exit budget (`timeout` in all)."""
         try:
+            if self._delivery is None:
+                return  # nothing was ever sent nor flushed
             budget = self.config.timeout
             if self._exit_deadline is not None:
                 budget = max(0.0, self._exit_deadline - time.monotonic())
-            self.delivery.drain(budget)
+            self._delivery.drain(budget)
         except Exception:
             logger.warning("exit flush failed", exc_info=True)

@@ -12,6 +12,7 @@ a report is built (see the import-cost test and benchmarks/bench_client_import.p
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 
@@ -66,11 +67,20 @@ def install(url: Optional[str] = None, token: Optional[str] = None, **options: A
             _install_thread_hook(client)
             _install_ipython_hook(client)
             atexit.register(_at_exit)
-            if settings.flush_spool:
+            if settings.flush_spool and _has_spooled_reports(settings.spool_dir):
                 client.delivery.flush_spool_in_background()
         except Exception:
             logger.warning("could not install every hook", exc_info=True)
         return client
+
+
+def _has_spooled_reports(folder: str) -> bool:
+    """Whether any report waits in the spool (as spool.Spool.entries() counts them), without importing it."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.name.endswith(".json") and not e.name.startswith(".") for e in entries)
+    except OSError:
+        return False
 
 
 def uninstall() -> None:
