@@ -99,7 +99,7 @@ class Client:
             if self._exit_deadline is None:
                 self._exit_deadline = deadline
             try:
-                result = pending.wait(max(0.25, deadline - time.monotonic()))
+                result = pending.wait(max(0.25, deadline - time.monotonic()), budget=self.config.timeout)
             except KeyboardInterrupt:  # the user wants out now: keep the report for later, quietly
                 return pending.wait(0)
             self.show(result, stream)

@@ -91,8 +91,9 @@ class Pending:
         """Delivered, refused, spooled, or given up on: nothing left to wait for."""
         return self._done.is_set() or self._abandoned
 
-    def wait(self, timeout: float) -> Result:
-        """The result; a report not delivered within `timeout` is spooled and reported as such."""
+    def wait(self, timeout: float, budget: Optional[float] = None) -> Result:
+        """The result; a report not delivered within `timeout` is spooled and reported as such (as not answered
+        within `budget`, the caller's whole allowance, when given: building the report took the rest of it)."""
         if not self._abandoned:  # once given up on (and spooled), nobody waits for it again
             self._done.wait(max(0.0, timeout))
         with self._lock:
@@ -101,7 +102,8 @@ class Pending:
             if not self._abandoned:
                 self._abandoned = True
                 self._abandoned_to = self._delivery.spool.put(self._payload, self._delivery.config.url)
-            return Result(_outcome(error=f"no answer within {timeout:.1f} s"), self._abandoned_to)
+            said = timeout if budget is None else budget
+            return Result(_outcome(error=f"no answer within {said:.1f} s"), self._abandoned_to)
 
 
 class Delivery:

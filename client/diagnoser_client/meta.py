@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional
 from diagnoser_client import __version__
 from diagnoser_client.gitinfo import git_info
 from diagnoser_client.ranks import rank_info
-from diagnoser_client.scrub import scrub_argv
+from diagnoser_client.scrub import scrub_argv, scrub_value
 
 _PROCESS_RUN_ID = uuid.uuid4().hex
 _FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "torch", "jax", "numpy")
@@ -97,6 +97,7 @@ def collect(
     if thread and thread != "MainThread":
         context["thread"] = thread
     context.update(tags or {})
+    tags_scrubbed = scrub_value(context, secrets)  # before clipping: a clipped secret is no longer recognisable
     meta: Dict[str, Any] = {
         "hostname": _clip(socket.gethostname(), 255),
         "user": _clip(_user(), 255),
@@ -105,6 +106,6 @@ def collect(
         "python_version": platform.python_version(),
         "git_commit": _clip(git.get("commit"), 64),
         "versions": {k: _clip(v, 1000) for k, v in versions.items()},
-        "tags": {_clip(str(k), 255): _clip(str(v), 1000) for k, v in list(context.items())[:100]},
+        "tags": {_clip(str(k), 255): _clip(str(v), 1000) for k, v in list(tags_scrubbed.items())[:100]},
     }
     return {k: v for k, v in meta.items() if v is not None}

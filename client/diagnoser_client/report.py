@@ -14,7 +14,7 @@ from typing import Any, Dict, Optional
 from diagnoser_client import capture, meta
 from diagnoser_client.config import Config
 from diagnoser_client.frames import collect_source, format_traceback
-from diagnoser_client.scrub import scrub
+from diagnoser_client.scrub import scrub, scrub_value
 
 MAX_TRACEBACK_CHARS = 200_000
 
@@ -50,6 +50,6 @@ def build(
         if source:
             payload["source"] = scrub(source, secrets)
     if inputs:
-        payload["inputs"] = inputs
+        payload["inputs"] = scrub_value(inputs, secrets)  # shapes only, but keys are the user's (a dict of inputs)
     payload["meta"] = meta.collect(config.run_id, config.tags, secrets, thread)
     return payload
