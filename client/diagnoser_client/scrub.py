@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import os
 import re
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
@@ -53,32 +54,24 @@ def _pem(match: re.Match[str]) -> str:
 
 _END = r"(?![A-Za-z0-9_-])"  # a token ends where its alphabet does (\b fails after a final "-")
 _B = r"(?:\b|(?<=\\[nrt]))"  # a word starts here, also right after an escaped newline or tab ("\\nAuthorization")
-_TOKENS: Sequence[re.Pattern[str]] = (
-    re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}\b"),
-    re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})" + _END),
-    re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}" + _END),
-    re.compile(r"\bxox[abposrec]-[A-Za-z0-9-]{10,}" + _END),
-    re.compile(r"\bxapp-\d-[A-Za-z0-9-]{10,}" + _END),
-    re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"),
-    re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-(?:[a-z]{3}\d\d-)?)?[A-Za-z0-9_-]{20,}" + _END),
-    re.compile(r"\b(?:[rs]k_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{20,})\b"),
-    re.compile(r"\bAIza[0-9A-Za-z_-]{35}" + _END),
-    re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}" + _END),
-    re.compile(r"\bGOCSPX-[0-9A-Za-z_-]{20,}" + _END),
-    re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}" + _END),
-    re.compile(r"\bdgn_[A-Za-z0-9_-]{20,}" + _END),
-)
-_SLACK_WEBHOOK = re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+")
-_AUTHORIZATION = re.compile(
-    r"(?i)(" + _B + r"authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|bot)\s+)?)(?!\[REDACTED)([^\s\"',;]{4,})"
-)
-_BEARER = re.compile(r"(?i)(" + _B + r"bearer\s+)(?!\[REDACTED)([A-Za-z0-9._~+/-]{8,}=*)")
-_BASIC = re.compile(r"(?i)(" + _B + r"basic\s+)([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])")
-_BARE_TOKEN = re.compile(r"(?i)(" + _B + r"token\s+)(?=[A-Za-z_-]*\d)(?=\d*[A-Za-z])([A-Za-z0-9._~+/-]{16,}=*)")
-# scheme://user:password@host: the password (which may hold '@') ends at the last '@' of the authority.
-_URL_CREDENTIALS = re.compile(r"(://[^\s:/@\"'<>]{0,200}:)([^\s/\"'<>]{1,200})(@)(?=[^\s/@\"'<>]*(?:[/:?#\s\"'<>]|$))")
-_AZURE = re.compile(r"(?i)(\b(?:AccountKey|SharedAccessKey)=|[?&;]sig=)([^\s;&\"'<>]{4,})")
+_NOT_YET = r"(?!\[REDACTED)"  # "[REDACTED]" and "[REDACTED RSA PRIVATE KEY]" are not values to redact again
+
+
+def _whole(match: re.Match[str]) -> str:
+    return REDACTED
+
+
+def _keep_first(match: re.Match[str]) -> str:
+    return match.group(1) + REDACTED
+
+
+def _url(match: re.Match[str]) -> str:
+    """scheme://user:password@host -> keep the user and host. The password may hold '@': the host follows the last."""
+    userinfo, at, host = match.group(1).rpartition("@")
+    user, colon, password = userinfo.partition(":")
+    if not at or not colon or not password or password.startswith(REDACTED[:-1]):
+        return match.group(0)
+    return f"://{user}:{REDACTED}@{host}"
 
 
 def _basic(match: re.Match[str]) -> str:
@@ -92,67 +85,6 @@ def _basic(match: re.Match[str]) -> str:
     return match.group(0)
 
 
-# --- 3. values of secret-looking names --------------------------------------------------------------------------
-
-_SECRET_WORD = (
-    r"(?:password|passwd|passphrase|(?<=[_-])pwd|secret|(?<!pad_)(?<!eos_)(?<!bos_)(?<!unk_)(?<!sep_)(?<!cls_)"
-    r"(?<!mask_)token|api[_-]?key|apikey|access[_-]?key(?:[_-]?id)?|private[_-]?key(?:[_-]?id)?|account[_-]?key"
-    r"|auth|authorization|credentials?|session[_-]?key|signing[_-]?key|encryption[_-]?key)"
-)
-# A name is secret-looking when it ends with a secret word: "HF_TOKEN", "db_password", "--api-key".
-_NAME_RE = re.compile(r"(?i)^[\w.-]*" + _SECRET_WORD + r"$")
-
-# name = "value", name: 'value', "name": "value" (code, configs, reprs, JSON).
-_ASSIGN_QUOTED = re.compile(
-    r"(?i)(\b[\w.-]*" + _SECRET_WORD + r"\b[\"']?\s*[:=]\s*[rbuf]?)([\"'])((?:(?!\2)[^\n]){1,500}?)\2"
-)
-# name=value, name: value unquoted (logs, environment dumps, YAML).
-_ASSIGN_BARE = re.compile(r"(?i)(\b[\w.-]*" + _SECRET_WORD + r"\b\s*[:=]\s*)([^\s\"',;()\[\]{}<>]{4,})")
-# --name value, --name=value, and an argv in a repr: '--password', 'value'.
-_FLAG = re.compile(
-    r"(?i)(--[\w.-]*" + _SECRET_WORD + r"(?:\s+|=|[\"']?,\s*))(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',\]]+)"
-)
-
-# Values that are not secrets even after a secret name: code, special-token markers, empty-ish constants.
-_CODE_PATH = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
-_MARKER = re.compile(r"^(?:<\|?[^<>\s]{1,24}\|?>|\[[A-Z_]{2,12}\])$")
-_CONSTANTS = ("none", "null", "true", "false", "nil", "undefined", "***", "xxx", "...")
-
-
-def _not_a_secret(name: str, value: str, after: str) -> bool:
-    core = value.strip("\"'")
-    if not core or "[REDACTED" in core or core.lower() in _CONSTANTS:
-        return True
-    if after[:1] in ("(", "["):  # token = get_token() / password = secrets["db"]
-        return True
-    if after.startswith(" " + REDACTED[:-1]):  # "Authorization: Basic [REDACTED]": the scheme, already done
-        return True
-    if _CODE_PATH.match(core) or _MARKER.match(core):
-        return True
-    if core.isdigit() and len(core) <= 5:  # a count, a port
-        return True
-    return core.lower() == re.sub(r"^-+", "", name).lower()  # Client(token=token)
-
-
-def _valued(keep_quotes: bool) -> Callable[[re.Match[str]], str]:
-    def replace(match: re.Match[str]) -> str:
-        text = match.string
-        name = match.group(1).rstrip("=:\"', \t\r\n")
-        value = match.group(3) if keep_quotes else match.group(2)
-        if _not_a_secret(name, value, text[match.end():match.end() + len(REDACTED)]):
-            return match.group(0)
-        if keep_quotes:
-            return f"{match.group(1)}{match.group(2)}{REDACTED}{match.group(2)}"
-        quote = value[0] if value[:1] in ("'", '"') and value[-1:] == value[:1] and len(value) > 1 else ""
-        return f"{match.group(1)}{quote}{REDACTED}{quote}"
-
-    return replace
-
-
-def _keep_prefix(match: re.Match[str]) -> str:
-    return match.group(1) + REDACTED
-
-
 _SCHEMES = ("bearer", "basic", "token", "bot", "digest", "negotiate")
 
 
@@ -162,22 +94,157 @@ def _authorization(match: re.Match[str]) -> str:
     return match.group(1) + REDACTED
 
 
-_STEPS: Sequence[Tuple[re.Pattern[str], Any]] = (
-    (_PEM, _pem),
-    *((pattern, REDACTED) for pattern in _TOKENS),
-    (_SLACK_WEBHOOK, lambda m: m.group(1) + REDACTED),
-    (_AUTHORIZATION, _authorization),
-    (_BEARER, _keep_prefix),
-    (_BASIC, _basic),
-    (_BARE_TOKEN, _keep_prefix),
-    (_URL_CREDENTIALS, lambda m: m.group(1) + REDACTED + m.group(3)),
-    (_AZURE, _keep_prefix),
-    (_FLAG, _valued(keep_quotes=False)),
-    (_ASSIGN_QUOTED, _valued(keep_quotes=True)),
-    (_ASSIGN_BARE, _valued(keep_quotes=False)),
+# --- 3. values of secret-looking names --------------------------------------------------------------------------
+
+_SECRET_WORD = (
+    r"(?:password|passwd|passphrase|pwd(?<=[_-]pwd)|secret|token(?<!pad_token)(?<!eos_token)(?<!bos_token)"
+    r"(?<!unk_token)(?<!sep_token)(?<!cls_token)(?<!mask_token)|api[_-]?key|apikey|access[_-]?key(?:[_-]?id)?"
+    r"|private[_-]?key(?:[_-]?id)?|account[_-]?key|auth|authorization|credentials?|session[_-]?(?:id|key)"
+    r"|signing[_-]?key|encryption[_-]?key)"
+)
+# A name is secret-looking when it ends with a secret word: "HF_TOKEN", "db_password", "--api-key". The part before
+# the word is bounded: a long run of name characters must not make a match attempt long.
+_NAME_RE = re.compile(r"(?i)^[\w.-]{0,80}" + _SECRET_WORD + r"$")
+_NAME_PART = re.compile(r"-*[\w.-]*")  # the name at the start of a match: "--db-password", "TOKEN"
+
+# Values that are not secrets even after a secret name: code, special-token markers, empty-ish constants.
+_CODE_PATH = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_MARKER = re.compile(r"^(?:<\|?[^<>\s]{1,24}\|?>|\[[A-Z_]{2,12}\])$")
+_CONSTANTS = ("none", "null", "true", "false", "nil", "undefined", "***", "xxx", "...")
+
+
+def _not_a_secret(name: str, value: str, after: str) -> bool:
+    core = value.strip("\"'")
+    if not core or core.startswith(REDACTED[:-1]) or core.lower() in _CONSTANTS:
+        return True
+    if after[:1] in ("(", "["):  # token = get_token() / password = secrets["db"]
+        return True
+    if after.startswith(" " + REDACTED[:-1]):  # "Authorization: Basic [REDACTED]": the scheme, already done
+        return True
+    if _CODE_PATH.match(core) or _MARKER.match(core):
+        return True
+    if core.isdigit() and len(core) <= 5:  # a count, a port
+        return True
+    return core.lower() == name.lstrip("-").lower()  # Client(token=token)
+
+
+def _full_name(text: str, start: int, word: str) -> str:
+    """The whole name a matched secret word ends ("HF_TOKEN" for "TOKEN"), looking back at most 80 characters."""
+    begin = start
+    while begin > 0 and start - begin < 80 and (text[begin - 1].isalnum() or text[begin - 1] in "_.-"):
+        begin -= 1
+    return text[begin:start] + word
+
+
+def _named(match: re.Match[str]) -> str:
+    """The value after a secret-looking name: groups (name and separator, quote, quoted value, bare value)."""
+    text = match.string
+    quote = match.group(2) or ""
+    value = match.group(3) if quote else match.group(4)
+    name = _full_name(text, match.start(), _NAME_PART.match(match.group(1)).group(0))  # type: ignore[union-attr]
+    if _not_a_secret(name, value, text[match.end():match.end() + len(REDACTED)]):
+        return match.group(0)
+    return f"{match.group(1)}{quote}{REDACTED}{quote}"
+
+
+def _flag(match: re.Match[str]) -> str:
+    """--name value, --name=value, '--name', 'value': the value goes, its quotes stay."""
+    value = match.group(2)
+    name = _NAME_PART.match(match.group(1)).group(0)  # type: ignore[union-attr]
+    if _not_a_secret(name, value, match.string[match.end():match.end() + len(REDACTED)]):
+        return match.group(0)
+    quote = value[0] if len(value) > 1 and value[0] in "'\"" and value[-1] == value[0] else ""
+    return f"{match.group(1)}{quote}{REDACTED}{quote}"
+
+
+_WORD_ANCHORS = ("pass", "pwd", "secret", "token", "api", "access", "private", "account", "auth", "credential",
+                 "session", "signing", "encryption")
+
+# (anchors, pattern, replacement), in this order. An anchor is a lower-case literal at which every match of the
+# pattern starts: the pattern is tried only where an anchor occurs in the lower-cased text (a C-level substring
+# search), never at every position of the text. That keeps a megabyte of ordinary log fast to scrub.
+_STEPS: Sequence[Tuple[Tuple[str, ...], re.Pattern[str], Callable[[re.Match[str]], str]]] = (
+    # private keys first: nothing else may cut a block in pieces
+    (("-----begin ",), re.compile(
+        r"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----"
+        r"(?:" + _PEM_SEP + r"(?:" + _PEM_LINE + r")?)*"
+        r"(?:-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?"), _pem),
+    (("akia", "asia"), re.compile(r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b"), _whole),
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+     re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})" + _END), _whole),
+    (("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}" + _END), _whole),
+    (("xox", "xapp-"), re.compile(r"\b(?:xox[abposrec]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})" + _END), _whole),
+    (("https://hooks.slack.com/",),
+     re.compile(r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/)[A-Za-z0-9/_-]+"), _keep_first),
+    (("sk-",), re.compile(r"\bsk-(?:proj-|svcacct-|admin-|ant-(?:[a-z]{3}\d\d-)?)?[A-Za-z0-9_-]{20,}" + _END), _whole),
+    (("hf_",), re.compile(r"\bhf_[A-Za-z0-9]{20,}\b"), _whole),
+    (("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"),
+     re.compile(r"\b(?:[rs]k_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{20,})\b"), _whole),
+    (("aiza",), re.compile(r"\bAIza[0-9A-Za-z_-]{35}" + _END), _whole),
+    (("ya29.",), re.compile(r"\bya29\.[0-9A-Za-z_-]{20,}" + _END), _whole),
+    (("gocspx-",), re.compile(r"\bGOCSPX-[0-9A-Za-z_-]{20,}" + _END), _whole),
+    (("npm_",), re.compile(r"\bnpm_[A-Za-z0-9]{36}\b"), _whole),
+    (("eyj",), re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}" + _END), _whole),
+    (("dgn_",), re.compile(r"\bdgn_[A-Za-z0-9_-]{20,}" + _END), _whole),
+    # Authorization: values, bare "Bearer x", "Basic <user:password in base64>", "token <random>"
+    (("authorization",), re.compile(
+        r"(?i)" + _B + r"(authorization[\"']?\s*[:=]\s*[\"']?(?:(?:bearer|basic|token|bot)\s+)?)" + _NOT_YET
+        + r"([^\s\"',;]{4,})"), _authorization),
+    (("bearer",), re.compile(r"(?i)" + _B + r"(bearer\s+)" + _NOT_YET + r"([A-Za-z0-9._~+/-]{8,}=*)"), _keep_first),
+    (("basic",), re.compile(r"(?i)" + _B + r"(basic\s+)([A-Za-z0-9+/]{4,}={0,2})(?![A-Za-z0-9+/=])"), _basic),
+    (("token",), re.compile(
+        r"(?i)" + _B + r"(token\s+)(?=[A-Za-z_-]*\d)(?=\d*[A-Za-z])([A-Za-z0-9._~+/-]{16,}=*)"), _keep_first),
+    # scheme://user:password@host: the authority, split by _url
+    (("://",), re.compile(r"://([^\s/\"'<>?#]{1,400})"), _url),
+    # Azure storage and Service Bus keys, SAS signatures
+    (("accountkey=", "sharedaccesskey=", "sig="), re.compile(
+        r"(?i)(\b(?:AccountKey|SharedAccessKey)=|(?<=[?&;])sig=)" + _NOT_YET + r"([^\s;&\"'<>]{4,})"), _keep_first),
+    # --name value, --name=value, and an argv in a repr: '--password', 'value'
+    (("--",), re.compile(
+        r"(?i)(--(?=\w)[\w.-]{0,80}" + _SECRET_WORD + r"(?:\s+|=|[\"']?,\s*))(\"[^\"\n]*\"|'[^'\n]*'|[^\s\"',\]]+)"),
+     _flag),
+    # name = "value", "name": "value", name=value, name: value (code, configs, reprs, JSON, environment dumps,
+    # YAML). Matching starts at the secret word: "HF_TOKEN=x" matches at "TOKEN", and _full_name looks back.
+    (_WORD_ANCHORS, re.compile(
+        r"(?i)(" + _SECRET_WORD + r"\b[\"']?\s*[:=]\s*(?:[rbuf](?=[\"']))?)"
+        r"(?:([\"'])" + _NOT_YET + r"((?:(?!\2)[^\n]){1,500}?)\2|" + _NOT_YET + r"([^\s\"',;()\[\]{}<>]{4,}))"),
+     _named),
 )
 
 
+def _sub_at_anchors(text: str, lowered: str, anchors: Tuple[str, ...], pattern: re.Pattern[str],
+                    replace: Callable[[re.Match[str]], str]) -> str:
+    """pattern.sub(replace, text), trying the pattern only where one of its anchors occurs; `text` itself when
+    nothing changed."""
+    starts: List[int] = []
+    for anchor in anchors:
+        at = lowered.find(anchor)
+        while at != -1:
+            starts.append(at)
+            at = lowered.find(anchor, at + 1)
+    if not starts:
+        return text
+    starts.sort()
+    pieces: List[str] = []
+    done = 0  # text[:done] is settled
+    for at in starts:
+        if at < done:
+            continue  # inside what an earlier match replaced
+        match = pattern.match(text, at)
+        if match is None:
+            continue
+        replacement = replace(match)
+        if replacement != match.group(0):
+            pieces.append(text[done:at])
+            pieces.append(replacement)
+            done = match.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+@functools.lru_cache(maxsize=4096)  # every scrub() looks at every environment variable's name
 def is_secret_name(name: str) -> bool:
     return bool(_NAME_RE.match(name.lstrip("-")))
 
@@ -198,8 +265,14 @@ def scrub(text: Optional[str], extra_secrets: Iterable[Optional[str]] = ()) -> O
     for value in list(extra_secrets) + _environment_secrets():
         if value and len(value) >= 8 and value in text:
             text = text.replace(value, REDACTED)
-    for pattern, replacement in _STEPS:
-        text = pattern.sub(replacement, text)
+    lowered = text.lower()
+    for anchors, pattern, replace in _STEPS:
+        if len(lowered) != len(text):  # lower() changed a length (a rare non-ASCII letter): positions differ
+            new = pattern.sub(replace, text)
+        else:
+            new = _sub_at_anchors(text, lowered, anchors, pattern, replace)
+        if new is not text:
+            text, lowered = new, new.lower()
     return text
 
 

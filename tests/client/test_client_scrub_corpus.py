@@ -122,3 +122,23 @@ def test_no_planted_secret_leaves_in_a_real_report(tmp_path, fake_service, write
     assert "training data loader failed" in report["traceback"]
     assert report["meta"]["tags"]["team"] == "vision" and "--epochs" in report["meta"]["tags"]["argv"]
     assert "TOKENIZERS_PARALLELISM=false" in report["traceback"]  # a near-miss in the same text stays
+
+
+@pytest.mark.parametrize("hostile", [
+    "-" * 200_000,                                   # separator lines: each "--" may start a flag
+    "--" + "a-" * 100_000,                           # one endless flag name
+    "token " * 50_000,                               # a secret word, over and over, with no value
+    "password=" * 30_000,
+    "://" + "a:@" * 60_000,                          # an authority of colons and at signs
+    "-----BEGIN RSA PRIVATE KEY-----" + " \\n" * 100_000,
+    '"secret": "' + "x" * 200_000,                   # a quoted value that never closes
+    "Basic " + "QUJD" * 50_000,
+    "a." * 100_000 + "token=x",
+    "a.b-" * 50_000 + "password=x",
+], ids=["dashes", "flag", "words", "assignments", "authority", "pem", "quote", "basic", "dots", "names"])
+def test_no_input_makes_it_slow(hostile):
+    import time
+
+    started = time.perf_counter()
+    scrub(hostile)
+    assert time.perf_counter() - started < 1.0
