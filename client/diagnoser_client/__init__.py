@@ -18,13 +18,13 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing, which costs a bare interpreter milliseconds
 if TYPE_CHECKING:
-    from typing import Any, Dict, Optional
+    from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["install", "uninstall", "watch", "flush", "__version__"]
+__all__ = ["__version__", "flush", "install", "uninstall", "watch"]
 
 
-def install(url: Optional[str] = None, token: Optional[str] = None, **options: Any) -> Any:
+def install(url: str | None = None, token: str | None = None, **options: Any) -> Any:
     """Report uncaught exceptions (main thread, other threads, IPython/Jupyter) to the service.
 
     Options (each also a DIAGNOSER_* variable): send_source, tags, run_id, connect_timeout, timeout,
@@ -49,7 +49,7 @@ def watch(model: Any) -> Any:
     return _watch(model)
 
 
-def flush(url: Optional[str] = None, token: Optional[str] = None, force: bool = False, **options: Any) -> Dict[str, Any]:
+def flush(url: str | None = None, token: str | None = None, force: bool = False, **options: Any) -> dict[str, Any]:
     """Resend the spooled reports now; returns the counts after flushing: {"delivered", "dropped", "kept",
     "waiting" (still spooled), "not_before" (epoch seconds the service asked to wait until, or None)}.
     Before that time nothing is sent, unless `force`."""

@@ -11,8 +11,6 @@ import os
 import sys
 
 TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import List, Optional
 
 USAGE = """\
 usage: python -m diagnoser_client SCRIPT [ARGS...]     run SCRIPT under the crash hook
@@ -25,7 +23,7 @@ Settings come from the environment: DIAGNOSER_URL, DIAGNOSER_TOKEN, DIAGNOSER_SP
 """
 
 
-def _flush(args: List[str]) -> int:
+def _flush(args: list[str]) -> int:
     """One line: what became of the spooled reports, counted after flushing. Exit 0 when none is left waiting."""
     if any(arg not in ("--force", "-f") for arg in args):
         sys.stderr.write(USAGE)
@@ -55,7 +53,7 @@ def _flush(args: List[str]) -> int:
     return 0 if waiting == 0 else 1
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)

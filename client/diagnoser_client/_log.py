@@ -15,7 +15,7 @@ import os
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
-    from typing import Any, Optional
+    from typing import Any
 
 NAME = "diagnoser_client"
 
@@ -30,7 +30,7 @@ class _LazyLogger:
     __slots__ = ("_logger",)
 
     def __init__(self) -> None:
-        self._logger: Optional[logging.Logger] = None
+        self._logger: logging.Logger | None = None
 
     def get(self) -> logging.Logger:
         found = self._logger

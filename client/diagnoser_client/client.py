@@ -20,7 +20,7 @@ from diagnoser_client._log import logger
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from types import TracebackType
-    from typing import IO, List, Optional, Set, Tuple
+    from typing import IO
 
     from diagnoser_client.config import Config
     from diagnoser_client.delivery import Delivery, Result
@@ -40,11 +40,11 @@ def _safe_str(exc: BaseException) -> str:
 class Client:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self._delivery: Optional[Delivery] = None
+        self._delivery: Delivery | None = None
         self._lock = threading.Lock()
-        self._reported: List[Tuple[int, type, str]] = []  # the last _REMEMBERED
-        self._said: Set[object] = set()
-        self._exit_deadline: Optional[float] = None  # set when a dying program starts waiting: one budget in all
+        self._reported: list[tuple[int, type, str]] = []  # the last _REMEMBERED
+        self._said: set[object] = set()
+        self._exit_deadline: float | None = None  # set when a dying program starts waiting: one budget in all
 
     @property
     def delivery(self) -> Delivery:
@@ -67,11 +67,11 @@ class Client:
         self,
         exc_type: type,
         exc: BaseException,
-        tb: Optional[TracebackType],
+        tb: TracebackType | None,
         wait: bool = True,
-        thread: Optional[str] = None,
-        stream: Optional[IO[str]] = None,
-    ) -> Optional[Result]:
+        thread: str | None = None,
+        stream: IO[str] | None = None,
+    ) -> Result | None:
         """Send the report; when `wait`, wait up to `timeout` and print the diagnosis. Never raises."""
         try:
             if not self.ready or not isinstance(exc, BaseException) or issubclass(exc_type, _NOT_REPORTED):
@@ -108,7 +108,7 @@ class Client:
             logger.warning("could not report %s", getattr(exc_type, "__name__", exc_type), exc_info=True)
             return None
 
-    def _first_rank_to_report(self, exc_type: type, exc: BaseException, tb: Optional[TracebackType]) -> bool:
+    def _first_rank_to_report(self, exc_type: type, exc: BaseException, tb: TracebackType | None) -> bool:
         from diagnoser_client import ranks
         from diagnoser_client.frames import raising_location
 
@@ -117,10 +117,14 @@ class Client:
         key = ranks.error_key(exc_type.__name__, _safe_str(exc), raising_location(exc, tb))
         return ranks.claim(os.path.join(self.config.spool_dir, ".ranks"), key)
 
-    def show(self, result: Result, stream: Optional[IO[str]] = None) -> None:
+    def show(self, result: Result, stream: IO[str] | None = None) -> None:
         """Print the diagnosis, or one line about why there is none (401 and 413 once per process)."""
         try:
-            from diagnoser_client.render import diagnosis_lines, failure_line, use_colour
+            from diagnoser_client.render import (
+                diagnosis_lines,
+                failure_line,
+                use_colour,
+            )
 
             stream = stream or sys.stderr
             colour = use_colour(stream)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, Mapping, Optional, Tuple
+    from collections.abc import Mapping
+    from typing import Any
 
 from diagnoser_client._log import logger
 
@@ -41,11 +43,11 @@ class Config:
 
     __slots__ = _FIELDS
 
-    url: Optional[str]
-    token: Optional[str]
+    url: str | None
+    token: str | None
     send_source: bool
-    tags: Dict[str, str]
-    run_id: Optional[str]
+    tags: dict[str, str]
+    run_id: str | None
     connect_timeout: float
     timeout: float  # the longest a dying program waits for its report (then it is spooled)
     spool_dir: str
@@ -58,14 +60,14 @@ class Config:
 
     def __init__(
         self,
-        url: Optional[str] = None,
-        token: Optional[str] = None,
+        url: str | None = None,
+        token: str | None = None,
         send_source: bool = True,
-        tags: Optional[Dict[str, str]] = None,
-        run_id: Optional[str] = None,
+        tags: dict[str, str] | None = None,
+        run_id: str | None = None,
         connect_timeout: float = 2.0,
         timeout: float = 2.0,
-        spool_dir: Optional[str] = None,
+        spool_dir: str | None = None,
         spool_max_files: int = 100,
         spool_max_bytes: int = 50 * 1024 * 1024,
         flush_spool: bool = True,
@@ -85,7 +87,7 @@ class Config:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"Config is frozen: cannot set {name!r}")
 
-    def _values(self) -> Tuple[Any, ...]:
+    def _values(self) -> tuple[Any, ...]:
         return tuple(getattr(self, name) for name in _FIELDS)
 
     def __eq__(self, other: object) -> bool:
@@ -101,13 +103,13 @@ class Config:
         )
         return f"Config({shown})"
 
-    def replace(self, **changes: Any) -> "Config":
+    def replace(self, **changes: Any) -> Config:
         values = dict(zip(_FIELDS, self._values()))
         values.update(changes)
         return Config(**values)
 
     @property
-    def endpoint(self) -> Optional[str]:
+    def endpoint(self) -> str | None:
         return self.url.rstrip("/") + "/api/v1/reports" if self.url else None
 
 
@@ -128,9 +130,9 @@ _ENV = {
 }
 
 
-def parse_tags(text: str) -> Dict[str, str]:
+def parse_tags(text: str) -> dict[str, str]:
     """"team=vision,exp=42" -> {"team": "vision", "exp": "42"}; a bare word becomes a tag with an empty value."""
-    tags: Dict[str, str] = {}
+    tags: dict[str, str] = {}
     for part in text.split(","):
         part = part.strip()
         if not part:
@@ -167,7 +169,7 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
     return stripped or None
 
 
-def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> Config:
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Build the settings; unknown keyword arguments are a programming error and raise TypeError at once."""
     env = os.environ if environ is None else environ
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
@@ -176,7 +178,7 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
     if unknown:
         raise TypeError(f"unknown diagnoser_client option(s): {', '.join(sorted(unknown))}")
     base = Config()
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for name in _FIELDS:
         default = getattr(base, name)
         if name in overrides:

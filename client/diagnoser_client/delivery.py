@@ -21,7 +21,7 @@ from diagnoser_client.spool import Spool
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Dict, List, Optional
+    from typing import Any, Callable
 
     from diagnoser_client.config import Config
     from diagnoser_client.transport import Outcome
@@ -33,7 +33,7 @@ def _outcome(**fields: Any) -> Outcome:
     return Outcome(**fields)
 
 
-def _send(config: Config, endpoint: str, payload: Dict[str, Any]) -> Outcome:
+def _send(config: Config, endpoint: str, payload: dict[str, Any]) -> Outcome:
     from diagnoser_client import transport
 
     return transport.send(endpoint, config.token, payload, config.connect_timeout)
@@ -44,7 +44,7 @@ class Result:
 
     __slots__ = ("outcome", "spooled_to")
 
-    def __init__(self, outcome: Outcome, spooled_to: Optional[str] = None) -> None:
+    def __init__(self, outcome: Outcome, spooled_to: str | None = None) -> None:
         self.outcome = outcome
         self.spooled_to = spooled_to
 
@@ -55,14 +55,14 @@ class Result:
 class Pending:
     """One report in flight."""
 
-    def __init__(self, delivery: Delivery, payload: Dict[str, Any], on_done: Optional[Callable[[Result], None]]):
+    def __init__(self, delivery: Delivery, payload: dict[str, Any], on_done: Callable[[Result], None] | None):
         self._delivery = delivery
         self._payload = payload
         self._on_done = on_done
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._result: Optional[Result] = None
-        self._abandoned_to: Optional[str] = None
+        self._result: Result | None = None
+        self._abandoned_to: str | None = None
         self._abandoned = False
         self.thread = threading.Thread(target=self._run, name="diagnoser-send", daemon=True)
 
@@ -91,7 +91,7 @@ class Pending:
         """Delivered, refused, spooled, or given up on: nothing left to wait for."""
         return self._done.is_set() or self._abandoned
 
-    def wait(self, timeout: float, budget: Optional[float] = None) -> Result:
+    def wait(self, timeout: float, budget: float | None = None) -> Result:
         """The result; a report not delivered within `timeout` is spooled and reported as such (as not answered
         within `budget`, the caller's whole allowance, when given: building the report took the rest of it)."""
         if not self._abandoned:  # once given up on (and spooled), nobody waits for it again
@@ -111,10 +111,10 @@ class Delivery:
         self.config = config
         self.spool = Spool(config.spool_dir, config.spool_max_files, config.spool_max_bytes)
         self._lock = threading.Lock()
-        self._pending: List[Pending] = []
-        self._flusher: Optional[threading.Thread] = None
+        self._pending: list[Pending] = []
+        self._flusher: threading.Thread | None = None
 
-    def submit(self, payload: Dict[str, Any], on_done: Optional[Callable[[Result], None]] = None) -> Pending:
+    def submit(self, payload: dict[str, Any], on_done: Callable[[Result], None] | None = None) -> Pending:
         pending = Pending(self, payload, on_done)
         with self._lock:
             self._pending = [p for p in self._pending if not p.finished]  # a long run may fail in many threads
@@ -125,7 +125,7 @@ class Delivery:
             pending._run()
         return pending
 
-    def settle(self, payload: Dict[str, Any], outcome: Outcome) -> Result:
+    def settle(self, payload: dict[str, Any], outcome: Outcome) -> Result:
         """Spool what is worth retrying; the rest is final."""
         self.remember_wait(outcome)
         spooled = self.spool.put(payload, self.config.url) if outcome.retry else None
@@ -150,14 +150,14 @@ class Delivery:
 
     # --- the spool ------------------------------------------------------------------------------------
 
-    def flush_spool(self, force: bool = False) -> Dict[str, Any]:
+    def flush_spool(self, force: bool = False) -> dict[str, Any]:
         """Resend spooled reports, oldest first; stop at the first sign the service is unreachable.
 
         Returns the counts of this flush, taken after it: "delivered", "dropped" (refused for good), "kept"
         (claimed and put back), "waiting" (in the spool now, whoever put them there), and "not_before" (epoch
         seconds, or None) when the service asked to wait. Before that time nothing is sent unless `force`.
         """
-        counts: Dict[str, Any] = {"delivered": 0, "kept": 0, "dropped": 0, "waiting": 0, "not_before": None}
+        counts: dict[str, Any] = {"delivered": 0, "kept": 0, "dropped": 0, "waiting": 0, "not_before": None}
         if not force:
             counts["not_before"] = self.spool.not_before()
         if counts["not_before"] is None:
@@ -169,8 +169,8 @@ class Delivery:
             counts["not_before"] = self.spool.not_before()  # this flush may just have been asked to wait
         return counts
 
-    def _resend(self, counts: Dict[str, Any]) -> None:
-        stop: Optional[Outcome] = None
+    def _resend(self, counts: dict[str, Any]) -> None:
+        stop: Outcome | None = None
         for claimed, record in self.spool.claim():
             if stop is not None:
                 self.spool.release(claimed)

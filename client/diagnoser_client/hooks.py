@@ -22,15 +22,15 @@ from diagnoser_client.client import Client
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable, Optional
+    from typing import Any, Callable
 
 
 class _State:
-    client: Optional[Client] = None
-    sys_hook: Optional[Callable[..., Any]] = None
-    previous_sys_hook: Optional[Callable[..., Any]] = None
-    thread_hook: Optional[Callable[..., Any]] = None
-    previous_thread_hook: Optional[Callable[..., Any]] = None
+    client: Client | None = None
+    sys_hook: Callable[..., Any] | None = None
+    previous_sys_hook: Callable[..., Any] | None = None
+    thread_hook: Callable[..., Any] | None = None
+    previous_thread_hook: Callable[..., Any] | None = None
     ipython: Any = None
     ipython_previous: Any = None
 
@@ -39,11 +39,11 @@ _state = _State()
 _lock = threading.RLock()
 
 
-def current() -> Optional[Client]:
+def current() -> Client | None:
     return _state.client
 
 
-def install(url: Optional[str] = None, token: Optional[str] = None, **options: Any) -> Optional[Client]:
+def install(url: str | None = None, token: str | None = None, **options: Any) -> Client | None:
     """Report uncaught exceptions to the Diagnoser service at `url` (or DIAGNOSER_URL).
 
     Returns the client, or None when reporting is off (no URL, or DIAGNOSER_DISABLED=1). Calling it again

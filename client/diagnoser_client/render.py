@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import IO, Any, Dict, List, Optional
+from typing import IO, Any
 
 from diagnoser_client.transport import Outcome
 
@@ -17,7 +17,7 @@ _RESET = "\033[0m"
 _STYLES = {"title": "\033[1;31m", "label": "\033[36m", "dim": "\033[2m", "link": "\033[4;34m", "warn": "\033[33m"}
 
 
-def use_colour(stream: Optional[IO[str]]) -> bool:
+def use_colour(stream: IO[str] | None) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
@@ -43,12 +43,12 @@ def _one_line(text: Any, width: int = MAX_WIDTH) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def diagnosis_lines(body: Dict[str, Any], colour: bool = False) -> List[str]:
+def diagnosis_lines(body: dict[str, Any], colour: bool = False) -> list[str]:
     """The answer of POST /api/v1/reports as at most six lines."""
     paint = _Painter(colour)
     diagnoses = [d for d in body.get("diagnoses") or [] if isinstance(d, dict)]
     url = body.get("url")
-    lines: List[str] = []
+    lines: list[str] = []
     if not diagnoses:
         lines.append(paint("dim", "diagnoser: no known cause for this error yet; the report is stored."))
     else:
@@ -80,7 +80,7 @@ def diagnosis_lines(body: Dict[str, Any], colour: bool = False) -> List[str]:
     return lines[:6]
 
 
-def local_time(moment: float, now: Optional[float] = None) -> str:
+def local_time(moment: float, now: float | None = None) -> str:
     """"12:03:10" today, "2025-12-02 12:03:10" another day (local time, as the user's clock shows it)."""
     when = time.localtime(moment)
     today = time.localtime(time.time() if now is None else now)
@@ -89,7 +89,7 @@ def local_time(moment: float, now: Optional[float] = None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", when)
 
 
-def failure_line(outcome: Outcome, url: Optional[str], spooled_to: Optional[str], colour: bool = False) -> str:
+def failure_line(outcome: Outcome, url: str | None, spooled_to: str | None, colour: bool = False) -> str:
     """One line for a report that was not delivered."""
     paint = _Painter(colour)
     prefix = paint("warn", "diagnoser:")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from types import TracebackType
-from typing import Any, Dict, Optional
+from typing import Any
 
 from diagnoser_client import capture, meta
 from diagnoser_client.config import Config
@@ -19,7 +19,7 @@ from diagnoser_client.scrub import scrub, scrub_value
 MAX_TRACEBACK_CHARS = 200_000
 
 
-def _bounded(text: Optional[str], limit: int) -> Optional[str]:
+def _bounded(text: str | None, limit: int) -> str | None:
     if text is None or len(text) <= limit:
         return text
     half = limit // 2
@@ -34,11 +34,11 @@ def build(
     config: Config,
     exc_type: type,
     exc: BaseException,
-    tb: Optional[TracebackType],
-    thread: Optional[str] = None,
-) -> Dict[str, Any]:
+    tb: TracebackType | None,
+    thread: str | None = None,
+) -> dict[str, Any]:
     secrets = (config.token,)
-    payload: Dict[str, Any] = {
+    payload: dict[str, Any] = {
         "event_id": new_event_id(),
         "traceback": scrub(_bounded(format_traceback(exc_type, exc, tb), MAX_TRACEBACK_CHARS), secrets),
     }

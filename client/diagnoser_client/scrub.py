@@ -29,7 +29,8 @@ import binascii
 import functools
 import os
 import re
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
+from typing import Any, Callable
 
 REDACTED = "[REDACTED]"
 
@@ -119,7 +120,7 @@ def _not_a_secret(name: str, value: str, after: str) -> bool:
         return True
     if after[:1] in ("(", "["):  # token = get_token() / password = secrets["db"]
         return True
-    if after.startswith(" " + REDACTED[:-1]):  # "Authorization: Basic [REDACTED]": the scheme, already done
+    if after.startswith(" " + REDACTED[:-1]) and core.lower() in _SCHEMES:  # "Authorization: Basic [REDACTED]"
         return True
     if _CODE_PATH.match(core) or _MARKER.match(core):
         return True
@@ -163,7 +164,7 @@ _WORD_ANCHORS = ("pass", "pwd", "secret", "token", "api", "access", "private", "
 # (anchors, pattern, replacement), in this order. An anchor is a lower-case literal at which every match of the
 # pattern starts: the pattern is tried only where an anchor occurs in the lower-cased text (a C-level substring
 # search), never at every position of the text. That keeps a megabyte of ordinary log fast to scrub.
-_STEPS: Sequence[Tuple[Tuple[str, ...], re.Pattern[str], Callable[[re.Match[str]], str]]] = (
+_STEPS: Sequence[tuple[tuple[str, ...], re.Pattern[str], Callable[[re.Match[str]], str]]] = (
     # private keys first: nothing else may cut a block in pieces
     (("-----begin ",), re.compile(
         r"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----"
@@ -212,11 +213,11 @@ _STEPS: Sequence[Tuple[Tuple[str, ...], re.Pattern[str], Callable[[re.Match[str]
 )
 
 
-def _sub_at_anchors(text: str, lowered: str, anchors: Tuple[str, ...], pattern: re.Pattern[str],
+def _sub_at_anchors(text: str, lowered: str, anchors: tuple[str, ...], pattern: re.Pattern[str],
                     replace: Callable[[re.Match[str]], str]) -> str:
     """pattern.sub(replace, text), trying the pattern only where one of its anchors occurs; `text` itself when
     nothing changed."""
-    starts: List[int] = []
+    starts: list[int] = []
     for anchor in anchors:
         at = lowered.find(anchor)
         while at != -1:
@@ -225,7 +226,7 @@ def _sub_at_anchors(text: str, lowered: str, anchors: Tuple[str, ...], pattern: 
     if not starts:
         return text
     starts.sort()
-    pieces: List[str] = []
+    pieces: list[str] = []
     done = 0  # text[:done] is settled
     for at in starts:
         if at < done:
@@ -249,7 +250,7 @@ def is_secret_name(name: str) -> bool:
     return bool(_NAME_RE.match(name.lstrip("-")))
 
 
-def _environment_secrets(environ: Optional[Dict[str, str]] = None) -> List[str]:
+def _environment_secrets(environ: dict[str, str] | None = None) -> list[str]:
     env = os.environ if environ is None else environ
     return sorted(
         (v for k, v in env.items() if is_secret_name(k) and len(v) >= 8 and v.strip() == v),
@@ -258,7 +259,7 @@ def _environment_secrets(environ: Optional[Dict[str, str]] = None) -> List[str]:
     )
 
 
-def scrub(text: Optional[str], extra_secrets: Iterable[Optional[str]] = ()) -> Optional[str]:
+def scrub(text: str | None, extra_secrets: Iterable[str | None] = ()) -> str | None:
     """Return `text` with every secret we can recognise replaced by [REDACTED]."""
     if not text:
         return text
@@ -276,7 +277,7 @@ def scrub(text: Optional[str], extra_secrets: Iterable[Optional[str]] = ()) -> O
     return text
 
 
-def scrub_value(value: Any, extra_secrets: Iterable[Optional[str]] = (), key: Optional[str] = None) -> Any:
+def scrub_value(value: Any, extra_secrets: Iterable[str | None] = (), key: str | None = None) -> Any:
     """Scrub a JSON value: strings anywhere, dictionary keys too; a value under a secret-looking key goes whole."""
     extra = tuple(extra_secrets)
     if key is not None and is_secret_name(key) and value not in (None, "", [], {}):
@@ -284,7 +285,7 @@ def scrub_value(value: Any, extra_secrets: Iterable[Optional[str]] = (), key: Op
     if isinstance(value, str):
         return scrub(value, extra)
     if isinstance(value, dict):
-        out: Dict[Any, Any] = {}
+        out: dict[Any, Any] = {}
         for k, v in value.items():
             name = scrub(k, extra) if isinstance(k, str) else k
             while name in out:  # two keys that were secrets: keep both entries
@@ -296,10 +297,10 @@ def scrub_value(value: Any, extra_secrets: Iterable[Optional[str]] = (), key: Op
     return value
 
 
-def scrub_argv(argv: Sequence[str], extra_secrets: Iterable[Optional[str]] = ()) -> List[str]:
+def scrub_argv(argv: Sequence[str], extra_secrets: Iterable[str | None] = ()) -> list[str]:
     """`--token abc` and `--token=abc` lose their values; everything else goes through scrub()."""
     extra = list(extra_secrets)
-    out: List[str] = []
+    out: list[str] = []
     hide_next = False
     for arg in argv:
         if hide_next:

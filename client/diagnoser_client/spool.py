@@ -20,7 +20,8 @@ from diagnoser_client._log import logger
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterator, List, Optional, Tuple
+    from collections.abc import Iterator
+    from typing import Any
 
 SUFFIX = ".json"
 CLAIMED = ".sending"
@@ -70,7 +71,7 @@ class Spool:
         self.max_files = max(1, max_files)
         self.max_bytes = max(1, max_bytes)
 
-    def put(self, payload: Dict[str, Any], url: Optional[str]) -> Optional[str]:
+    def put(self, payload: dict[str, Any], url: str | None) -> str | None:
         """Store a report; return its path, or None when the folder is unusable (logged, never raised)."""
         try:
             import json
@@ -87,7 +88,7 @@ class Spool:
 
     # --- "not before": the service's Retry-After ---------------------------------------------------------
 
-    def not_before(self, now: Optional[float] = None) -> Optional[float]:
+    def not_before(self, now: float | None = None) -> float | None:
         """The time (seconds since the epoch) before which nothing is to be resent, or None when there is none
         or it has passed. An unreadable file counts as none: reports are never stranded by it."""
         path = os.path.join(self.folder, NOT_BEFORE)
@@ -107,7 +108,7 @@ class Spool:
             return None
         return min(until, current + MAX_WAIT)
 
-    def set_not_before(self, until: float, status: Optional[int] = None) -> None:
+    def set_not_before(self, until: float, status: int | None = None) -> None:
         """Remember that the service asked not to be sent anything before `until` (never raises)."""
         try:
             import json
@@ -122,7 +123,7 @@ class Spool:
     def clear_not_before(self) -> None:
         self.discard(os.path.join(self.folder, NOT_BEFORE))
 
-    def entries(self) -> List[str]:
+    def entries(self) -> list[str]:
         """Paths of waiting reports, oldest first."""
         try:
             names = sorted(n for n in os.listdir(self.folder) if n.endswith(SUFFIX) and not n.startswith("."))
@@ -153,7 +154,7 @@ class Spool:
             logger.warning("spool over its limits: dropped the %d oldest report(s) in %s", dropped, self.folder)
         return dropped
 
-    def claim(self) -> Iterator[Tuple[str, Dict[str, Any]]]:
+    def claim(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Yield (claimed path, record) for each waiting report this process managed to claim, oldest first."""
         self._reclaim_stale()
         for path in self.entries():
@@ -169,7 +170,7 @@ class Spool:
                 with open(claimed, encoding="utf-8") as fh:
                     record = json.load(fh)
                 if not isinstance(record, dict) or not isinstance(record.get("payload"), dict):
-                    raise ValueError("not a spooled report")
+                    raise TypeError("not a spooled report")
             except Exception:
                 logger.warning("dropping unreadable spooled report %s", path)
                 self.discard(claimed)

@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Set, Tuple
+from typing import Any
 
 from diagnoser_client import __version__
 
@@ -38,10 +38,10 @@ class Outcome:
     """`delivered`: stored. `retry`: spool it (unreachable, 5xx, 429). Otherwise permanent (401, 413, 4xx).
     `not_before`: when a 429 or 503 came with Retry-After, the time (epoch seconds) it names."""
 
-    status: Optional[int] = None
-    body: Dict[str, Any] = field(default_factory=dict)
-    error: Optional[str] = None
-    not_before: Optional[float] = None
+    status: int | None = None
+    body: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    not_before: float | None = None
 
     @property
     def delivered(self) -> bool:
@@ -72,7 +72,7 @@ class _ReadTimeout:
     sock: Any
 
     def __init__(self, *args: Any, read_timeout: float = READ_TIMEOUT, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         self._read_timeout = read_timeout
 
     def connect(self) -> None:
@@ -99,7 +99,7 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         return self.do_open(functools.partial(_SecureConnection, read_timeout=READ_TIMEOUT), req, context=context)
 
 
-_opener: Optional[urllib.request.OpenerDirector] = None
+_opener: urllib.request.OpenerDirector | None = None
 
 
 def _open(request: urllib.request.Request, connect_timeout: float) -> Any:
@@ -109,7 +109,7 @@ def _open(request: urllib.request.Request, connect_timeout: float) -> Any:
     return _opener.open(request, timeout=connect_timeout)
 
 
-def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
     """Retry-After (RFC 9110: delay-seconds or an HTTP-date) as a time in epoch seconds; None when absent,
     unparsable or already past."""
     if not value:
@@ -135,7 +135,7 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     return current + seconds if seconds > 0 else None
 
 
-def encode(payload: Dict[str, Any]) -> Tuple[bytes, Dict[str, str]]:
+def encode(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     """(body bytes, extra headers): JSON, gzipped when large enough for it to matter."""
     raw = json.dumps(payload, ensure_ascii=False, default=str).encode("utf-8")
     if len(raw) > GZIP_ABOVE:
@@ -143,7 +143,7 @@ def encode(payload: Dict[str, Any]) -> Tuple[bytes, Dict[str, str]]:
     return raw, {}
 
 
-def post(endpoint: str, token: Optional[str], payload: Dict[str, Any], connect_timeout: float) -> Outcome:
+def post(endpoint: str, token: str | None, payload: dict[str, Any], connect_timeout: float) -> Outcome:
     try:
         body, headers = encode(payload)
     except Exception as exc:
@@ -194,7 +194,7 @@ def _reason(reason: Any) -> str:
     return str(reason) or type(reason).__name__
 
 
-def _json(data: bytes) -> Dict[str, Any]:
+def _json(data: bytes) -> dict[str, Any]:
     try:
         value = json.loads(data.decode("utf-8")) if data else {}
     except Exception:
@@ -208,11 +208,11 @@ def rejected_field(outcome: Outcome) -> str:
     return field_name if isinstance(field_name, str) else ""
 
 
-def send(endpoint: str, token: Optional[str], payload: Dict[str, Any], connect_timeout: float) -> Outcome:
+def send(endpoint: str, token: str | None, payload: dict[str, Any], connect_timeout: float) -> Outcome:
     """post(), and again without a top-level field the service refuses by name when it is one of
     OPTIONAL_FIELDS (`meta`, `event_id`): a service older or newer than this client must still get the traceback."""
     outcome = post(endpoint, token, payload, connect_timeout)
-    dropped: Set[str] = set()
+    dropped: set[str] = set()
     while outcome.status == 400:
         refused = rejected_field(outcome).split(".", 1)[0].split("[", 1)[0]
         if refused not in OPTIONAL_FIELDS or refused not in payload or refused in dropped:

@@ -96,7 +96,7 @@ def _not_a_secret(name: str, value: str, after: str) -> bool:
         return True
     if after[:1] in ("(", "["):  # token = get_token() / password = secrets["db"]
         return True
-    if after.startswith(" " + REDACTED[:-1]):  # "Authorization: Basic [REDACTED]": the scheme, already done
+    if after.startswith(" " + REDACTED[:-1]) and core.lower() in _SCHEMES:  # "Authorization: Basic [REDACTED]"
         return True
     if _CODE_PATH.fullmatch(core) or _MARKER.fullmatch(core):
         return True
@@ -147,8 +147,8 @@ _PATTERNS: tuple[tuple[tuple[str, ...], re.Pattern[str], Callable[[re.Match[str]
         r"(?:-----END (?:[A-Z0-9]++ ){0,3}PRIVATE KEY(?: BLOCK)?-----)?"), _pem),
     # well-known token shapes: AWS key ids, GitHub, GitLab, Slack, Hugging Face, OpenAI/Anthropic-style, Stripe,
     # Google, npm, JWTs, ours
-    (("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa", "abia", "acca"),
-     re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16}\b"), _whole),
+    (("akia", "asia", "agpa", "aida", "aroa", "anpa", "anva", "aipa"),
+     re.compile(r"\b(?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA)[A-Z0-9]{16}\b"), _whole),
     (("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
      re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{20,}+|github_pat_[A-Za-z0-9_]{20,}+)" + _END), _whole),
     (("glpat-",), re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}+"), _whole),

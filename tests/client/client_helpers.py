@@ -12,10 +12,11 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ if str(CLIENT_DIR) not in sys.path:
     sys.path.insert(0, str(CLIENT_DIR))
 
 
-def checkout_pythonpath(env: Dict[str, str]) -> Dict[str, str]:
+def checkout_pythonpath(env: dict[str, str]) -> dict[str, str]:
     parts = [str(CLIENT_DIR), str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(parts)
     return env
@@ -40,7 +41,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def quiet_lines(text: str) -> List[str]:
+def quiet_lines(text: str) -> list[str]:
     """Output lines without TensorFlow's timestamped start-up chatter, which differs run to run."""
     return [line for line in text.splitlines() if not line.startswith(NOISE_PREFIXES)]
 
@@ -53,14 +54,14 @@ class FakeService:
     set, decides each one instead from the decoded request body: it returns (status, body, headers)."""
 
     url: str
-    requests: List[Dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
     status: int = 201
-    answer: Optional[Dict[str, Any]] = None
+    answer: dict[str, Any] | None = None
     delay: float = 0.0
-    headers: Dict[str, str] = field(default_factory=dict)
-    respond: Optional[Callable[[Dict[str, Any]], Tuple[int, Dict[str, Any], Dict[str, str]]]] = None
+    headers: dict[str, str] = field(default_factory=dict)
+    respond: Callable[[dict[str, Any]], tuple[int, dict[str, Any], dict[str, str]]] | None = None
 
-    def reports(self) -> List[Dict[str, Any]]:
+    def reports(self) -> list[dict[str, Any]]:
         return [r["json"] for r in self.requests if r["path"] == "/api/v1/reports"]
 
 
@@ -88,7 +89,7 @@ def fake_service() -> Iterator[FakeService]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.headers.get("Content-Encoding") == "gzip":
                 raw = gzip.decompress(raw)
@@ -135,7 +136,7 @@ def fake_service() -> Iterator[FakeService]:
 EXIT_TIMER_DIR = Path(__file__).resolve().parent / "exit_timer"
 
 
-def exit_timer_env(folder: Path, env: Dict[str, str], name: str) -> Path:
+def exit_timer_env(folder: Path, env: dict[str, str], name: str) -> Path:
     """Add a sitecustomize that writes the exit phase's duration to the returned file (read with float())."""
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(EXIT_TIMER_DIR), env.get("PYTHONPATH", "")) if p)
     out = folder / f"exit-{name}.txt"
@@ -143,7 +144,7 @@ def exit_timer_env(folder: Path, env: Dict[str, str], name: str) -> Path:
     return out
 
 
-def client_env(tmp_path: Path, url: Optional[str], token: Optional[str] = "test-token", **extra: str) -> Dict[str, str]:
+def client_env(tmp_path: Path, url: str | None, token: str | None = "test-token", **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_")}
     env.update(
         {
@@ -162,9 +163,9 @@ def client_env(tmp_path: Path, url: Optional[str], token: Optional[str] = "test-
     return env
 
 
-def run(args: List[str], env: Dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout
+        [sys.executable, *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -185,7 +186,7 @@ def write_script(tmp_path: Path):  # type: ignore[no-untyped-def]
 CHECKOUT_SITE_DIR = Path(__file__).resolve().parent / "checkout_site"
 
 
-def service_env(data_dir: Path) -> Dict[str, str]:
+def service_env(data_dir: Path) -> dict[str, str]:
     """The environment of a real `diagnoser` command run on this checkout, with its data in `data_dir`."""
     env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(data_dir)))
     env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT_SITE_DIR), env["PYTHONPATH"]])
@@ -200,9 +201,9 @@ class RealService:
     data_dir: Path
     ingest_token: str
     read_token: str
-    process: Optional[subprocess.Popen] = None
+    process: subprocess.Popen | None = None
 
-    def get(self, path: str) -> Dict[str, Any]:
+    def get(self, path: str) -> dict[str, Any]:
         request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.read_token}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
@@ -240,7 +241,7 @@ class RealService:
 def _service_available() -> bool:
     try:
         import diagnoser.cli.service_commands  # noqa: F401
-    except Exception:
+    except Exception:  # noqa: BLE001 - any reason the service cannot load means: not available here
         return False
     return True
 
@@ -249,7 +250,7 @@ def _create_token(data_dir: Path, scope: str) -> str:
     env = service_env(data_dir)
     done = subprocess.run(
         [sys.executable, "-m", "diagnoser", "tokens", "create", "--project", "client-e2e", "--scope", scope],
-        env=env, cwd=str(data_dir), capture_output=True, text=True, timeout=120,
+        env=env, cwd=str(data_dir), capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1].strip()
@@ -262,7 +263,7 @@ def real_service_factory(tmp_path: Path) -> Iterator[Any]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but the service (diagnoser serve) cannot be imported")
         pytest.skip("the service (diagnoser serve) is not installed")
-    services: List[RealService] = []
+    services: list[RealService] = []
 
     def make() -> RealService:
         data_dir = tmp_path / "service-data"

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from client_helpers import client_env, exit_timer_env, free_port, run
 
 CRASH = """\
@@ -253,7 +252,7 @@ def test_the_client_distribution_declares_no_dependencies():
 
 
 def test_relative_paths_syntax_errors_and_missing_files_look_as_under_python(tmp_path, fake_service, write_script):
-    write_script("import sys\nprint(sys.argv[0], __file__ == %r)\nraise ValueError(1)\n" % str(tmp_path / "rel.py"),
+    write_script(f"import sys\nprint(sys.argv[0], __file__ == {str(tmp_path / 'rel.py')!r})\nraise ValueError(1)\n",
                  "rel.py")
     write_script("def (\n", "syntax.py")
     env = client_env(tmp_path, fake_service.url)

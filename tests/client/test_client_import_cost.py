@@ -7,7 +7,6 @@ from __future__ import annotations
 import ast
 
 import pytest
-
 from client_helpers import client_env, run
 
 # Imported by the first report (or flush), never by install().

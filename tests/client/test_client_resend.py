@@ -10,14 +10,13 @@ import json
 import re
 import time
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
-
 from client_helpers import client_env, exit_timer_env, free_port, run
+from diagnoser_client import config
 from diagnoser_client import spool as spool_module
 from diagnoser_client.delivery import Delivery
-from diagnoser_client import config
 from diagnoser_client.render import local_time
 from diagnoser_client.spool import Spool
 from diagnoser_client.transport import Outcome, parse_retry_after
@@ -26,7 +25,7 @@ CRASH = "def train():\n    raise ValueError('expected ndim=4, found ndim=3')\ntr
 UUID4_HEX = re.compile(r"^[0-9a-f]{12}4[0-9a-f]{3}[89ab][0-9a-f]{15}$")
 
 
-def _spooled(tmp_path: Path) -> List[Dict[str, Any]]:
+def _spooled(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted((tmp_path / "spool").glob("*.json"))]
 
 
@@ -80,7 +79,7 @@ def test_a_report_whose_answer_came_too_late_is_resent_with_the_same_event_id(tm
 
 
 def test_a_service_that_does_not_know_event_id_still_gets_the_report(tmp_path, fake_service, write_script):
-    def older_service(body: Dict[str, Any]):  # the service's answer to an unknown top-level field
+    def older_service(body: dict[str, Any]):  # the service's answer to an unknown top-level field
         if "event_id" in body:
             return 400, {"error": {"code": "unknown_field", "message": "unknown field 'event_id'",
                                    "field": "event_id"}}, {}

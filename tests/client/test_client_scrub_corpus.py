@@ -7,22 +7,20 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any
 
 import pytest
-
 from client_helpers import REPO, client_env, run
 from diagnoser_client.scrub import REDACTED, scrub, scrub_argv, scrub_value
 
 CORPUS_FILE = REPO / "tests" / "fixtures" / "secrets" / "planted.jsonl"
-CORPUS: List[Dict[str, Any]] = [json.loads(line) for line in CORPUS_FILE.read_text(encoding="utf-8").splitlines()]
+CORPUS: list[dict[str, Any]] = [json.loads(line) for line in CORPUS_FILE.read_text(encoding="utf-8").splitlines()]
 PLANTED = [case for case in CORPUS if "secret" in case]
 NEAR_MISSES = [case for case in CORPUS if "secret" not in case]
 TEXT_PARTS = ("traceback", "source", "summary")
 
 
-def scrubbed(case: Dict[str, Any]) -> Any:
+def scrubbed(case: dict[str, Any]) -> Any:
     """The case through the client, as a report part of its kind goes through it."""
     where = case["where"]
     if where in TEXT_PARTS:
