@@ -25,7 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
 
 REPO = Path(__file__).resolve().parents[1]
 CLIENT = str(REPO / "client")  # this checkout's client, whatever `pip install -e` points at
@@ -35,24 +34,24 @@ WITH_CLIENT = "import diagnoser_client; diagnoser_client.install()"
 MODES = {"site": [], "bare": ["-S"]}
 
 
-def environment(spool: str, client: str) -> Dict[str, str]:
+def environment(spool: str, client: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_")}
     env.update(PYTHONPATH=client, DIAGNOSER_URL="http://127.0.0.1:9", DIAGNOSER_TOKEN="bench-token",
                DIAGNOSER_SPOOL_DIR=spool)
     return env
 
 
-def wall(flags: List[str], code: str, env: Dict[str, str]) -> float:
+def wall(flags: list[str], code: str, env: dict[str, str]) -> float:
     started = time.perf_counter()
     subprocess.run([sys.executable, *flags, "-c", code], env=env, check=True)
     return time.perf_counter() - started
 
 
-def importtime(flags: List[str], code: str, env: Dict[str, str]) -> Dict[str, Tuple[int, int]]:
+def importtime(flags: list[str], code: str, env: dict[str, str]) -> dict[str, tuple[int, int]]:
     """module -> (self us, cumulative us) from one `-X importtime` run."""
     done = subprocess.run([sys.executable, *flags, "-X", "importtime", "-c", code], env=env, capture_output=True,
                           text=True, check=True)
-    found: Dict[str, Tuple[int, int]] = {}
+    found: dict[str, tuple[int, int]] = {}
     for line in done.stderr.splitlines():
         if not line.startswith("import time:") or "imported package" in line:
             continue
@@ -70,7 +69,7 @@ def main() -> None:
         env = environment(spool, options.client)
         for flags in MODES.values():  # compile and cache the bytecode first
             wall(flags, WITH_CLIENT, env)
-        times: Dict[str, Dict[str, List[float]]] = {mode: {"plain": [], "client": []} for mode in MODES}
+        times: dict[str, dict[str, list[float]]] = {mode: {"plain": [], "client": []} for mode in MODES}
         for _ in range(options.runs):
             for mode, flags in MODES.items():
                 times[mode]["plain"].append(wall(flags, PLAIN, env))

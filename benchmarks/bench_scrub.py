@@ -20,20 +20,21 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, List
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO / "client"), str(REPO)]  # this checkout's scrubbers, whatever `pip install -e` points at
 
-from diagnoser.store import scrub as service  # noqa: E402
-from diagnoser_client import scrub as client  # noqa: E402
+from diagnoser_client import scrub as client
+
+from diagnoser.store import scrub as service
 
 FIXTURES = REPO / "tests" / "fixtures"
 
 
-def reports() -> List[str]:
-    texts: List[str] = []
+def reports() -> list[str]:
+    texts: list[str] = []
     for name in ("real", "real2", "public", "public2"):
         path = FIXTURES / name / "cases.jsonl"
         if not path.exists():
@@ -46,14 +47,14 @@ def reports() -> List[str]:
     return texts
 
 
-def planted_texts() -> List[str]:
+def planted_texts() -> list[str]:
     path = FIXTURES / "secrets" / "planted.jsonl"
     cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     return [c["text"] for c in cases if "secret" in c and "text" in c]
 
 
-def to_size(parts: List[str], size: int) -> List[str]:
-    out: List[str] = []
+def to_size(parts: list[str], size: int) -> list[str]:
+    out: list[str] = []
     total = 0
     while total < size:
         for part in parts:
@@ -92,13 +93,13 @@ def main() -> None:
         service._CACHE.clear()
         return service.scrub_text(text)
 
-    def each(scrub: Callable[[str], object], texts: List[str]) -> Callable[[], None]:
+    def each(scrub: Callable[[str], object], texts: list[str]) -> Callable[[], None]:
         def work() -> None:
             for text in texts:
                 scrub(text)
         return work
 
-    def service_each(texts: List[str]) -> Callable[[], None]:
+    def service_each(texts: list[str]) -> Callable[[], None]:
         def work() -> None:
             service._CACHE.clear()
             for text in texts:
