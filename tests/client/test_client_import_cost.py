@@ -5,6 +5,7 @@ sys.modules of a fresh interpreter, not by timing (benchmarks/bench_client_impor
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 from client_helpers import client_env, run
@@ -88,3 +89,12 @@ def test_the_first_report_loads_what_install_did_not(tmp_path, fake_service):
     assert done.stderr.splitlines()[-1].strip() == f"more:  {fake_service.url}/groups/7"
     (report,) = fake_service.reports()
     assert "ValueError: expected ndim=4" in report["traceback"] and report["event_id"]
+
+
+def test_the_client_under_test_is_this_checkouts(tmp_path):
+    import diagnoser_client
+    from client_helpers import CLIENT_DIR
+
+    assert Path(diagnoser_client.__file__).resolve().parent == CLIENT_DIR / "diagnoser_client"
+    done = run(["-c", "import diagnoser_client; print(diagnoser_client.__file__)"], client_env(tmp_path, None), tmp_path)
+    assert Path(done.stdout.strip()).resolve().parent == CLIENT_DIR / "diagnoser_client"
