@@ -1,41 +1,59 @@
 """`python -m diagnoser_client train.py [args]`: run any script under the crash hook, with no code change.
 
 `python -m diagnoser_client -m package.module [args]` runs a module; `python -m diagnoser_client flush`
-resends the reports spooled while the service was unreachable.
+resends the reports spooled while the service was unreachable (not before the time a Retry-After of the service
+named, unless `--force`) and prints what became of them in one line.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import List, Optional
+
+TYPE_CHECKING = False
 
 USAGE = """\
 usage: python -m diagnoser_client SCRIPT [ARGS...]     run SCRIPT under the crash hook
        python -m diagnoser_client -m MODULE [ARGS...]  run a module likewise
-       python -m diagnoser_client flush                resend the spooled reports now
+       python -m diagnoser_client flush [--force]      resend the spooled reports now (--force: even before
+                                                       the time the service asked to wait until)
        python -m diagnoser_client --version
 
 Settings come from the environment: DIAGNOSER_URL, DIAGNOSER_TOKEN, DIAGNOSER_SPOOL_DIR, ...
 """
 
 
-def _flush() -> int:
+def _flush(args: list[str]) -> int:
+    """One line: what became of the spooled reports, counted after flushing. Exit 0 when none is left waiting."""
+    if any(arg not in ("--force", "-f") for arg in args):
+        sys.stderr.write(USAGE)
+        return 2
     from diagnoser_client import config
     from diagnoser_client.delivery import Delivery
+    from diagnoser_client.render import local_time
 
     settings = config.load()
-    delivery = Delivery(settings)
-    waiting = len(delivery.spool)
-    counts = delivery.flush_spool()
-    print(
-        f"diagnoser: {counts['delivered']} delivered, {counts['kept']} kept, {counts['dropped']} dropped "
-        f"({waiting} waiting in {settings.spool_dir})"
+    counts = Delivery(settings).flush_spool(force=bool(args))
+    waiting, not_before = counts["waiting"], counts["not_before"]
+    if not_before is not None and not (counts["delivered"] or counts["dropped"] or counts["kept"]) and waiting:
+        print(
+            f"diagnoser: the service asked to wait until {local_time(not_before)}; {waiting} report"
+            f"{'s' if waiting != 1 else ''} waiting in {settings.spool_dir} (`flush --force` sends them now)"
+        )
+        return 1
+    line = (
+        f"diagnoser: {counts['delivered']} delivered, {waiting} still waiting, {counts['dropped']} dropped "
+        f"({settings.spool_dir})"
     )
-    return 0 if counts["kept"] == 0 else 1
+    if counts.get("stopped"):
+        line += f"; stopped: {counts['stopped']}"
+    if not_before is not None and waiting:
+        line += f"; the service asked to wait until {local_time(not_before)}"
+    print(line)
+    return 0 if waiting == 0 else 1
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
         sys.stdout.write(USAGE)
@@ -46,7 +64,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"diagnoser-client {__version__}")
         return 0
     if argv[0] == "flush" and not os.path.exists("flush"):
-        return _flush()
+        return _flush(argv[1:])
 
     from diagnoser_client import install, runner
 

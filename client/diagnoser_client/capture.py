@@ -16,7 +16,7 @@ import inspect
 import threading
 import weakref
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from diagnoser_client import torchmodels
 from diagnoser_client._log import logger
@@ -39,9 +39,9 @@ MAX_SUMMARY_CHARS = 100_000
 SUMMARY_SECONDS = 1.0  # a 300-layer Keras model renders its summary in about 0.15 s here
 
 _lock = threading.Lock()
-_watched: List["weakref.ref[Any]"] = []
-_inputs: Dict[str, Dict[str, Any]] = {}
-_summaries: Dict[int, str] = {}
+_watched: list[weakref.ref[Any]] = []
+_inputs: dict[str, dict[str, Any]] = {}
+_summaries: dict[int, str] = {}
 
 
 def is_keras_model(obj: Any) -> bool:
@@ -67,12 +67,12 @@ def is_model(obj: Any) -> bool:
     return is_keras_model(obj) or is_torch_module(obj)
 
 
-def summary_text(model: Any) -> Optional[str]:
+def summary_text(model: Any) -> str | None:
     """model.summary() for Keras (2 and 3), print(model) for PyTorch; None when the model cannot say."""
     try:
         if is_torch_module(model):
             return repr(model)[:MAX_SUMMARY_CHARS]
-        lines: List[str] = []
+        lines: list[str] = []
 
         def collect(text: str, *args: Any, **kwargs: Any) -> None:
             lines.append(str(text))
@@ -85,10 +85,10 @@ def summary_text(model: Any) -> Optional[str]:
         return None
 
 
-def bounded_summary_text(model: Any, seconds: float = SUMMARY_SECONDS) -> Optional[str]:
+def bounded_summary_text(model: Any, seconds: float = SUMMARY_SECONDS) -> str | None:
     """summary_text() on a helper thread, given up after `seconds`: a dying program must not wait on a
     model with thousands of layers."""
-    box: List[Optional[str]] = []
+    box: list[str | None] = []
     worker = threading.Thread(target=lambda: box.append(summary_text(model)), name="diagnoser-summary", daemon=True)
     worker.start()
     worker.join(seconds)
@@ -97,8 +97,8 @@ def bounded_summary_text(model: Any, seconds: float = SUMMARY_SECONDS) -> Option
     return box[0] if box else None
 
 
-def describe_call(args: Dict[str, Any], first_batch: bool = False) -> Dict[str, Any]:
-    out: Dict[str, Any] = {}
+def describe_call(args: dict[str, Any], first_batch: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for name in DATA_ARGS:
         if name in args and args[name] is not None:
             out[name] = describe(args[name], first_batch=first_batch)
@@ -124,7 +124,7 @@ def register_model(model: Any) -> None:
                 pass
 
 
-def record_inputs(method: str, args: Dict[str, Any]) -> None:
+def record_inputs(method: str, args: dict[str, Any]) -> None:
     """Remember the shapes of one fit/evaluate/predict call; a failure here is swallowed and logged."""
     try:
         described = describe_call(args)
@@ -146,12 +146,12 @@ def has_summary(model: Any) -> bool:
         return id(model) in _summaries
 
 
-def watched_models() -> List[Any]:
+def watched_models() -> list[Any]:
     with _lock:
         return [m for m in (ref() for ref in _watched) if m is not None]
 
 
-def recorded_inputs() -> Dict[str, Dict[str, Any]]:
+def recorded_inputs() -> dict[str, dict[str, Any]]:
     with _lock:
         return {k: dict(v) for k, v in _inputs.items()}
 
@@ -166,7 +166,7 @@ def reset() -> None:
 # --- after the crash -----------------------------------------------------------------------------------
 
 
-def bind_call(fn: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Dict[str, Any]:
+def bind_call(fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     """The arguments of a call by parameter name (x, y, validation_data...), as the function sees them."""
     try:
         bound = inspect.signature(fn).bind_partial(*args, **kwargs)
@@ -179,7 +179,7 @@ def bind_call(fn: Any, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> Dict[st
         return {"args": tuple(args[1:]), **kwargs}
 
 
-def _frame_call(frame: Any) -> Optional[Tuple[Any, str, Dict[str, Any]]]:
+def _frame_call(frame: Any) -> tuple[Any, str, dict[str, Any]] | None:
     """(model, method, arguments) when this frame is a model's data method or Keras' error_handler around one."""
     code = frame.f_code
     try:
@@ -198,10 +198,10 @@ def _frame_call(frame: Any) -> Optional[Tuple[Any, str, Dict[str, Any]]]:
     return None
 
 
-def from_traceback(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Optional[Any], Dict[str, Any]]:
+def from_traceback(exc: BaseException, tb: TracebackType | None) -> tuple[Any | None, dict[str, Any]]:
     """The outermost Keras model in the traceback and the shapes of the data its outermost call received."""
     model = None
-    inputs: Dict[str, Any] = {}
+    inputs: dict[str, Any] = {}
     for entry in iter_tracebacks(exc, tb):
         frame = entry.tb_frame
         found = _frame_call(frame)
@@ -226,7 +226,7 @@ def from_traceback(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Opt
     return model, inputs
 
 
-def gather(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Optional[str], Optional[Dict[str, Any]]]:
+def gather(exc: BaseException, tb: TracebackType | None) -> tuple[str | None, dict[str, Any] | None]:
     """(summary text, inputs) for a report: the traceback's own model first, then the watched ones."""
     try:
         model, inputs = from_traceback(exc, tb)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Dict, Mapping, Optional
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 from diagnoser_client._log import logger
 
@@ -28,25 +31,85 @@ def default_spool_dir() -> str:
     return os.path.join(base, "diagnoser", "spool")
 
 
-@dataclass(frozen=True)
+_FIELDS = (
+    "url", "token", "send_source", "tags", "run_id", "connect_timeout", "timeout", "spool_dir", "spool_max_files",
+    "spool_max_bytes", "flush_spool", "print_diagnosis", "dedup_ranks", "enabled",
+)
+
+
 class Config:
-    url: Optional[str] = None
-    token: Optional[str] = None
-    send_source: bool = True
-    tags: Dict[str, str] = field(default_factory=dict)
-    run_id: Optional[str] = None
-    connect_timeout: float = 2.0
-    timeout: float = 2.0  # the longest a dying program waits for its report (then it is spooled)
-    spool_dir: str = field(default_factory=default_spool_dir)
-    spool_max_files: int = 100
-    spool_max_bytes: int = 50 * 1024 * 1024
-    flush_spool: bool = True  # resend spooled reports in the background when installed
-    print_diagnosis: bool = True
-    dedup_ranks: bool = True
-    enabled: bool = True
+    """The settings, frozen. A plain class rather than a dataclass: `dataclasses` imports `inspect`, which alone
+    would cost a bare interpreter more than the whole of install() is allowed to."""
+
+    __slots__ = _FIELDS
+
+    url: str | None
+    token: str | None
+    send_source: bool
+    tags: dict[str, str]
+    run_id: str | None
+    connect_timeout: float
+    timeout: float  # the longest a dying program waits for its report (then it is spooled)
+    spool_dir: str
+    spool_max_files: int
+    spool_max_bytes: int
+    flush_spool: bool  # resend spooled reports in the background when installed
+    print_diagnosis: bool
+    dedup_ranks: bool
+    enabled: bool
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        send_source: bool = True,
+        tags: dict[str, str] | None = None,
+        run_id: str | None = None,
+        connect_timeout: float = 2.0,
+        timeout: float = 2.0,
+        spool_dir: str | None = None,
+        spool_max_files: int = 100,
+        spool_max_bytes: int = 50 * 1024 * 1024,
+        flush_spool: bool = True,
+        print_diagnosis: bool = True,
+        dedup_ranks: bool = True,
+        enabled: bool = True,
+    ) -> None:
+        values = {
+            "url": url, "token": token, "send_source": send_source, "tags": dict(tags or {}), "run_id": run_id,
+            "connect_timeout": connect_timeout, "timeout": timeout, "spool_dir": spool_dir or default_spool_dir(),
+            "spool_max_files": spool_max_files, "spool_max_bytes": spool_max_bytes, "flush_spool": flush_spool,
+            "print_diagnosis": print_diagnosis, "dedup_ranks": dedup_ranks, "enabled": enabled,
+        }
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"Config is frozen: cannot set {name!r}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in _FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Config) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(tuple(repr(v) for v in self._values()))
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={repr('[REDACTED]') if name == 'token' and value else repr(value)}"
+            for name, value in zip(_FIELDS, self._values())
+        )
+        return f"Config({shown})"
+
+    def replace(self, **changes: Any) -> Config:
+        values = dict(zip(_FIELDS, self._values()))
+        values.update(changes)
+        return Config(**values)
 
     @property
-    def endpoint(self) -> Optional[str]:
+    def endpoint(self) -> str | None:
         return self.url.rstrip("/") + "/api/v1/reports" if self.url else None
 
 
@@ -67,9 +130,9 @@ _ENV = {
 }
 
 
-def parse_tags(text: str) -> Dict[str, str]:
+def parse_tags(text: str) -> dict[str, str]:
     """"team=vision,exp=42" -> {"team": "vision", "exp": "42"}; a bare word becomes a tag with an empty value."""
-    tags: Dict[str, str] = {}
+    tags: dict[str, str] = {}
     for part in text.split(","):
         part = part.strip()
         if not part:
@@ -100,23 +163,23 @@ def _convert(name: str, raw: Any, default: Any) -> Any:
         return value
     if raw is None:
         return None
-    text = str(raw).strip() or None
-    if name == "url" and text and not text.lower().startswith(("http://", "https://")):
+    stripped = str(raw).strip()
+    if name == "url" and stripped and not stripped.lower().startswith(("http://", "https://")):
         raise ValueError("not an http(s) URL")
-    return text
+    return stripped or None
 
 
-def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mapping[str, str]] = None) -> Config:
+def load(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Build the settings; unknown keyword arguments are a programming error and raise TypeError at once."""
     env = os.environ if environ is None else environ
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    known = {f.name for f in fields(Config)}
+    known = set(_FIELDS)
     unknown = set(overrides) - known
     if unknown:
         raise TypeError(f"unknown diagnoser_client option(s): {', '.join(sorted(unknown))}")
     base = Config()
-    values: Dict[str, Any] = {}
-    for name in known:
+    values: dict[str, Any] = {}
+    for name in _FIELDS:
         default = getattr(base, name)
         if name in overrides:
             raw, origin = overrides[name], "argument"
@@ -132,4 +195,4 @@ def load(overrides: Optional[Mapping[str, Any]] = None, environ: Optional[Mappin
         values["enabled"] = False
     if values.get("spool_dir"):
         values["spool_dir"] = os.path.expanduser(values["spool_dir"])
-    return replace(base, **values)
+    return base.replace(**values)

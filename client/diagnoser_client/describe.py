@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import inspect
 import threading
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 MAX_DEPTH = 4
 MAX_ITEMS = 16
 FIRST_BATCH_SECONDS = 0.5
 
 
-def _dims(shape: Any) -> Optional[List[Optional[int]]]:
+def _dims(shape: Any) -> list[int | None] | None:
     try:
         as_list = getattr(shape, "as_list", None)  # tf.TensorShape
         if callable(as_list):
@@ -29,7 +29,7 @@ def _dims(shape: Any) -> Optional[List[Optional[int]]]:
 def _dtype_name(dtype: Any) -> str:
     name = getattr(dtype, "name", None)  # tf.DType, numpy dtype
     text = name if isinstance(name, str) else str(dtype)
-    return text[len("torch."):] if text.startswith("torch.") else text
+    return text.removeprefix("torch.")
 
 
 def _kind(value: Any) -> str:
@@ -55,7 +55,7 @@ def describe(value: Any, depth: int = 0, first_batch: bool = False) -> Any:
         dims = _dims(shape)
         if dims is not None:
             dtype = _safe_getattr(value, "dtype")
-            out: Dict[str, Any] = {"shape": dims}
+            out: dict[str, Any] = {"shape": dims}
             if dtype is not None:
                 out["dtype"] = _dtype_name(dtype)
             elif _safe_getattr(value, "dtypes") is not None:  # pandas DataFrame
@@ -94,8 +94,8 @@ def _describe_sequence(value: Any, depth: int, first_batch: bool) -> Any:
     return described
 
 
-def _nested_len(value: Any) -> List[int]:
-    dims: List[int] = []
+def _nested_len(value: Any) -> list[int]:
+    dims: list[int] = []
     while isinstance(value, (list, tuple)) and len(dims) < 8:
         dims.append(len(value))
         if not value:
@@ -112,7 +112,7 @@ def _is_batch_sequence(value: Any) -> bool:
 
 def _first_batch(value: Any) -> Any:
     """One batch, when it comes within FIRST_BATCH_SECONDS; only used once the program is dying anyway."""
-    box: List[Any] = []
+    box: list[Any] = []
 
     def fetch() -> None:
         try:
@@ -136,7 +136,7 @@ def _safe_getattr(value: Any, name: str) -> Any:
         return None
 
 
-def _safe_len(value: Any) -> Optional[int]:
+def _safe_len(value: Any) -> int | None:
     try:
         return len(value)
     except Exception:

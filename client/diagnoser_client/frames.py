@@ -12,8 +12,8 @@ import os
 import sys
 import sysconfig
 import traceback
+from collections.abc import Iterator
 from types import TracebackType
-from typing import Iterator, List, Optional, Set, Tuple
 
 _CLIENT_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_SOURCE_FILES = 5
@@ -21,8 +21,8 @@ MAX_SOURCE_CHARS = 200_000
 
 
 @functools.lru_cache(maxsize=1)
-def _library_dirs() -> Tuple[str, ...]:
-    dirs: Set[str] = set()
+def _library_dirs() -> tuple[str, ...]:
+    dirs: set[str] = set()
     for name in ("stdlib", "platstdlib", "purelib", "platlib"):
         try:
             path = sysconfig.get_path(name)
@@ -49,9 +49,9 @@ def is_user_file(filename: str) -> bool:
     return not any(path.startswith(d + os.sep) for d in _library_dirs())
 
 
-def iter_tracebacks(exc: Optional[BaseException], tb: Optional[TracebackType]) -> Iterator[TracebackType]:
+def iter_tracebacks(exc: BaseException | None, tb: TracebackType | None) -> Iterator[TracebackType]:
     """Every traceback entry of the exception and its causes/contexts, outermost chain first."""
-    seen: Set[int] = set()
+    seen: set[int] = set()
     chain = []
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
@@ -64,14 +64,14 @@ def iter_tracebacks(exc: Optional[BaseException], tb: Optional[TracebackType]) -
             entry = entry.tb_next
 
 
-def format_traceback(exc_type: type, exc: BaseException, tb: Optional[TracebackType]) -> str:
+def format_traceback(exc_type: type, exc: BaseException, tb: TracebackType | None) -> str:
     """The text Python itself prints for this exception, chained exceptions included."""
     return "".join(traceback.format_exception(exc_type, exc, tb))
 
 
-def user_files(exc: BaseException, tb: Optional[TracebackType]) -> List[str]:
+def user_files(exc: BaseException, tb: TracebackType | None) -> list[str]:
     """The user's files in the traceback, the one that raised first."""
-    files: List[str] = []
+    files: list[str] = []
     for entry in iter_tracebacks(exc, tb):
         name = entry.tb_frame.f_code.co_filename
         if name not in files and is_user_file(name):
@@ -80,9 +80,9 @@ def user_files(exc: BaseException, tb: Optional[TracebackType]) -> List[str]:
     return files
 
 
-def collect_source(exc: BaseException, tb: Optional[TracebackType]) -> Optional[str]:
+def collect_source(exc: BaseException, tb: TracebackType | None) -> str | None:
     """Source of the user's files in the traceback, each under a `# file:` header, bounded in size."""
-    chunks: List[str] = []
+    chunks: list[str] = []
     budget = MAX_SOURCE_CHARS
     for name in user_files(exc, tb)[:MAX_SOURCE_FILES]:
         lines = linecache.getlines(name)
@@ -98,7 +98,7 @@ def collect_source(exc: BaseException, tb: Optional[TracebackType]) -> Optional[
     return "\n".join(chunks) or None
 
 
-def raising_location(exc: BaseException, tb: Optional[TracebackType]) -> str:
+def raising_location(exc: BaseException, tb: TracebackType | None) -> str:
     """file:line of the innermost frame of the exception itself (not of its causes)."""
     entry = tb or exc.__traceback__
     last = None
@@ -110,7 +110,7 @@ def raising_location(exc: BaseException, tb: Optional[TracebackType]) -> str:
     return f"{last.tb_frame.f_code.co_filename}:{last.tb_lineno}"
 
 
-def trim_to_file(tb: Optional[TracebackType], filename: str) -> Optional[TracebackType]:
+def trim_to_file(tb: TracebackType | None, filename: str) -> TracebackType | None:
     """Drop the runner's frames before the first frame of `filename`, so the printed traceback is the
     one `python script.py` would print; None when no frame is of `filename`."""
     target = os.path.realpath(filename)

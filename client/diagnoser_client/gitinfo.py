@@ -4,10 +4,9 @@ subprocess at crash time costs tens of milliseconds)."""
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional
 
 
-def _read(path: str) -> Optional[str]:
+def _read(path: str) -> str | None:
     try:
         with open(path, encoding="utf-8") as fh:
             return fh.read().strip()
@@ -15,7 +14,7 @@ def _read(path: str) -> Optional[str]:
         return None
 
 
-def find_git_dir(start: str) -> Optional[str]:
+def find_git_dir(start: str) -> str | None:
     """The .git folder of the repository holding `start`, following `gitdir:` files (worktrees, submodules)."""
     path = os.path.abspath(start)
     if os.path.isfile(path):
@@ -36,7 +35,7 @@ def find_git_dir(start: str) -> Optional[str]:
     return None
 
 
-def _resolve_ref(git_dir: str, ref: str) -> Optional[str]:
+def _resolve_ref(git_dir: str, ref: str) -> str | None:
     common = git_dir
     commondir = _read(os.path.join(git_dir, "commondir"))
     if commondir:
@@ -52,7 +51,7 @@ def _resolve_ref(git_dir: str, ref: str) -> Optional[str]:
     return None
 
 
-def git_info(start: str) -> Optional[Dict[str, str]]:
+def git_info(start: str) -> dict[str, str] | None:
     """{"commit": sha, "branch": name} for the repository holding `start`, or None outside a repository."""
     git_dir = find_git_dir(start)
     if not git_dir:
@@ -60,7 +59,7 @@ def git_info(start: str) -> Optional[Dict[str, str]]:
     head = _read(os.path.join(git_dir, "HEAD"))
     if not head:
         return None
-    info: Dict[str, str] = {}
+    info: dict[str, str] = {}
     if head.startswith("ref:"):
         ref = head[4:].strip()
         if ref.startswith("refs/heads/"):

@@ -4,26 +4,33 @@ As in sentry-python's excepthook integration, each wrapper calls the hook it rep
 user's traceback prints exactly as before, then reports. uninstall() puts the previous hooks back when ours
 are still the current ones; when someone wrapped ours since, ours stay in their chain but become
 pass-through, so their hook keeps working.
+
+install() reads the settings and sets the hooks, nothing more: no HTTP module, no JSON, no logging is imported until
+a report is built (see the import-cost test and benchmarks/bench_client_import.py).
 """
 
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
-from typing import Any, Callable, Optional
 
 from diagnoser_client import config as config_module
 from diagnoser_client._log import logger
 from diagnoser_client.client import Client
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Callable
+
 
 class _State:
-    client: Optional[Client] = None
-    sys_hook: Optional[Callable[..., Any]] = None
-    previous_sys_hook: Optional[Callable[..., Any]] = None
-    thread_hook: Optional[Callable[..., Any]] = None
-    previous_thread_hook: Optional[Callable[..., Any]] = None
+    client: Client | None = None
+    sys_hook: Callable[..., Any] | None = None
+    previous_sys_hook: Callable[..., Any] | None = None
+    thread_hook: Callable[..., Any] | None = None
+    previous_thread_hook: Callable[..., Any] | None = None
     ipython: Any = None
     ipython_previous: Any = None
 
@@ -32,11 +39,11 @@ _state = _State()
 _lock = threading.RLock()
 
 
-def current() -> Optional[Client]:
+def current() -> Client | None:
     return _state.client
 
 
-def install(url: Optional[str] = None, token: Optional[str] = None, **options: Any) -> Optional[Client]:
+def install(url: str | None = None, token: str | None = None, **options: Any) -> Client | None:
     """Report uncaught exceptions to the Diagnoser service at `url` (or DIAGNOSER_URL).
 
     Returns the client, or None when reporting is off (no URL, or DIAGNOSER_DISABLED=1). Calling it again
@@ -60,11 +67,20 @@ def install(url: Optional[str] = None, token: Optional[str] = None, **options: A
             _install_thread_hook(client)
             _install_ipython_hook(client)
             atexit.register(_at_exit)
-            if settings.flush_spool:
+            if settings.flush_spool and _has_spooled_reports(settings.spool_dir):
                 client.delivery.flush_spool_in_background()
         except Exception:
             logger.warning("could not install every hook", exc_info=True)
         return client
+
+
+def _has_spooled_reports(folder: str) -> bool:
+    """Whether any report waits in the spool (as spool.Spool.entries() counts them), without importing it."""
+    try:
+        with os.scandir(folder) as entries:
+            return any(e.name.endswith(".json") and not e.name.startswith(".") for e in entries)
+    except OSError:
+        return False
 
 
 def uninstall() -> None:

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Dict, Optional
+from types import FrameType
+from typing import Any
 
 from diagnoser_client import capture
 from diagnoser_client._log import logger
@@ -26,7 +27,8 @@ def _keras_callback_base() -> type:
     for name in order:
         try:
             module = __import__(name + ".callbacks", fromlist=["Callback"])
-            return module.Callback
+            base: type = module.Callback
+            return base
         except Exception:
             continue
     return object
@@ -36,9 +38,9 @@ _Base = _keras_callback_base()
 _DATA_METHODS = ("fit", "evaluate", "predict")
 
 
-def _enclosing_call(model: Any) -> Optional[tuple]:
+def _enclosing_call(model: Any) -> tuple[str, dict[str, Any]] | None:
     """(method, arguments) of the fit/evaluate/predict of `model` that is calling us, if any."""
-    frame = sys._getframe(2)
+    frame: FrameType | None = sys._getframe(2)
     depth = 0
     while frame is not None and depth < 40:
         code = frame.f_code
@@ -48,8 +50,9 @@ def _enclosing_call(model: Any) -> Optional[tuple]:
         if code.co_name == "error_handler" and isinstance(local.get("args"), tuple):
             args = local["args"]
             fn = local.get("fn")
-            if args and args[0] is model and getattr(fn, "__name__", "") in _DATA_METHODS:
-                return fn.__name__, capture.bind_call(fn, args, dict(local.get("kwargs") or {}))
+            name = getattr(fn, "__name__", "")
+            if args and args[0] is model and name in _DATA_METHODS:
+                return name, capture.bind_call(fn, args, dict(local.get("kwargs") or {}))
         frame = frame.f_back
         depth += 1
     return None
@@ -62,10 +65,11 @@ class DiagnoserCallback(_Base):  # type: ignore[misc, valid-type]
         if _Base is not object:
             super().__init__()
         self._install = install
-        self._install_options: Dict[str, Any] = install_options
+        self._install_options: dict[str, Any] = install_options
         if install:
             try:
-                from diagnoser_client.hooks import current, install as install_hook
+                from diagnoser_client.hooks import current
+                from diagnoser_client.hooks import install as install_hook
 
                 if current() is None:
                     install_hook(**install_options)

@@ -13,12 +13,12 @@ import shlex
 import socket
 import sys
 import uuid
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from diagnoser_client import __version__
 from diagnoser_client.gitinfo import git_info
 from diagnoser_client.ranks import rank_info
-from diagnoser_client.scrub import scrub_argv
+from diagnoser_client.scrub import scrub_argv, scrub_value
 
 _PROCESS_RUN_ID = uuid.uuid4().hex
 _FRAMEWORKS = ("tensorflow", "keras", "tf_keras", "torch", "jax", "numpy")
@@ -32,7 +32,7 @@ _RUN_ID_VARS = (
 )
 
 
-def run_id(configured: Optional[str] = None) -> str:
+def run_id(configured: str | None = None) -> str:
     """A run's id, shared by all its processes when the launcher gives one, else one per process."""
     if configured:
         return configured
@@ -43,8 +43,8 @@ def run_id(configured: Optional[str] = None) -> str:
     return _PROCESS_RUN_ID
 
 
-def framework_versions() -> Dict[str, str]:
-    versions: Dict[str, str] = {}
+def framework_versions() -> dict[str, str]:
+    versions: dict[str, str] = {}
     for name in _FRAMEWORKS:
         module = sys.modules.get(name)
         version = getattr(module, "__version__", None) if module is not None else None
@@ -53,14 +53,14 @@ def framework_versions() -> Dict[str, str]:
     return versions
 
 
-def _user() -> Optional[str]:
+def _user() -> str | None:
     try:
         return getpass.getuser()
     except Exception:  # no passwd entry in some containers
         return None
 
 
-def script_path(argv: Optional[List[str]] = None) -> Optional[str]:
+def script_path(argv: list[str] | None = None) -> str | None:
     argv = sys.argv if argv is None else argv
     if argv and argv[0] and argv[0] not in ("-c", "-m", "-"):
         return os.path.abspath(argv[0])
@@ -69,16 +69,16 @@ def script_path(argv: Optional[List[str]] = None) -> Optional[str]:
     return os.path.abspath(path) if isinstance(path, str) else None
 
 
-def _clip(value: Optional[str], limit: int) -> Optional[str]:
+def _clip(value: str | None, limit: int) -> str | None:
     return value if value is None or len(value) <= limit else value[: limit - 1] + "…"
 
 
 def collect(
-    configured_run_id: Optional[str] = None,
-    tags: Optional[Dict[str, str]] = None,
-    secrets: tuple = (),
-    thread: Optional[str] = None,
-) -> Dict[str, Any]:
+    configured_run_id: str | None = None,
+    tags: dict[str, str] | None = None,
+    secrets: tuple[str | None, ...] = (),
+    thread: str | None = None,
+) -> dict[str, Any]:
     """The `meta` object of a report, in the service's schema (it refuses unknown fields).
 
     Context without a field of its own (argv, ranks, thread, branch, pid) travels as tags; the user's own
@@ -87,7 +87,7 @@ def collect(
     script = script_path()
     versions = {"python": platform.python_version(), "diagnoser-client": __version__}
     versions.update(framework_versions())
-    context: Dict[str, str] = {"argv": shlex.join(scrub_argv(list(sys.argv), secrets)), "pid": str(os.getpid())}
+    context: dict[str, str] = {"argv": shlex.join(scrub_argv(list(sys.argv), secrets)), "pid": str(os.getpid())}
     git = git_info(script or os.getcwd()) or {}
     if git.get("branch"):
         context["git_branch"] = git["branch"]
@@ -97,7 +97,8 @@ def collect(
     if thread and thread != "MainThread":
         context["thread"] = thread
     context.update(tags or {})
-    meta: Dict[str, Any] = {
+    tags_scrubbed = scrub_value(context, secrets)  # before clipping: a clipped secret is no longer recognisable
+    meta: dict[str, Any] = {
         "hostname": _clip(socket.gethostname(), 255),
         "user": _clip(_user(), 255),
         "run_id": _clip(run_id(configured_run_id), 255),
@@ -105,6 +106,6 @@ def collect(
         "python_version": platform.python_version(),
         "git_commit": _clip(git.get("commit"), 64),
         "versions": {k: _clip(v, 1000) for k, v in versions.items()},
-        "tags": {_clip(str(k), 255): _clip(str(v), 1000) for k, v in list(context.items())[:100]},
+        "tags": {_clip(str(k), 255): _clip(str(v), 1000) for k, v in list(tags_scrubbed.items())[:100]},
     }
     return {k: v for k, v in meta.items() if v is not None}

@@ -15,7 +15,6 @@ import os
 import re
 import socket
 import time
-from typing import Dict, Optional
 
 from diagnoser_client._log import logger
 
@@ -25,7 +24,7 @@ _WORLD_SIZE_VARS = ("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTA
 _MARKER_TTL = 24 * 3600
 
 
-def _first_int(names: tuple) -> Optional[int]:
+def _first_int(names: tuple[str, ...]) -> int | None:
     for name in names:
         value = os.environ.get(name, "").strip()
         if value.lstrip("-").isdigit():
@@ -33,7 +32,7 @@ def _first_int(names: tuple) -> Optional[int]:
     return None
 
 
-def rank_info() -> Optional[Dict[str, int]]:
+def rank_info() -> dict[str, int] | None:
     """{"rank", "local_rank", "world_size"} as the launcher set them, or None in a single-process run."""
     info = {
         key: value

@@ -7,7 +7,8 @@ with NO_COLOR set (https://no-color.org), always with FORCE_COLOR.
 from __future__ import annotations
 
 import os
-from typing import IO, Any, Dict, List, Optional
+import time
+from typing import IO, Any
 
 from diagnoser_client.transport import Outcome
 
@@ -16,7 +17,7 @@ _RESET = "\033[0m"
 _STYLES = {"title": "\033[1;31m", "label": "\033[36m", "dim": "\033[2m", "link": "\033[4;34m", "warn": "\033[33m"}
 
 
-def use_colour(stream: Optional[IO[str]]) -> bool:
+def use_colour(stream: IO[str] | None) -> bool:
     if os.environ.get("NO_COLOR"):
         return False
     if os.environ.get("FORCE_COLOR"):
@@ -42,12 +43,12 @@ def _one_line(text: Any, width: int = MAX_WIDTH) -> str:
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
-def diagnosis_lines(body: Dict[str, Any], colour: bool = False) -> List[str]:
+def diagnosis_lines(body: dict[str, Any], colour: bool = False) -> list[str]:
     """The answer of POST /api/v1/reports as at most six lines."""
     paint = _Painter(colour)
     diagnoses = [d for d in body.get("diagnoses") or [] if isinstance(d, dict)]
     url = body.get("url")
-    lines: List[str] = []
+    lines: list[str] = []
     if not diagnoses:
         lines.append(paint("dim", "diagnoser: no known cause for this error yet; the report is stored."))
     else:
@@ -79,7 +80,16 @@ def diagnosis_lines(body: Dict[str, Any], colour: bool = False) -> List[str]:
     return lines[:6]
 
 
-def failure_line(outcome: Outcome, url: Optional[str], spooled_to: Optional[str], colour: bool = False) -> str:
+def local_time(moment: float, now: float | None = None) -> str:
+    """"12:03:10" today, "2025-12-02 12:03:10" another day (local time, as the user's clock shows it)."""
+    when = time.localtime(moment)
+    today = time.localtime(time.time() if now is None else now)
+    if when[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", when)
+    return time.strftime("%Y-%m-%d %H:%M:%S", when)
+
+
+def failure_line(outcome: Outcome, url: str | None, spooled_to: str | None, colour: bool = False) -> str:
     """One line for a report that was not delivered."""
     paint = _Painter(colour)
     prefix = paint("warn", "diagnoser:")
@@ -95,8 +105,9 @@ def failure_line(outcome: Outcome, url: Optional[str], spooled_to: Optional[str]
     if outcome.permanent:
         return f"{prefix} the service refused the report ({_one_line(outcome.describe(), 150)}); not sent."
     if spooled_to:
+        after = f" after {local_time(outcome.not_before)}" if outcome.not_before is not None else ""
         return (
             f"{prefix} could not reach {url} ({_one_line(outcome.describe(), 80)}); report saved in "
-            f"{os.path.dirname(spooled_to)}, resent on the next run or by `python -m diagnoser_client flush`."
+            f"{os.path.dirname(spooled_to)}, resent{after} on the next run or by `python -m diagnoser_client flush`."
         )
     return f"{prefix} could not reach {url} ({_one_line(outcome.describe(), 80)}) nor save the report; it is lost."

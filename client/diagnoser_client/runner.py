@@ -14,12 +14,11 @@ import runpy
 import sys
 import types
 import zipfile
-from typing import List, Optional
 
 from diagnoser_client.frames import trim_to_file
 
 
-def run_script(path: str, args: List[str]) -> int:
+def run_script(path: str, args: list[str]) -> int:
     """Run `path` with `args`; return the exit code for an uncaught exception (1), after reporting it."""
     if not os.path.exists(path):
         sys.stderr.write(f"{sys.executable}: can't open file {os.path.abspath(path)!r}: [Errno 2] No such file or directory\n")
@@ -50,10 +49,10 @@ def _exec_file(path: str) -> None:
     main.__builtins__ = builtins  # type: ignore[attr-defined]
     sys.modules["__main__"] = main
     code = compile(source, path, "exec", dont_inherit=True)
-    exec(code, main.__dict__)
+    exec(code, main.__dict__)  # noqa: S102 - running the user's script is what the runner is for
 
 
-def run_module(module: str, args: List[str]) -> int:
+def run_module(module: str, args: list[str]) -> int:
     sys.argv = [module, *args]
     sys.path[0] = os.getcwd()
     try:
@@ -65,7 +64,7 @@ def run_module(module: str, args: List[str]) -> int:
     return 0
 
 
-def _uncaught(exc: BaseException, path: Optional[str]) -> int:
+def _uncaught(exc: BaseException, path: str | None) -> int:
     """What the interpreter does with an uncaught exception: sys.excepthook, then exit status 1."""
     tb = exc.__traceback__
     trimmed = trim_to_file(tb, path) if path else None
@@ -75,7 +74,7 @@ def _uncaught(exc: BaseException, path: Optional[str]) -> int:
     return 1
 
 
-def _skip_runner(tb):  # type: ignore[no-untyped-def]
+def _skip_runner(tb: types.TracebackType | None) -> types.TracebackType | None:
     runner_files = {os.path.abspath(__file__), os.path.abspath(runpy.__file__)}
     while tb is not None and (
         os.path.abspath(tb.tb_frame.f_code.co_filename) in runner_files

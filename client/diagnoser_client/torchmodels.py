@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 from diagnoser_client._log import logger
 from diagnoser_client.describe import MAX_ITEMS, describe
@@ -26,7 +26,7 @@ MAX_USER_FRAMES = 32
 MAX_MODULE_PATHS = 10_000  # modules walked to name the failing layer inside the model ("features.3")
 _MODEL_NAMES = ("model", "net")
 
-Call = Tuple[Any, Dict[str, Any]]  # (module, shapes of what its forward received)
+Call = tuple[Any, dict[str, Any]]  # (module, shapes of what its forward received)
 
 
 def loaded() -> bool:
@@ -53,9 +53,9 @@ def has_weights(module: Any) -> bool:
         return False
 
 
-def describe_forward(args: Any, kwargs: Any) -> Dict[str, Any]:
+def describe_forward(args: Any, kwargs: Any) -> dict[str, Any]:
     """{"inputs": ...} for the positional arguments (one, or a list of several), then each keyword argument."""
-    out: Dict[str, Any] = {}
+    out: dict[str, Any] = {}
     if isinstance(args, tuple) and args:
         out["inputs"] = describe(args[0] if len(args) == 1 else list(args))
     if isinstance(kwargs, dict):
@@ -65,9 +65,9 @@ def describe_forward(args: Any, kwargs: Any) -> Dict[str, Any]:
     return out
 
 
-def module_calls(exc: BaseException, tb: Optional[TracebackType]) -> List[Call]:
+def module_calls(exc: BaseException, tb: TracebackType | None) -> list[Call]:
     """Each module call in the traceback, outermost first, with the shapes its forward received."""
-    calls: List[Call] = []
+    calls: list[Call] = []
     for entry in iter_tracebacks(exc, tb):
         frame = entry.tb_frame
         code = frame.f_code
@@ -80,7 +80,7 @@ def module_calls(exc: BaseException, tb: Optional[TracebackType]) -> List[Call]:
             continue
         if not is_module(module) or (calls and calls[-1][0] is module):
             continue  # _wrapped_call_impl, _call_impl and forward of one call: the first one says it all
-        described: Dict[str, Any] = {}
+        described: dict[str, Any] = {}
         if code.co_name in CALL_FRAMES:  # a forward called directly (model.forward(x)) may have rebound its
             try:  # parameters by the time it raised: its locals do not tell what it received
                 described = describe_forward(local.get("args"), local.get("kwargs"))
@@ -90,11 +90,11 @@ def module_calls(exc: BaseException, tb: Optional[TracebackType]) -> List[Call]:
     return calls
 
 
-def user_modules(exc: BaseException, tb: Optional[TracebackType]) -> List[Any]:
+def user_modules(exc: BaseException, tb: TracebackType | None) -> list[Any]:
     """Modules held by the local variables (or `self`'s attributes) of the script's own frames, innermost frame
     first, "model"/"net" names before the others."""
-    named: List[Tuple[int, int, Any]] = []
-    seen: set = set()
+    named: list[tuple[int, int, Any]] = []
+    seen: set[int] = set()
     frames = [e.tb_frame for e in iter_tracebacks(exc, tb) if is_user_file(e.tb_frame.f_code.co_filename)]
     for frame in reversed(frames[-MAX_USER_FRAMES:]):
         try:
@@ -116,7 +116,7 @@ def user_modules(exc: BaseException, tb: Optional[TracebackType]) -> List[Any]:
     return [value for _, _, value in sorted(named, key=lambda item: item[:2])]
 
 
-def _path_in(model: Any, module: Any) -> Optional[str]:
+def _path_in(model: Any, module: Any) -> str | None:
     """The name of `module` inside `model` ("classifier.1"), as print(model) shows it."""
     try:
         for n, (name, candidate) in enumerate(model.named_modules()):
@@ -129,7 +129,7 @@ def _path_in(model: Any, module: Any) -> Optional[str]:
     return None
 
 
-def from_traceback(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Optional[Any], Dict[str, Any]]:
+def from_traceback(exc: BaseException, tb: TracebackType | None) -> tuple[Any | None, dict[str, Any]]:
     """(the model to print, inputs) for a crash in a program that imported torch.
 
     The model is the outermost module called in the traceback that has weights, else one the script holds in a
@@ -143,14 +143,14 @@ def from_traceback(exc: BaseException, tb: Optional[TracebackType]) -> Tuple[Opt
     if model is None:
         held = user_modules(exc, tb)
         model = next((m for m in held if has_weights(m)), None) or (calls[0][0] if calls else None) or (held[0] if held else None)
-    inputs: Dict[str, Any] = {}
+    inputs: dict[str, Any] = {}
     for module, described in calls:
         if module is model and described:
             inputs["call"] = described
             break
     if calls and calls[-1][0] is not model and calls[-1][1]:
         layer, described = calls[-1]
-        entry: Dict[str, Any] = {"module": type(layer).__name__}
+        entry: dict[str, Any] = {"module": type(layer).__name__}
         path = _path_in(model, layer) if model is not None else None
         if path:
             entry["path"] = path

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-from typing import Any, Callable, Dict
+from typing import Any, Callable
 
 from diagnoser_client import capture
 from diagnoser_client._log import logger
@@ -19,7 +19,7 @@ _METHODS = ("fit", "evaluate", "predict", "train_on_batch", "test_on_batch", "pr
 _MARK = "__diagnoser_watched__"
 
 
-def _arguments(method: Callable[..., Any], args: tuple, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+def _arguments(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
     try:
         return dict(inspect.signature(method).bind_partial(*args, **kwargs).arguments)
     except Exception:
@@ -47,7 +47,7 @@ class _Watched:
             logger.debug("watch(%s) could not record its inputs", self._name, exc_info=True)
         return self._original(*args, **kwargs)
 
-    def __deepcopy__(self, memo: Dict[int, Any]) -> "_Watched":
+    def __deepcopy__(self, memo: dict[int, Any]) -> _Watched:
         return _Watched(copy.deepcopy(self._original, memo), self._name)
 
 
@@ -70,13 +70,12 @@ def watch(model: Any) -> Any:
 def _watch_torch(model: Any) -> None:
     handle = None
 
-    def record_first_call(module: Any, args: tuple) -> None:
+    def record_first_call(module: Any, args: tuple[Any, ...]) -> None:
         try:
             capture.record_inputs("forward", {"inputs": args[0] if len(args) == 1 else list(args)})
             if handle is not None:
                 handle.remove()
         except Exception:
             logger.debug("could not record the first forward call", exc_info=True)
-        return None
 
     handle = model.register_forward_pre_hook(record_first_call)

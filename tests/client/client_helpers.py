@@ -12,10 +12,11 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ if str(CLIENT_DIR) not in sys.path:
     sys.path.insert(0, str(CLIENT_DIR))
 
 
-def checkout_pythonpath(env: Dict[str, str]) -> Dict[str, str]:
+def checkout_pythonpath(env: dict[str, str]) -> dict[str, str]:
     parts = [str(CLIENT_DIR), str(REPO)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     env["PYTHONPATH"] = os.pathsep.join(parts)
     return env
@@ -40,22 +41,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def quiet_lines(text: str) -> List[str]:
+def quiet_lines(text: str) -> list[str]:
     """Output lines without TensorFlow's timestamped start-up chatter, which differs run to run."""
     return [line for line in text.splitlines() if not line.startswith(NOISE_PREFIXES)]
 
 
 @dataclass
 class FakeService:
-    """A stdlib HTTP server answering POST /api/v1/reports like the service, recording what it receives."""
+    """A stdlib HTTP server answering POST /api/v1/reports like the service, recording what it receives.
+
+    `status`, `answer` and `headers` (extra response headers, e.g. Retry-After) set every answer; `respond`, when
+    set, decides each one instead from the decoded request body: it returns (status, body, headers)."""
 
     url: str
-    requests: List[Dict[str, Any]] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
     status: int = 201
-    answer: Optional[Dict[str, Any]] = None
+    answer: dict[str, Any] | None = None
     delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    respond: Callable[[dict[str, Any]], tuple[int, dict[str, Any], dict[str, str]]] | None = None
 
-    def reports(self) -> List[Dict[str, Any]]:
+    def reports(self) -> list[dict[str, Any]]:
         return [r["json"] for r in self.requests if r["path"] == "/api/v1/reports"]
 
 
@@ -83,7 +89,7 @@ def fake_service() -> Iterator[FakeService]:
         def log_message(self, *args: Any) -> None:
             pass
 
-        def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        def do_POST(self) -> None:
             raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             if self.headers.get("Content-Encoding") == "gzip":
                 raw = gzip.decompress(raw)
@@ -92,7 +98,9 @@ def fake_service() -> Iterator[FakeService]:
             )
             if service.delay:
                 time.sleep(service.delay)
-            body = service.answer
+            status, body, headers = service.status, service.answer, service.headers
+            if service.respond is not None:
+                status, body, headers = service.respond(service.requests[-1]["json"])
             if body is None:
                 n = len(service.requests)
                 body = {
@@ -104,9 +112,11 @@ def fake_service() -> Iterator[FakeService]:
                 }
             data = json.dumps(body).encode()
             try:
-                self.send_response(service.status)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
             except OSError:
@@ -126,7 +136,7 @@ def fake_service() -> Iterator[FakeService]:
 EXIT_TIMER_DIR = Path(__file__).resolve().parent / "exit_timer"
 
 
-def exit_timer_env(folder: Path, env: Dict[str, str], name: str) -> Path:
+def exit_timer_env(folder: Path, env: dict[str, str], name: str) -> Path:
     """Add a sitecustomize that writes the exit phase's duration to the returned file (read with float())."""
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(EXIT_TIMER_DIR), env.get("PYTHONPATH", "")) if p)
     out = folder / f"exit-{name}.txt"
@@ -134,7 +144,7 @@ def exit_timer_env(folder: Path, env: Dict[str, str], name: str) -> Path:
     return out
 
 
-def client_env(tmp_path: Path, url: Optional[str], token: Optional[str] = "test-token", **extra: str) -> Dict[str, str]:
+def client_env(tmp_path: Path, url: str | None, token: str | None = "test-token", **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_")}
     env.update(
         {
@@ -153,9 +163,9 @@ def client_env(tmp_path: Path, url: Optional[str], token: Optional[str] = "test-
     return env
 
 
-def run(args: List[str], env: Dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+def run(args: list[str], env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout
+        [sys.executable, *args], env=env, cwd=str(cwd), capture_output=True, text=True, timeout=timeout, check=False
     )
 
 
@@ -172,6 +182,18 @@ def write_script(tmp_path: Path):  # type: ignore[no-untyped-def]
 # --- the real service ------------------------------------------------------------------------------------
 
 
+# A sitecustomize that makes the service read this checkout's migrations/ and rules/ (see the file).
+CHECKOUT_SITE_DIR = Path(__file__).resolve().parent / "checkout_site"
+
+
+def service_env(data_dir: Path) -> dict[str, str]:
+    """The environment of a real `diagnoser` command run on this checkout, with its data in `data_dir`."""
+    env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(data_dir)))
+    env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT_SITE_DIR), env["PYTHONPATH"]])
+    env.pop("DIAGNOSER_DATABASE_URL", None)
+    return env
+
+
 @dataclass
 class RealService:
     url: str
@@ -179,16 +201,15 @@ class RealService:
     data_dir: Path
     ingest_token: str
     read_token: str
-    process: Optional[subprocess.Popen] = None
+    process: subprocess.Popen | None = None
 
-    def get(self, path: str) -> Dict[str, Any]:
+    def get(self, path: str) -> dict[str, Any]:
         request = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.read_token}"})
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())
 
     def start(self) -> None:
-        env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(self.data_dir)))
-        env.pop("DIAGNOSER_DATABASE_URL", None)
+        env = service_env(self.data_dir)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "diagnoser", "serve", "--host", "127.0.0.1", "--port", str(self.port),
              "--workers", "1", "--threads", "4"],
@@ -220,17 +241,16 @@ class RealService:
 def _service_available() -> bool:
     try:
         import diagnoser.cli.service_commands  # noqa: F401
-    except Exception:
+    except Exception:  # noqa: BLE001 - any reason the service cannot load means: not available here
         return False
     return True
 
 
 def _create_token(data_dir: Path, scope: str) -> str:
-    env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(data_dir)))
-    env.pop("DIAGNOSER_DATABASE_URL", None)
+    env = service_env(data_dir)
     done = subprocess.run(
         [sys.executable, "-m", "diagnoser", "tokens", "create", "--project", "client-e2e", "--scope", scope],
-        env=env, cwd=str(data_dir), capture_output=True, text=True, timeout=120,
+        env=env, cwd=str(data_dir), capture_output=True, text=True, timeout=120, check=False,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip().splitlines()[-1].strip()
@@ -243,7 +263,7 @@ def real_service_factory(tmp_path: Path) -> Iterator[Any]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail("CI=true but the service (diagnoser serve) cannot be imported")
         pytest.skip("the service (diagnoser serve) is not installed")
-    services: List[RealService] = []
+    services: list[RealService] = []
 
     def make() -> RealService:
         data_dir = tmp_path / "service-data"

@@ -10,7 +10,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from client_helpers import REPO, client_env, run
 from diagnoser_client import config
 
@@ -20,7 +19,7 @@ CRASH = "def train():\n    raise ValueError('expected ndim=4, found ndim=3')\ntr
 
 
 def _readme_line(pattern: str) -> str:
-    found = re.search(pattern, CLIENT_SECTION, re.M)
+    found = re.search(pattern, CLIENT_SECTION, re.MULTILINE)
     assert found, f"the README's Client section lacks {pattern!r}"
     return found.group(1).strip()
 
@@ -65,7 +64,7 @@ def _python39() -> str:
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             probe = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
-                                   capture_output=True, text=True)
+                                   capture_output=True, text=True, check=False)
             if probe.stdout.strip() == "(3, 9)":
                 return candidate
     pytest.skip("no Python 3.9 on this machine")
@@ -77,7 +76,7 @@ def test_it_works_on_python_3_9(tmp_path, fake_service):
     script.write_text(CRASH)
     env = client_env(tmp_path, fake_service.url)
     done = subprocess.run([python, "-m", "diagnoser_client", str(script)], env=env, cwd=str(tmp_path),
-                          capture_output=True, text=True, timeout=60)
+                          capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1, done.stderr
     assert "ValueError: expected ndim=4" in done.stderr and done.stderr.splitlines()[-1].strip().startswith("more:")
     (report,) = fake_service.reports()

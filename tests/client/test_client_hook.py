@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from client_helpers import client_env, exit_timer_env, free_port, run
 
 CRASH = """\
@@ -85,7 +84,8 @@ def test_it_spools_when_the_service_is_down_and_flush_delivers(tmp_path, fake_se
 
     flushed = run(["-m", "diagnoser_client", "flush"], client_env(tmp_path, fake_service.url), tmp_path)
     assert flushed.returncode == 0, flushed.stderr
-    assert "1 delivered" in flushed.stdout
+    # Counted after flushing: the one report is delivered and none is left waiting.
+    assert flushed.stdout == f"diagnoser: 1 delivered, 0 still waiting, 0 dropped ({tmp_path / 'spool'})\n"
     assert [r["traceback"] for r in fake_service.reports()] == [plain.stderr]
     assert list((tmp_path / "spool").glob("*.json")) == []
 
@@ -252,7 +252,7 @@ def test_the_client_distribution_declares_no_dependencies():
 
 
 def test_relative_paths_syntax_errors_and_missing_files_look_as_under_python(tmp_path, fake_service, write_script):
-    write_script("import sys\nprint(sys.argv[0], __file__ == %r)\nraise ValueError(1)\n" % str(tmp_path / "rel.py"),
+    write_script(f"import sys\nprint(sys.argv[0], __file__ == {str(tmp_path / 'rel.py')!r})\nraise ValueError(1)\n",
                  "rel.py")
     write_script("def (\n", "syntax.py")
     env = client_env(tmp_path, fake_service.url)

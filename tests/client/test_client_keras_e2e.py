@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 import pytest
-
 from client_helpers import client_env, exit_timer_env, quiet_lines, run
 from diagnoser_client.render import diagnosis_lines
 

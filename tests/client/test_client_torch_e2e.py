@@ -11,7 +11,6 @@ import json
 import os
 
 import pytest
-
 from client_helpers import client_env, exit_timer_env, quiet_lines, run
 from diagnoser_client.render import diagnosis_lines
 

@@ -8,16 +8,15 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
-
 from diagnoser_client import capture, config, hooks, ranks, render, scrub
 from diagnoser_client.delivery import Delivery
 from diagnoser_client.describe import describe
 from diagnoser_client.gitinfo import git_info
 from diagnoser_client.spool import Spool
 from diagnoser_client.transport import Outcome
-
 
 # --- settings --------------------------------------------------------------------------------------------
 
@@ -115,7 +114,7 @@ def test_a_generator_is_peeked_only_when_the_program_is_dying():
 
 def test_datasets_are_described_by_their_element_spec():
     class Spec:
-        shape = [None, 28, 28]
+        shape = (None, 28, 28)
         dtype = type("DType", (), {"name": "float32"})()
 
     class Dataset:
@@ -163,7 +162,7 @@ def _torch():  # type: ignore[no-untyped-def]
 def _gather_from(call):  # type: ignore[no-untyped-def]
     try:
         call()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the call raised is what is gathered
         return capture.gather(exc, exc.__traceback__)
     raise AssertionError("no exception")
 
@@ -224,7 +223,7 @@ def test_the_spool_drops_the_oldest_reports_first(tmp_path):
     spool = Spool(str(tmp_path), max_files=3)
     for n in range(5):
         spool.put({"traceback": f"report {n}"}, "http://x")
-    kept = [json.loads(open(p).read())["payload"]["traceback"] for p in spool.entries()]
+    kept = [json.loads(Path(p).read_text())["payload"]["traceback"] for p in spool.entries()]
     assert kept == ["report 2", "report 3", "report 4"]
     assert all(oct(os.stat(p).st_mode)[-3:] == "600" for p in spool.entries())
 
@@ -261,8 +260,11 @@ def test_a_spooled_report_the_service_refuses_is_dropped_and_one_it_cannot_take_
     delivery.spool.put({"traceback": "later"}, None)
     answers = iter([Outcome(status=422), Outcome(status=503)])
     monkeypatch.setattr("diagnoser_client.transport.send", lambda *a: next(answers))
-    assert delivery.flush_spool() == {"delivered": 0, "kept": 1, "dropped": 1}
-    assert [json.load(open(p))["payload"]["traceback"] for p in delivery.spool.entries()] == ["later"]
+    counts = delivery.flush_spool()
+    assert {k: counts[k] for k in ("delivered", "kept", "dropped", "waiting")} == {
+        "delivered": 0, "kept": 1, "dropped": 1, "waiting": 1}
+    assert counts["stopped"] == "HTTP 503" and counts["not_before"] is None
+    assert [json.loads(Path(p).read_text())["payload"]["traceback"] for p in delivery.spool.entries()] == ["later"]
 
 
 # --- rendering -------------------------------------------------------------------------------------------
@@ -330,7 +332,8 @@ def test_the_git_commit_is_read_without_running_git(tmp_path):
     subprocess.run(["git", "-C", str(repo), "add", "train.py"], check=True)
     subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"],
                    check=True)
-    sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                         check=True).stdout.strip()
     assert git_info(str(repo / "train.py")) == {"branch": "exp", "commit": sha}
     subprocess.run(["git", "-C", str(repo), "pack-refs", "--all"], check=True)
     assert git_info(str(repo / "train.py"))["commit"] == sha

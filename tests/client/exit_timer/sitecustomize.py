@@ -1,5 +1,9 @@
 # Measures the exit phase: from the moment the traceback starts printing to the last atexit handler.
-import atexit, os, sys, time
+import atexit
+import os
+import sys
+import time
+
 _file = os.environ.get("EXIT_TIMER_FILE")
 if _file:
     _marks = {}
