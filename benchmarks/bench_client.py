@@ -32,7 +32,6 @@ import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
 
 SIMPLE = """\
 import json, math
@@ -79,12 +78,19 @@ class RealService:
         self.env.pop("DIAGNOSER_DATABASE_URL", None)
         done = subprocess.run(
             [sys.executable, "-m", "diagnoser", "tokens", "create", "--project", "bench", "--scope", "ingest"],
-            env=self.env, capture_output=True, text=True, check=True, cwd=str(folder),
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=str(folder),
         )
         self.token = done.stdout.strip().splitlines()[-1]
         self.process = subprocess.Popen(
             [sys.executable, "-m", "diagnoser", "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=str(folder),
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=str(folder),
         )
         deadline = time.monotonic() + 60
         while True:
@@ -93,7 +99,7 @@ class RealService:
                 return
             except OSError:
                 if time.monotonic() > deadline or self.process.poll() is not None:
-                    raise SystemExit("diagnoser serve did not start")
+                    raise SystemExit("diagnoser serve did not start") from None
                 time.sleep(0.2)
 
     def stop(self) -> None:
@@ -109,8 +115,15 @@ class FakeService:
 
             def do_POST(self) -> None:  # noqa: N802
                 self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                body = json.dumps({"report_id": 1, "group_id": 1, "group_status": "new", "diagnoses": [],
-                                   "url": "http://127.0.0.1/groups/1"}).encode()
+                body = json.dumps(
+                    {
+                        "report_id": 1,
+                        "group_id": 1,
+                        "group_status": "new",
+                        "diagnoses": [],
+                        "url": "http://127.0.0.1/groups/1",
+                    }
+                ).encode()
                 self.send_response(201)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
@@ -126,12 +139,17 @@ class FakeService:
         self.server.shutdown()
 
 
-def one_run(script: Path, folder: Path, client: bool, url: Optional[str], token: Optional[str]) -> Tuple[float, float]:
+def one_run(script: Path, folder: Path, client: bool, url: str | None, token: str | None) -> tuple[float, float]:
     timer_file = folder / "exit.txt"
     timer_file.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_")}
-    env.update(PYTHONPATH=os.pathsep.join([str(EXIT_TIMER_DIR), CHECKOUT_PATH]), EXIT_TIMER_FILE=str(timer_file), TF_CPP_MIN_LOG_LEVEL="2",
-               DIAGNOSER_SPOOL_DIR=str(folder / "spool"), NO_COLOR="1")
+    env.update(
+        PYTHONPATH=os.pathsep.join([str(EXIT_TIMER_DIR), CHECKOUT_PATH]),
+        EXIT_TIMER_FILE=str(timer_file),
+        TF_CPP_MIN_LOG_LEVEL="2",
+        DIAGNOSER_SPOOL_DIR=str(folder / "spool"),
+        NO_COLOR="1",
+    )
     if url:
         env["DIAGNOSER_URL"] = url
     if token:
@@ -143,8 +161,10 @@ def one_run(script: Path, folder: Path, client: bool, url: Optional[str], token:
     return float(timer_file.read_text()), wall
 
 
-def measure(runs: int, script: Path, folder: Path, modes: Dict[str, Tuple[bool, Optional[str], Optional[str]]]) -> Dict[str, List[Tuple[float, float]]]:
-    results: Dict[str, List[Tuple[float, float]]] = {name: [] for name in modes}
+def measure(
+    runs: int, script: Path, folder: Path, modes: dict[str, tuple[bool, str | None, str | None]]
+) -> dict[str, list[tuple[float, float]]]:
+    results: dict[str, list[tuple[float, float]]] = {name: [] for name in modes}
     for _ in range(runs):  # interleaved, so machine noise hits every mode alike
         for name, (client, url, token) in modes.items():
             results[name].append(one_run(script, folder, client, url, token))
@@ -170,12 +190,17 @@ def main() -> None:
         hung_url = f"http://127.0.0.1:{hung.getsockname()[1]}"
         try:
             one_run(script, folder, True, service.url, service.token)  # warm caches and the service
-            results = measure(options.runs, script, folder, {
-                "plain": (False, None, None),
-                "up": (True, service.url, service.token),
-                "down": (True, dead, service.token),
-                "hung": (True, hung_url, service.token),
-            })
+            results = measure(
+                options.runs,
+                script,
+                folder,
+                {
+                    "plain": (False, None, None),
+                    "up": (True, service.url, service.token),
+                    "down": (True, dead, service.token),
+                    "hung": (True, hung_url, service.token),
+                },
+            )
         finally:
             service.stop()
             hung.close()
@@ -189,8 +214,10 @@ def main() -> None:
     for name, values in results.items():
         exit_median = statistics.median(v[0] for v in values)
         wall_median = statistics.median(v[1] for v in values)
-        print(f"{name:<8}{exit_median * 1000:>11.1f} ms{(exit_median - base_exit) * 1000:>13.1f} ms"
-              f"{wall_median:>10.2f} s{(wall_median - base_wall) * 1000:>10.0f} ms")
+        print(
+            f"{name:<8}{exit_median * 1000:>11.1f} ms{(exit_median - base_exit) * 1000:>13.1f} ms"
+            f"{wall_median:>10.2f} s{(wall_median - base_wall) * 1000:>10.0f} ms"
+        )
     up = statistics.median(v[0] for v in results["up"]) - base_exit
     down = statistics.median(v[0] for v in results["down"]) - base_exit
     print(f"goal: < 100 ms up ({'met' if up < 0.1 else 'MISSED'}), < 2.5 s down ({'met' if down < 2.5 else 'MISSED'})")

@@ -25,8 +25,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from diagnoser.engine import diagnose  # noqa: E402
-from diagnoser.engine.rules import default_rules_dir, load_rules  # noqa: E402
 from diagnoser.engine.extract import iter_blocks_in_chunks  # noqa: E402
+from diagnoser.engine.rules import default_rules_dir, load_rules  # noqa: E402
 from diagnoser.engine.scan import iter_line_chunks, scan_stream  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
@@ -67,16 +67,19 @@ def rules_of_size(total: int) -> Path:
         rid = f"synthetic-{i:04d}"
         (d / f"{rid}.yaml").write_text(
             f"id: {rid}\ntitle: synthetic {i}\n"
-            f"match:\n  literals: ['zqx{i}marker']\n  pattern: 'zqx{i}marker (?P<layer>\\w+) expected (?P<expected>\\([^()]*\\))'\n"
+            f"match:\n  literals: ['zqx{i}marker']\n"
+            f"  pattern: 'zqx{i}marker (?P<layer>\\w+) expected (?P<expected>\\([^()]*\\))'\n"
             "candidates: [{cause: data_preprocessing, explanation: e, fix: f}]\n"
-            f"examples: {{match: [{{text: 'ValueError: zqx{i}marker d expected (1,)'}}], no_match: [{{text: 'ValueError: x'}}]}}\n"
+            f"examples: {{match: [{{text: 'ValueError: zqx{i}marker d expected (1,)'}}], "
+            f"no_match: [{{text: 'ValueError: x'}}]}}\n"
         )
     return d
 
 
 def make_log(path: Path, megabytes: int, mix) -> int:
     noise = "".join(
-        f"2026-11-29 10:00:{i % 60:02d},{i % 1000:03d} INFO trainer: step {i} loss=0.{i % 97:02d} lr=1e-3 throughput=512 samples/s\n"
+        f"2026-11-29 10:00:{i % 60:02d},{i % 1000:03d} INFO trainer: step {i} loss=0.{i % 97:02d} lr=1e-3 "
+        "throughput=512 samples/s\n"
         for i in range(2000)
     )
     bar = "".join(f"\r{j}/100 [{'=' * (j // 5):<20}] - ETA: 1s - loss: 0.2" for j in range(0, 101, 10)) + "\n"
@@ -115,8 +118,10 @@ def main() -> None:
     for n in sizes:
         med = statistics.median(rates[n])
         label = " (the shipped rules)" if n == len(shipped.rules) else ""
-        print(f"engine: {med:8.0f} tracebacks/s with {n:3d} rules{label}; {med / base:.2f} of the 30-rule rate "
-              f"(median of {args.repeat}, one core, {len(mix)}-traceback mix)")
+        print(
+            f"engine: {med:8.0f} tracebacks/s with {n:3d} rules{label}; {med / base:.2f} of the 30-rule rate "
+            f"(median of {args.repeat}, one core, {len(mix)}-traceback mix)"
+        )
     for d in folders.values():
         shutil.rmtree(d)
 
@@ -139,7 +144,10 @@ def main() -> None:
             grep_t.append(time.perf_counter() - t0)
         s, g, f = statistics.median(scan_t), statistics.median(grep_t), statistics.median(find_t)
         print(f"find tracebacks only: {size_mb / f:8.0f} MB/s; {g / f:.3f} of grep's speed")
-        print(f"scan: {size_mb / s:8.0f} MB/s over {size_mb:.0f} MB ({found} tracebacks found, {n_tb} written), median of {args.repeat}")
+        print(
+            f"scan: {size_mb / s:8.0f} MB/s over {size_mb:.0f} MB ({found} tracebacks found, {n_tb} written), "
+            f"median of {args.repeat}"
+        )
         print(f"grep -c Traceback: {size_mb / g:8.0f} MB/s; scan runs at {g / s:.3f} of grep's speed (the limit)")
 
 

@@ -7,7 +7,7 @@ Load: N keep-alive connections (default 32) spread over a few client processes s
 itself the bottleneck of one GIL. After each service run the number of stored reports must equal the number of 201
 answers: nothing accepted is lost, nothing refused is stored.
 
-    python benchmarks/bench_ingest.py                       # SQLite, and PostgreSQL when DIAGNOSER_TEST_POSTGRES_URL is set
+    python benchmarks/bench_ingest.py          # SQLite, and PostgreSQL when DIAGNOSER_TEST_POSTGRES_URL is set
     python benchmarks/bench_ingest.py --db sqlite --runs 5 --seconds 8
     python benchmarks/bench_ingest.py --burst 5000 --burst-clients 500   # every report stored once, 503s resent
 
@@ -62,8 +62,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _client(port: int, token: str, connections: int, start_at: float, warmup: float, seconds: float,
-            out: "mp.Queue[tuple[int, int, list[float]]]") -> None:
+def _client(
+    port: int,
+    token: str,
+    connections: int,
+    start_at: float,
+    warmup: float,
+    seconds: float,
+    out: mp.Queue[tuple[int, int, list[float]]],
+) -> None:
     import threading
 
     ok = errors = 0
@@ -85,8 +92,13 @@ def _client(port: int, token: str, connections: int, start_at: float, warmup: fl
             if now >= end:
                 break
             n += 1
-            body = json.dumps({"traceback": TRACEBACK, "event_id": uuid.uuid4().hex,
-                               "meta": {"run_id": f"{os.getpid()}-{index}-{n}", "hostname": "bench"}}).encode()
+            body = json.dumps(
+                {
+                    "traceback": TRACEBACK,
+                    "event_id": uuid.uuid4().hex,
+                    "meta": {"run_id": f"{os.getpid()}-{index}-{n}", "hostname": "bench"},
+                }
+            ).encode()
             t0 = time.perf_counter()
             try:
                 conn.request("POST", "/api/v1/reports", body=body, headers=headers)
@@ -134,7 +146,9 @@ def _load(port: int, token: str, connections: int, procs: int, warmup: float, se
     measured = [x for r in results for x in r[2]]
     good = sorted(x for x in measured if x >= 0)
     return {
-        "ok_total": ok, "errors": errors, "rps": len(good) / seconds,
+        "ok_total": ok,
+        "errors": errors,
+        "rps": len(good) / seconds,
         "p50_ms": 1000 * good[len(good) // 2] if good else float("nan"),
         "p99_ms": 1000 * good[min(len(good) - 1, int(len(good) * 0.99))] if good else float("nan"),
         "bad_in_window": sum(1 for x in measured if x < 0),
@@ -152,7 +166,7 @@ def _serve(args: list[str], env: dict[str, str], port: int, cwd: Path) -> subpro
             return process
         except OSError:
             if process.poll() is not None:
-                raise SystemExit(f"server failed: {process.stderr.read().decode() if process.stderr else ''}")
+                raise SystemExit(f"server failed: {process.stderr.read().decode() if process.stderr else ''}") from None
             time.sleep(0.1)
     process.kill()
     raise SystemExit("server did not start")
@@ -166,14 +180,31 @@ def _stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def _gunicorn(app: str, port: int, workers: int, threads: int, config: Path | None = None,
-              worker_class: str = "gthread") -> list[str]:
+def _gunicorn(
+    app: str, port: int, workers: int, threads: int, config: Path | None = None, worker_class: str = "gthread"
+) -> list[str]:
     """The same gunicorn settings for both; the service also gets its deployment's hooks (`config`): migrations
     and the metrics folder. Command-line settings win over the config file's."""
     extra = ["--config", str(config)] if config is not None else []
-    return [sys.executable, "-m", "gunicorn", *extra, "--worker-class", worker_class, "--workers", str(workers),
-            "--threads", str(threads), "--keep-alive", "5", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
-            app]
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        *extra,
+        "--worker-class",
+        worker_class,
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--keep-alive",
+        "5",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        app,
+    ]
 
 
 def _fresh_database(kind: str, tmp: Path, pg_url: str | None) -> str:
@@ -270,8 +301,13 @@ def _burst(url: str, token: str, port: int, total: int, clients: int) -> dict[st
     for t in threads:
         t.join()
     elapsed = time.monotonic() - started
-    return {"seconds": elapsed, "answered": len(answered), "stored": _stored(url),
-            "distinct_ids": len(set(answered.values())), **{f"status_{k}": v for k, v in statuses.items()}}
+    return {
+        "seconds": elapsed,
+        "answered": len(answered),
+        "stored": _stored(url),
+        "distinct_ids": len(set(answered.values())),
+        **{f"status_{k}": v for k, v in statuses.items()},
+    }
 
 
 def main() -> None:
@@ -302,28 +338,40 @@ def main() -> None:
             token = _token(url)
             port = _free_port()
             workers, threads = SETTINGS[kind]
-            server = _serve(_gunicorn("diagnoser.web:create_app()", port, workers, threads, config),
-                            {**env, "DIAGNOSER_DATABASE_URL": url, "DIAGNOSER_DATA_DIR": str(tmp)}, port, tmp)
+            server = _serve(
+                _gunicorn("diagnoser.web:create_app()", port, workers, threads, config),
+                {**env, "DIAGNOSER_DATABASE_URL": url, "DIAGNOSER_DATA_DIR": str(tmp)},
+                port,
+                tmp,
+            )
             try:
                 figures = _burst(url, token, port, opts.burst, opts.burst_clients)
             finally:
                 _stop(server)
             lost = opts.burst - figures["stored"]
-            print(f"burst {kind}: {opts.burst} reports from {opts.burst_clients} clients in {figures['seconds']:.1f} s; "
-                  f"answers {({k: v for k, v in figures.items() if k.startswith('status_')})}; stored "
-                  f"{figures['stored']:.0f}, lost {lost:.0f}, distinct report ids {figures['distinct_ids']:.0f}")
+            print(
+                f"burst {kind}: {opts.burst} reports from {opts.burst_clients} clients in {figures['seconds']:.1f} s; "
+                f"answers { ({k: v for k, v in figures.items() if k.startswith('status_')}) }; stored "
+                f"{figures['stored']:.0f}, lost {lost:.0f}, distinct report ids {figures['distinct_ids']:.0f}"
+            )
         return
 
-    print(f"{opts.connections} connections, gunicorn gthread (workers x threads: "
-          f"{', '.join(f'{k} {w}x{t}' for k, (w, t) in SETTINGS.items() if k in kinds)}), {opts.seconds:.0f}s measured "
-          f"after {opts.warmup:.0f}s warm-up, median of {opts.runs} runs, {os.cpu_count()} CPUs")
+    print(
+        f"{opts.connections} connections, gunicorn gthread (workers x threads: "
+        f"{', '.join(f'{k} {w}x{t}' for k, (w, t) in SETTINGS.items() if k in kinds)}), {opts.seconds:.0f}s measured "
+        f"after {opts.warmup:.0f}s warm-up, median of {opts.runs} runs, {os.cpu_count()} CPUs"
+    )
     results: dict[str, list[dict[str, float]]] = {}
     for run in range(opts.runs):
         for kind in kinds:
             workers, threads = SETTINGS[kind]
             port = _free_port()
-            server = _serve(_gunicorn("bench_ingest:bare_app()", port, workers, threads,
-                                      worker_class=opts.worker_class), env, port, tmp)
+            server = _serve(
+                _gunicorn("bench_ingest:bare_app()", port, workers, threads, worker_class=opts.worker_class),
+                env,
+                port,
+                tmp,
+            )
             try:
                 bare = _load(port, "x", opts.connections, opts.client_procs, opts.warmup, opts.seconds)
                 results.setdefault(f"bare flask ({kind})", []).append(bare)
@@ -333,8 +381,12 @@ def main() -> None:
             token = _token(url)
             port = _free_port()
             service_env = {**env, "DIAGNOSER_DATABASE_URL": url, "DIAGNOSER_DATA_DIR": str(tmp)}
-            server = _serve(_gunicorn("diagnoser.web:create_app()", port, workers, threads, config,
-                                      opts.worker_class), service_env, port, tmp)
+            server = _serve(
+                _gunicorn("diagnoser.web:create_app()", port, workers, threads, config, opts.worker_class),
+                service_env,
+                port,
+                tmp,
+            )
             try:
                 figures = _load(port, token, opts.connections, opts.client_procs, opts.warmup, opts.seconds)
             finally:
@@ -344,9 +396,12 @@ def main() -> None:
             figures["stored_ok"] = float(stored == figures["ok_total"])
             figures["ratio"] = figures["rps"] / bare["rps"]  # against the limit measured just before, same load
             results.setdefault(f"diagnoser {kind}", []).append(figures)
-            print(f"  run {run + 1} {kind}: bare {bare['rps']:.0f} req/s, diagnoser {figures['rps']:.0f} req/s "
-                  f"({figures['ratio']:.0%}), 201s {figures['ok_total']:.0f}, stored {stored}, "
-                  f"errors {figures['errors']:.0f}", file=sys.stderr)
+            print(
+                f"  run {run + 1} {kind}: bare {bare['rps']:.0f} req/s, diagnoser {figures['rps']:.0f} req/s "
+                f"({figures['ratio']:.0%}), 201s {figures['ok_total']:.0f}, stored {stored}, "
+                f"errors {figures['errors']:.0f}",
+                file=sys.stderr,
+            )
 
     def median(name: str, key: str) -> float:
         return statistics.median(r[key] for r in results[name])
@@ -357,13 +412,21 @@ def main() -> None:
     for name in results:
         rps = median(name, "rps")
         bare_row = name.startswith("bare")
-        check = "" if bare_row else (
-            "yes" if all(r["stored_ok"] for r in results[name]) else "NO: " + ", ".join(
-                f"{r['stored']:.0f} vs {r['ok_total']:.0f}" for r in results[name]))
+        check = (
+            ""
+            if bare_row
+            else (
+                "yes"
+                if all(r["stored_ok"] for r in results[name])
+                else "NO: " + ", ".join(f"{r['stored']:.0f} vs {r['ok_total']:.0f}" for r in results[name])
+            )
+        )
         ratio = 1.0 if bare_row else median(name, "ratio")
         runs = "" if bare_row else " (" + ", ".join(f"{r['ratio']:.0%}" for r in results[name]) + ")"
-        print(f"{name:<24}{rps:>9.0f}{median(name, 'p50_ms'):>9.1f}{median(name, 'p99_ms'):>9.1f}"
-              f"{ratio:>8.0%}  {check}{runs}")
+        print(
+            f"{name:<24}{rps:>9.0f}{median(name, 'p50_ms'):>9.1f}{median(name, 'p99_ms'):>9.1f}"
+            f"{ratio:>8.0%}  {check}{runs}"
+        )
 
 
 if __name__ == "__main__":

@@ -97,6 +97,7 @@ def main() -> None:
         def work() -> None:
             for text in texts:
                 scrub(text)
+
         return work
 
     def service_each(texts: list[str]) -> Callable[[], None]:
@@ -104,12 +105,28 @@ def main() -> None:
             service._CACHE.clear()
             for text in texts:
                 service.scrub_text(text)
+
         return work
 
     rows = [
-        ("1 MB log", megabytes, best(options.runs, lambda: client.scrub(log)), best(options.runs, lambda: uncached(log))),
-        ("per report", megabytes, best(options.runs, each(client.scrub, pieces)), best(options.runs, service_each(pieces))),
-        ("planted", mixed_mb, best(options.runs, lambda: client.scrub(mixed)), best(options.runs, lambda: uncached(mixed))),
+        (
+            "1 MB log",
+            megabytes,
+            best(options.runs, lambda: client.scrub(log)),
+            best(options.runs, lambda: uncached(log)),
+        ),
+        (
+            "per report",
+            megabytes,
+            best(options.runs, each(client.scrub, pieces)),
+            best(options.runs, service_each(pieces)),
+        ),
+        (
+            "planted",
+            mixed_mb,
+            best(options.runs, lambda: client.scrub(mixed)),
+            best(options.runs, lambda: uncached(mixed)),
+        ),
     ]
     again = [p for p in pieces if service.SHORT <= len(p) <= service._CACHE_LONGEST][: service._CACHE_SIZE // 2]
     service._CACHE.clear()
@@ -118,14 +135,22 @@ def main() -> None:
     cached = best(options.runs, each(service.scrub_text, again))
     cached_mb = sum(len(p.encode("utf-8")) for p in again) / 1e6
 
-    print(f"{len(pieces)} report texts, {megabytes:.2f} MB (ordinary tracebacks, sources, summaries); best of {options.runs}")
+    print(
+        f"{len(pieces)} report texts, {megabytes:.2f} MB (ordinary tracebacks, sources, summaries); "
+        f"best of {options.runs}"
+    )
     print(f"{'input':<14}{'client scrub()':>18}{'service scrub_text()':>24}")
     for label, mb, client_s, service_s in rows:
-        print(f"{label:<14}{mb / client_s:>12.1f} MB/s{mb / service_s:>18.1f} MB/s"
-              f"    ({client_s * 1000:.0f} ms, {service_s * 1000:.0f} ms)")
+        print(
+            f"{label:<14}{mb / client_s:>12.1f} MB/s{mb / service_s:>18.1f} MB/s"
+            f"    ({client_s * 1000:.0f} ms, {service_s * 1000:.0f} ms)"
+        )
     print(f"{'cached':<14}{'':>18}{cached_mb / cached:>18.1f} MB/s    (the same {len(again)} reports again)")
     client_out, service_out = client.scrub(mixed) or "", service._scrub(mixed)
-    print(f"planted: {client_out.count('[REDACTED')} redactions by the client, {service_out.count('[REDACTED')} by the service")
+    print(
+        f"planted: {client_out.count('[REDACTED')} redactions by the client, "
+        f"{service_out.count('[REDACTED')} by the service"
+    )
 
 
 if __name__ == "__main__":

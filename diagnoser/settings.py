@@ -31,16 +31,51 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("DIAGNOSER_DATA_DIR", "the user's data folder", "Folder of the default SQLite database, created on first start; default: the platform's per-user data folder (~/.local/share/diagnoser on Linux)."),
-    Setting("DIAGNOSER_DATABASE_URL", "", "SQLAlchemy URL of the database; default sqlite:///<DATA_DIR>/diagnoser.db.", secret=True),
+    Setting(
+        "DIAGNOSER_DATA_DIR",
+        "the user's data folder",
+        "Folder of the default SQLite database, created on first start; default: the platform's per-user data "
+        "folder (~/.local/share/diagnoser on Linux).",
+    ),
+    Setting(
+        "DIAGNOSER_DATABASE_URL",
+        "",
+        "SQLAlchemy URL of the database; default sqlite:///<DATA_DIR>/diagnoser.db.",
+        secret=True,
+    ),
+    Setting(
+        "DIAGNOSER_DB_POOL_SIZE",
+        "8",
+        "PostgreSQL: connections each web process keeps open (it may open as many again at peaks); size "
+        "max_connections or PgBouncer for nodes x workers x 2 x this.",
+    ),
     Setting("DIAGNOSER_SECRET_KEY", "", "Flask secret key; a random one per process when unset.", secret=True),
     Setting("DIAGNOSER_MAX_BODY_BYTES", "1048576", "Largest accepted request body, after gzip decompression (bytes)."),
     Setting("DIAGNOSER_BASE_URL", "", "Public base URL used in the `url` of answers; default: the request's host."),
-    Setting("DIAGNOSER_TOKEN_CACHE_SECONDS", "10", "How long a worker trusts a verified token before asking the database again (0: always ask)."),
-    Setting("DIAGNOSER_BATCH_MAX", "200", "Most reports written in one database transaction by the group-commit writer."),
-    Setting("DIAGNOSER_QUEUE_MAX", "2000", "Most reports waiting for the writer in one process; beyond it a report is answered 503 at once."),
-    Setting("DIAGNOSER_WRITE_TIMEOUT_SECONDS", "10", "How long a request waits for its report to be committed before answering 503."),
-    Setting("DIAGNOSER_METRICS_TOKEN", "", "Bearer token that /metrics requires; unset: /metrics answers 404 unless DIAGNOSER_METRICS_PUBLIC=1.", secret=True),
+    Setting(
+        "DIAGNOSER_TOKEN_CACHE_SECONDS",
+        "10",
+        "How long a worker trusts a verified token before asking the database again (0: always ask).",
+    ),
+    Setting(
+        "DIAGNOSER_BATCH_MAX", "200", "Most reports written in one database transaction by the group-commit writer."
+    ),
+    Setting(
+        "DIAGNOSER_QUEUE_MAX",
+        "2000",
+        "Most reports waiting for the writer in one process; beyond it a report is answered 503 at once.",
+    ),
+    Setting(
+        "DIAGNOSER_WRITE_TIMEOUT_SECONDS",
+        "10",
+        "How long a request waits for its report to be committed before answering 503.",
+    ),
+    Setting(
+        "DIAGNOSER_METRICS_TOKEN",
+        "",
+        "Bearer token that /metrics requires; unset: /metrics answers 404 unless DIAGNOSER_METRICS_PUBLIC=1.",
+        secret=True,
+    ),
     Setting("DIAGNOSER_METRICS_PUBLIC", "0", "1: /metrics answers anyone (for a scraper on a private network)."),
     Setting("DIAGNOSER_LOG_LEVEL", "INFO", "Logging level of the service."),
 )
@@ -50,6 +85,7 @@ SETTINGS: tuple[Setting, ...] = (
 class Settings:
     data_dir: Path = field(default_factory=lambda: Path(platformdirs.user_data_dir("diagnoser")))
     database_url: str = ""
+    db_pool_size: int = 8
     secret_key: str = field(default="", repr=False)
     max_body_bytes: int = 1024 * 1024
     base_url: str = ""
@@ -68,10 +104,10 @@ class Settings:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'diagnoser.db').resolve()}"
 
-    def replace(self, **changes: object) -> "Settings":
+    def replace(self, **changes: object) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
-        return Settings(**values)  # type: ignore[arg-type]
+        return Settings(**values)
 
 
 def _raw(env: Mapping[str, str], name: str, secret: bool) -> str | None:
@@ -143,6 +179,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         data_dir=Path(data_dir).expanduser(),
         database_url=url,
+        db_pool_size=_int("DIAGNOSER_DB_POOL_SIZE", get("DIAGNOSER_DB_POOL_SIZE"), 1),
         secret_key=get("DIAGNOSER_SECRET_KEY") or secrets.token_hex(32),
         max_body_bytes=_int("DIAGNOSER_MAX_BODY_BYTES", get("DIAGNOSER_MAX_BODY_BYTES"), 1024),
         base_url=base_url,

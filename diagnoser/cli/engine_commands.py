@@ -28,6 +28,8 @@ class InputError(click.ClickException):
     """Unreadable input: a one-line message and exit status 2, never a traceback."""
 
     exit_code = EXIT_USAGE
+
+
 MAX_DIAGNOSE_BYTES = 8 * 1024 * 1024
 
 
@@ -68,7 +70,9 @@ def _exit_code(tracebacks: list[TracebackResult]) -> int:
     return EXIT_DIAGNOSED if DiagnosisResult(tracebacks).primary.diagnoses else EXIT_UNEXPLAINED  # type: ignore[union-attr]
 
 
-def diagnose_command(file: str, summary: str | None, source: str | None, fmt: str, color: bool | None, all_: bool) -> int:
+def diagnose_command(
+    file: str, summary: str | None, source: str | None, fmt: str, color: bool | None, all_: bool
+) -> int:
     text = _read_text(file, "input")
     summary_text = _read_text(summary, "summary file") if summary else None
     source_text = _read_text(source, "source file") if source else None
@@ -182,7 +186,9 @@ def register(cli: click.Group) -> None:
     @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
     @click.option("--color/--no-color", default=None, help="colour the text (default: when stdout is a terminal)")
     @click.option("--all", "all_", is_flag=True, help="show every traceback, not only the last")
-    def diagnose_cmd(file: str, summary: str | None, source: str | None, fmt: str, color: bool | None, all_: bool) -> None:
+    def diagnose_cmd(
+        file: str, summary: str | None, source: str | None, fmt: str, color: bool | None, all_: bool
+    ) -> None:
         """Diagnose a traceback, several, or a whole log (FILE, or - for stdin).
 
         Exit status: 0 a cause was found, 1 no rule explains the error, 3 no traceback, 2 bad input.
@@ -216,7 +222,10 @@ def register(cli: click.Group) -> None:
         if failures:
             click.echo(f"{len(failures)} failed, {n_rules} rules, {n_examples} examples")
             sys.exit(1)
-        click.echo(f"{n_rules} rules, {n_examples} examples: all passed (rule-set version {ruleset.version if ruleset else '-'})")
+        click.echo(
+            f"{n_rules} rules, {n_examples} examples: all passed "
+            f"(rule-set version {ruleset.version if ruleset else '-'})"
+        )
 
     @rules_group.command("list")
     @click.option("--dir", "directory", metavar="DIR")

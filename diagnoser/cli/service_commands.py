@@ -80,7 +80,7 @@ def serve(host: str, port: int, dev: bool, workers: int | None, threads: int | N
         "on_starting": gunicorn_conf.on_starting, "child_exit": gunicorn_conf.child_exit,
     }
 
-    class _App(BaseApplication):  # type: ignore[misc]
+    class _App(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)

@@ -54,7 +54,9 @@ def diagnose(
         # A message pasted without "Type:" in front: kept only if a rule recognises it, so random text
         # never turns into a traceback.
         lines = body.strip().splitlines()
-        pasted = diagnose_block(RawBlock(exception_line=lines[0], message_lines=lines[1:], bare=True), model, src, ruleset, inputs)
+        pasted = diagnose_block(
+            RawBlock(exception_line=lines[0], message_lines=lines[1:], bare=True), model, src, ruleset, inputs
+        )
         return DiagnosisResult([pasted] if pasted.diagnoses else [])
     return DiagnosisResult([diagnose_block(b, model, src, ruleset, inputs) for b in blocks])
 
@@ -120,7 +122,9 @@ def _note_what_would_decide(ranked: list[Diagnosis], model: ModelSummary | None,
     )
 
 
-def _make(rule: Rule, cand: Candidate, facts: dict[str, Any], reasons: list[Preference], score: float, tb: ParsedTraceback) -> Diagnosis:
+def _make(
+    rule: Rule, cand: Candidate, facts: dict[str, Any], reasons: list[Preference], score: float, tb: ParsedTraceback
+) -> Diagnosis:
     layer = render(cand.layer, facts) if cand.layer else facts.get("layer")
     evidence = [Evidence("message", _first_line(tb.core_message))]
     for pref in reasons:

@@ -20,14 +20,40 @@ _PHASE_FUNCS: list[tuple[str, set[str]]] = [
     ("collate", {"default_collate", "collate", "collate_fn", "collate_tensor_fn"}),
     ("map", {"map", "_map_fn", "wrapped_fn", "_wrapper_helper"}),
     ("getitem", {"__getitem__"}),
-    ("evaluate", {"evaluate", "test_function", "test_step", "test_on_batch", "_test_function", "one_step_on_iterator_test"}),
+    (
+        "evaluate",
+        {"evaluate", "test_function", "test_step", "test_on_batch", "_test_function", "one_step_on_iterator_test"},
+    ),
     ("predict", {"predict", "predict_function", "predict_step", "predict_on_batch"}),
-    ("fit", {"fit", "fit_generator", "train_function", "train_step", "train_on_batch", "one_step_on_data",
-             "multi_step_on_iterator", "one_step_on_iterator", "step_function", "run_step"}),
+    (
+        "fit",
+        {
+            "fit",
+            "fit_generator",
+            "train_function",
+            "train_step",
+            "train_on_batch",
+            "one_step_on_data",
+            "multi_step_on_iterator",
+            "one_step_on_iterator",
+            "step_function",
+            "run_step",
+        },
+    ),
 ]
-_BUILD_FUNCS = {"_maybe_rebuild", "build", "build_wrapper", "add", "compute_output_spec", "symbolic_call",
-                "_infer_output_shapes", "compute_output_shape", "_functional_construction_call",
-                "_keras_tensor_symbolic_call", "_init_graph_network"}
+_BUILD_FUNCS = {
+    "_maybe_rebuild",
+    "build",
+    "build_wrapper",
+    "add",
+    "compute_output_spec",
+    "symbolic_call",
+    "_infer_output_shapes",
+    "compute_output_shape",
+    "_functional_construction_call",
+    "_keras_tensor_symbolic_call",
+    "_init_graph_network",
+}
 _LOSS_FILE_RE = re.compile(r"loss|compile_utils")
 _NUMBERED_RE = re.compile(r"^(?P<base>.*?)_(?P<n>\d+)$")
 _MODEL_NAMES_RE = re.compile(r"^(?:sequential|functional|model)(?:_\d+)?$", re.I)
@@ -38,7 +64,12 @@ _USER_CALL_RE = [
     ("predict", re.compile(r"\.(?:predict|predict_on_batch)\(")),
     ("fit", re.compile(r"\.(?:fit|fit_generator|train_on_batch)\(")),
     # Building a model: a layer made and called on a tensor, Sequential([...]), Model(...), model.add(...)
-    ("build", re.compile(r"\b[A-Z]\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\(\s*\w|\bSequential\(|\b(?:Model|Functional)\(|\.add\(|\.build\(|\.summary\(")),
+    (
+        "build",
+        re.compile(
+            r"\b[A-Z]\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\(\s*\w|\bSequential\(|\b(?:Model|Functional)\(|\.add\(|\.build\(|\.summary\("
+        ),
+    ),
 ]
 
 
@@ -171,7 +202,13 @@ def build_facts(
     _data_look(rel, received)
     if call_input is not None and received is not None and tuple(call_input) == tuple(received):
         rel.add("received_is_model_input")
-    if received is not None and len(received) >= 3 and received[0] is None and received[1] is None and any(d is not None for d in received[2:]):
+    if (
+        received is not None
+        and len(received) >= 3
+        and received[0] is None
+        and received[1] is None
+        and any(d is not None for d in received[2:])
+    ):
         rel.add("two_unknown_leading_axes")
         rel.add("batched_twice")
     declared = _declared_input(source)
@@ -204,7 +241,9 @@ def build_facts(
     return facts
 
 
-def _summary_facts(facts: dict[str, Any], summary: ModelSummary | None, layer: str | None, received: Shape | None) -> None:
+def _summary_facts(
+    facts: dict[str, Any], summary: ModelSummary | None, layer: str | None, received: Shape | None
+) -> None:
     if summary is None:
         return
     facts["model_name"] = summary.name

@@ -17,7 +17,9 @@ from diagnoser.engine.extract import RawBlock
 from diagnoser.engine.result import Frame
 
 FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*(?:\*{1,2})?\s*$')
-NESTED_EXC_RE = re.compile(r"^(?P<indent>\s*)(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)):(?:\s(?P<msg>.*))?$")
+NESTED_EXC_RE = re.compile(
+    r"^(?P<indent>\s*)(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)):(?:\s(?P<msg>.*))?$"
+)
 NODE_RE = re.compile(r"(?:Detected at node|Node:)\s*'?(?P<node>[^\s']+)'?|\{\{node (?P<node2>[^}]+)\}\}")
 ARGS_HEADER_RE = re.compile(r"^\s*(?:Call arguments|Arguments) received by\b")
 WRAPPER_RE = re.compile(
@@ -81,8 +83,12 @@ def parse_ipython_frames(lines: list[str]) -> list[Frame]:
                     if current is not None:
                         frames.append(Frame(**current))  # type: ignore[arg-type]
                     d = m.groupdict()
-                    current = {"file": d.get("file") or "<cell>", "line": int(d["line"]) if d.get("line") else None,
-                               "function": d.get("func") or "<module>", "code": None}
+                    current = {
+                        "file": d.get("file") or "<cell>",
+                        "line": int(d["line"]) if d.get("line") else None,
+                        "function": d.get("func") or "<module>",
+                        "code": None,
+                    }
                     break
             continue
         cm = IPY_CODE_RE.match(line.strip())
@@ -131,7 +137,9 @@ def _dedent(lines: list[str]) -> list[str]:
     return [x[cut:] if len(x) >= cut else x.strip() for x in lines]
 
 
-def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame], dict[str, str], str | None, str | None]:
+def unwrap(
+    core_type: str, lines: list[str]
+) -> tuple[str, list[str], list[Frame], dict[str, str], str | None, str | None]:
     """Peel wrappers off a message until the innermost error's own words remain."""
     nested: list[Frame] = []
     args: dict[str, str] = {}
@@ -140,9 +148,11 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
     for _ in range(8):  # wrappers nest a few levels at most; bound it anyway
         text_first = lines[0].strip() if lines else ""
         # 1. tf.keras "in user code:" and PyTorch "Original Traceback": an inner traceback in the message
-        if text_first.startswith("in user code") or any(
-            "Original Traceback (most recent call last)" in x for x in lines[:5]
-        ) or text_first.startswith("Caught "):
+        if (
+            text_first.startswith("in user code")
+            or any("Original Traceback (most recent call last)" in x for x in lines[:5])
+            or text_first.startswith("Caught ")
+        ):
             inner_idx = None
             for i in range(len(lines) - 1, -1, -1):
                 m = NESTED_EXC_RE.match(lines[i])
@@ -156,7 +166,7 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
             assert m is not None
             indent = len(m["indent"])
             core_type = m["type"].rsplit(".", 1)[-1]
-            rest = [m["msg"] or ""] + [x[indent:] if x[:indent].strip() == "" else x for x in lines[inner_idx + 1:]]
+            rest = [m["msg"] or ""] + [x[indent:] if x[:indent].strip() == "" else x for x in lines[inner_idx + 1 :]]
             lines = rest
             continue
         # 2. Keras "Exception encountered when calling ...": the real error follows, then the arguments
@@ -189,7 +199,7 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
         im = INFER_RE.search(joined)
         if im:
             wrapper = im["name"] or wrapper
-            inner = joined[im.end():].strip()
+            inner = joined[im.end() :].strip()
             inner = inner.strip("'\"").strip()
             if inner:
                 lines = inner.splitlines()
@@ -204,7 +214,7 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
                 node = nm["node"] or nm["node2"]
             last_file = max((i for i, x in enumerate(lines) if FRAME_RE.match(x)), default=-1)
             nested += parse_frames(lines[: last_file + 1])
-            body = [x for x in lines[last_file + 1:] if x.strip()]
+            body = [x for x in lines[last_file + 1 :] if x.strip()]
             body = [x for x in body if not x.strip().startswith("[[{{node") and not x.strip().startswith("Node:")]
             if not body:
                 break
@@ -217,7 +227,7 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
         fm = FUNCTION_NODE_RE.match(lines[0].strip())
         if fm:  # TF eager ops: "{{function_node __wrapped__Op_device_...}} message"
             node = node or fm.group("op")
-            lines = [lines[0].strip()[fm.end():].lstrip()] + lines[1:]
+            lines = [lines[0].strip()[fm.end() :].lstrip()] + lines[1:]
     for x in lines:
         s = x.strip()
         if s.startswith(("Original stack trace for", "Caused by op", "Errors may have originated")):
@@ -235,7 +245,9 @@ def unwrap(core_type: str, lines: list[str]) -> tuple[str, list[str], list[Frame
 
 KERAS3_PATH = re.compile(r"keras/src/(?:models|layers|backend|trainers|ops|losses|utils|saving|engine)/")
 KERAS2_PATH = re.compile(r"tf_keras/|tensorflow/python/keras/|keras/src/engine/|keras/engine/|keras/src/backend\.py")
-STANDALONE_PATH = re.compile(r"keras/backend/tensorflow_backend\.py|keras/engine/topology\.py|keras/engine/training_utils\.py")
+STANDALONE_PATH = re.compile(
+    r"keras/backend/tensorflow_backend\.py|keras/engine/topology\.py|keras/engine/training_utils\.py"
+)
 TORCH_PATH = re.compile(r"torch/(?:nn|utils|_tensor|functional|autograd)|/torch/")
 TF_PATH = re.compile(r"tensorflow/python/")
 
@@ -267,7 +279,12 @@ def detect_framework(frames: list[Frame], exc_type: str, message: str) -> str:
         return "keras_standalone"
     if re.search(r"mat1 and mat2|Expected \d+D \(unbatched\)|Given groups=|torch\.\w+Tensor", message):
         return "torch"
-    if TF_PATH.search(paths) or exc_type.startswith("tensorflow.") or "[[{{node" in message or "Graph execution error" in message:
+    if (
+        TF_PATH.search(paths)
+        or exc_type.startswith("tensorflow.")
+        or "[[{{node" in message
+        or "Graph execution error" in message
+    ):
         return "tensorflow"
     return "unknown"
 

@@ -31,8 +31,15 @@ def render_traceback(tb: TracebackResult, style: Style, index: int | None = None
         lines.append("  " + style("no known cause", "yellow") + ": no rule explains this error.")
         return "\n".join(lines)
     top = tb.diagnoses[0]
-    lines.append(f"  {style(top.cause, 'red', 'bold')}  {top.title}  " + style(f"confidence {top.confidence:.2f} · rule {top.rule}", "dim"))
-    facts = [f"layer {top.layer}" if top.layer else "", f"expected {top.expected}" if top.expected else "", f"received {top.received}" if top.received else ""]
+    lines.append(
+        f"  {style(top.cause, 'red', 'bold')}  {top.title}  "
+        + style(f"confidence {top.confidence:.2f} · rule {top.rule}", "dim")
+    )
+    facts = [
+        f"layer {top.layer}" if top.layer else "",
+        f"expected {top.expected}" if top.expected else "",
+        f"received {top.received}" if top.received else "",
+    ]
     facts = [f for f in facts if f]
     if facts:
         lines.append("  " + " · ".join(facts))

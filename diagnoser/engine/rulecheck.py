@@ -46,12 +46,18 @@ def lint(ruleset: RuleSet) -> list[Failure]:
                 failures.append(Failure(rule.id, f"pattern backtracks catastrophically on {text[:30]!r}..."))
                 break
             if time.perf_counter() - t0 > REGEX_TIMEOUT:
-                failures.append(Failure(rule.id, f"pattern is slow ({time.perf_counter() - t0:.3f}s) on {text[:30]!r}..."))
+                failures.append(
+                    Failure(rule.id, f"pattern is slow ({time.perf_counter() - t0:.3f}s) on {text[:30]!r}...")
+                )
                 break
         if rule.literals:
             for i, ex in enumerate(rule.examples_match):
                 if not any(lit in ex["text"] for lit in rule.literals):
-                    failures.append(Failure(rule.id, f"match example {i + 1} holds none of the literals: the prefilter would skip it"))
+                    failures.append(
+                        Failure(
+                            rule.id, f"match example {i + 1} holds none of the literals: the prefilter would skip it"
+                        )
+                    )
     return failures
 
 

@@ -12,11 +12,12 @@ import ast
 import hashlib
 import operator
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import regex
 import yaml
@@ -26,12 +27,48 @@ MAX_MATCH_CHARS = 64 * 1024
 
 RULE_KEYS = {"id", "title", "description", "match", "candidates", "examples", "references"}
 MATCH_KEYS = {"exceptions", "literals", "pattern", "frameworks", "flags"}
-CANDIDATE_KEYS = {"cause", "score", "require", "prefer", "title", "explanation", "fix", "fix_code", "key", "layer", "expected"}
+CANDIDATE_KEYS = {
+    "cause",
+    "score",
+    "require",
+    "prefer",
+    "title",
+    "explanation",
+    "fix",
+    "fix_code",
+    "key",
+    "layer",
+    "expected",
+}
 CONDITION_KEYS = {
-    "phase", "batch", "framework", "layer_kind", "prev_kind", "first_layer_kind", "exception", "relation", "not_relation",
-    "layer_numbered", "layer_is_model", "layer_is_first", "in_loss", "in_forward", "has_summary",
-    "rank_delta", "received_rank", "function", "file", "source", "node", "message", "fact", "not", "any",
-    "has_fact", "expr", "has_fed",
+    "phase",
+    "batch",
+    "framework",
+    "layer_kind",
+    "prev_kind",
+    "first_layer_kind",
+    "exception",
+    "relation",
+    "not_relation",
+    "layer_numbered",
+    "layer_is_model",
+    "layer_is_first",
+    "in_loss",
+    "in_forward",
+    "has_summary",
+    "rank_delta",
+    "received_rank",
+    "function",
+    "file",
+    "source",
+    "node",
+    "message",
+    "fact",
+    "not",
+    "any",
+    "has_fact",
+    "expr",
+    "has_fed",
 }
 EXAMPLE_KEYS = {"text", "summary", "source", "cause", "layer", "fix_contains", "note"}
 
@@ -151,7 +188,9 @@ def load_causes(directory: Path) -> dict[str, Cause]:
     data = yaml.safe_load((directory / "taxonomy.yaml").read_text(encoding="utf-8"))
     causes = {}
     for item in data.get("causes", []):
-        causes[item["id"]] = Cause(item["id"], item["name"], item["description"].strip(), bool(item.get("shape", False)))
+        causes[item["id"]] = Cause(
+            item["id"], item["name"], item["description"].strip(), bool(item.get("shape", False))
+        )
     return causes
 
 
@@ -344,7 +383,15 @@ def holds(cond: dict[str, Any], facts: dict[str, Any]) -> bool:
         elif key == "not_relation":
             if set(_as_list(want)) & facts.get("relations", set()):
                 return False
-        elif key in ("layer_numbered", "layer_is_model", "layer_is_first", "in_loss", "in_forward", "has_summary", "has_fed"):
+        elif key in (
+            "layer_numbered",
+            "layer_is_model",
+            "layer_is_first",
+            "in_loss",
+            "in_forward",
+            "has_summary",
+            "has_fed",
+        ):
             if key not in facts or bool(facts[key]) != bool(want):
                 return False
         elif key in ("rank_delta", "received_rank"):
@@ -394,7 +441,7 @@ def render(template: str | None, facts: dict[str, Any]) -> str | None:
             return m.group(2) if m.group(2) is not None else "?"
         return str(v)
 
-    return _TEMPLATE_RE.sub(sub, template)
+    return str(_TEMPLATE_RE.sub(sub, template))
 
 
 @lru_cache(maxsize=1)
@@ -411,10 +458,22 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(name)
 
 
-_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.FloorDiv: operator.floordiv,
-           ast.Div: operator.floordiv, ast.Mod: operator.mod}
-_CMPOPS = {ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Lt: operator.lt, ast.LtE: operator.le,
-           ast.Gt: operator.gt, ast.GtE: operator.ge}
+_BINOPS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.FloorDiv: operator.floordiv,
+    ast.Div: operator.floordiv,
+    ast.Mod: operator.mod,
+}
+_CMPOPS = {
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+}
 
 
 @lru_cache(maxsize=512)
@@ -424,8 +483,22 @@ def _parse_expr(text: str) -> ast.Expression:
         tree = ast.parse(str(text), mode="eval")
     except SyntaxError as exc:
         raise ValueError(f"not an expression: {text!r}") from exc
-    allowed = (ast.Expression, ast.BinOp, ast.Compare, ast.BoolOp, ast.And, ast.Or, ast.Name, ast.Load,
-               ast.Constant, ast.UnaryOp, ast.Not, ast.USub, *_BINOPS, *_CMPOPS)
+    allowed = (
+        ast.Expression,
+        ast.BinOp,
+        ast.Compare,
+        ast.BoolOp,
+        ast.And,
+        ast.Or,
+        ast.Name,
+        ast.Load,
+        ast.Constant,
+        ast.UnaryOp,
+        ast.Not,
+        ast.USub,
+        *_BINOPS,
+        *_CMPOPS,
+    )
     for node in ast.walk(tree):
         if not isinstance(node, allowed):
             raise ValueError(f"{type(node).__name__} is not allowed in {text!r}")
@@ -455,7 +528,7 @@ def _eval(node: ast.AST, facts: dict[str, Any]) -> Any:
         return all(vals) if isinstance(node.op, ast.And) else any(vals)
     if isinstance(node, ast.Compare):
         left = _eval(node.left, facts)
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=True):
             right = _eval(comp, facts)
             if not _CMPOPS[type(op)](left, right):
                 return False

@@ -9,9 +9,9 @@ expected one without its trailing 1" are one comparison whatever the notation.
 from __future__ import annotations
 
 import re
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
-Dim = Optional[int]
+Dim = int | None
 Shape = tuple[Dim, ...]
 
 _DIM_RE = re.compile(r"None|\?|-1|\d+")
@@ -86,7 +86,7 @@ def dims_match(a: Dim, b: Dim) -> bool:
 
 
 def compatible(a: Sequence[Dim], b: Sequence[Dim]) -> bool:
-    return len(a) == len(b) and all(dims_match(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(dims_match(x, y) for x, y in zip(a, b, strict=True))
 
 
 def product(shape: Sequence[Dim]) -> int | None:
@@ -122,13 +122,13 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
         if compatible(e[1:], r) and r and r[0] is not None:
             rel.add("missing_batch")  # an unbatched sample has a fixed first axis; a batch has None there
         for i in range(1, len(e)):
-            if e[i] == 1 and compatible(e[:i] + e[i + 1:], r):
+            if e[i] == 1 and compatible(e[:i] + e[i + 1 :], r):
                 rel.add("missing_unit_axis")
                 break
     elif len(r) == len(e) + 1:
         rel.add("rank_plus_one")
         for i in range(len(r)):
-            if r[i] == 1 and compatible(r[:i] + r[i + 1:], e):
+            if r[i] == 1 and compatible(r[:i] + r[i + 1 :], e):
                 rel.add("extra_unit_axis")
                 break
         if compatible(r[1:], e):
@@ -139,7 +139,7 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
         rel.add("rank_differs")
     else:
         rel.add("same_rank")
-        diff = [i for i, (x, y) in enumerate(zip(e, r)) if not dims_match(x, y)]
+        diff = [i for i, (x, y) in enumerate(zip(e, r, strict=True)) if not dims_match(x, y)]
         if diff == [len(e) - 1]:
             rel.add("last_dim_differs")
         if diff == [0]:
@@ -153,7 +153,10 @@ def relations(expected: Sequence[Dim] | None, received: Sequence[Dim] | None) ->
                 rel.add("channels_last")
             spatial_e, spatial_r = e[1:-1], r[1:-1]
             if dims_match(e[-1], r[-1]) and not compatible(spatial_e, spatial_r):
-                if sorted(x for x in spatial_e if x is not None) == sorted(x for x in spatial_r if x is not None) and len(spatial_e) > 1:
+                if (
+                    sorted(x for x in spatial_e if x is not None) == sorted(x for x in spatial_r if x is not None)
+                    and len(spatial_e) > 1
+                ):
                     rel.add("spatial_swapped")
                 else:
                     rel.add("spatial_differs")

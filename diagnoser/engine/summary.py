@@ -13,7 +13,9 @@ from diagnoser.engine.shapes import Shape, parse_shape
 
 _ROW_SPLIT_RE = re.compile(r"\s*[│┃|]\s*")
 _NAME_TYPE_RE = re.compile(r"^(?P<name>[\w./:-]+)\s+\((?P<type>[\w.]+)\)")
-_SHAPE_IN_ROW_RE = re.compile(r"\[?\((?:None|\d+|\?)?(?:,\s*(?:None|\d+|\?))*,?\)\]?|\[(?:None|\d+)(?:,\s*(?:None|\d+))*\]")
+_SHAPE_IN_ROW_RE = re.compile(
+    r"\[?\((?:None|\d+|\?)?(?:,\s*(?:None|\d+|\?))*,?\)\]?|\[(?:None|\d+)(?:,\s*(?:None|\d+))*\]"
+)
 _TORCH_ROW_RE = re.compile(r"^(?P<indent>\s*)\((?P<name>[\w.]+)\):\s*(?P<type>\w+)\((?P<args>.*?)\)?\s*$")
 _MODEL_NAME_RE = re.compile(r'^Model:\s*"(?P<name>[^"]+)"')
 
@@ -120,18 +122,22 @@ def _parse_keras(text: str) -> ModelSummary | None:
                 break
             name = m["name"]
             continue
-        cells = [c for c in _ROW_SPLIT_RE.split(line.strip("│┃| ")) if c] if ("│" in line or "┃" in line or "|" in line) else None
+        cells = (
+            [c for c in _ROW_SPLIT_RE.split(line.strip("│┃| ")) if c]
+            if ("│" in line or "┃" in line or "|" in line)
+            else None
+        )
         first = cells[0] if cells else line
         nm = _NAME_TYPE_RE.match(first)
         if not nm or nm["name"] == "Layer":
             continue
-        rest = " ".join(cells[1:]) if cells else line[nm.end():]
+        rest = " ".join(cells[1:]) if cells else line[nm.end() :]
         shape = None
         sm = _SHAPE_IN_ROW_RE.search(rest)
         if sm:
             shape = parse_shape(sm.group(0))
         params = None
-        after = rest[sm.end():] if sm else rest
+        after = rest[sm.end() :] if sm else rest
         pm = re.search(r"(?<![\w(\[])(\d[\d,]*)(?![\w)\]])", after)
         if pm:
             params = int(pm.group(1).replace(",", ""))

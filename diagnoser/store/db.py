@@ -90,7 +90,8 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 def writing(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for one writing transaction: committed on success, rolled back (nothing half-written) on error."""
     with factory() as session:
-        session.connection(execution_options={WRITE_OPTION: True})
+        options: Any = {WRITE_OPTION: True}
+        session.connection(execution_options=options)
         try:
             yield session
             session.commit()
@@ -119,8 +120,8 @@ def unavailable_reason(error: BaseException) -> str | None:
         isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated
     ):
         orig = getattr(error, "orig", None)
-        text = str(orig if orig is not None else error).strip().splitlines()
-        return (text[0] if text else type(error).__name__)[:300]
+        lines = str(orig if orig is not None else error).strip().splitlines()
+        return (lines[0] if lines else type(error).__name__)[:300]
     if isinstance(error, sa_exc.DBAPIError):
         text = str(getattr(error, "orig", error)).lower()
         if any(marker in text for marker in _UNAVAILABLE_SQLITE):

@@ -30,10 +30,20 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from diagnoser.store.analysis import Analysis
-from diagnoser.store.models import AnalysisRow, Group, Report, Token
+from diagnoser.store.models import AnalysisRow, Group, Report, Token, table
 
-META_FIELDS = ("hostname", "user", "run_id", "script", "framework", "framework_version", "python_version",
-               "versions", "git_commit", "tags")
+META_FIELDS = (
+    "hostname",
+    "user",
+    "run_id",
+    "script",
+    "framework",
+    "framework_version",
+    "python_version",
+    "versions",
+    "git_commit",
+    "tags",
+)
 
 
 class TokenRevoked(Exception):
@@ -89,14 +99,16 @@ class _Statements:
 
 @cache
 def _statements(dialect: str) -> _Statements:
-    reports = Report.__table__.c
+    reports = table(Report).c
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return _Statements(
         lookup=_lookup(),
         group_upsert=_group_upsert(insert),
-        analysis_insert=insert(AnalysisRow.__table__).on_conflict_do_nothing().returning(AnalysisRow.__table__.c.id),
-        report_insert=Report.__table__.insert().returning(reports.id, sort_by_parameter_order=True),
-        report_status=Report.__table__.update().where(reports.id == bindparam("report_id"))
+        analysis_insert=insert(table(AnalysisRow)).on_conflict_do_nothing().returning(table(AnalysisRow).c.id),
+        report_insert=table(Report).insert().returning(reports.id, sort_by_parameter_order=True),
+        report_status=table(Report)
+        .update()
+        .where(reports.id == bindparam("report_id"))
         .values(group_status=bindparam("status")),
     )
 
@@ -109,20 +121,23 @@ def _lookup() -> Any:
     load it waits to get it back from the request threads; four lookups cost four such waits. Rows are tagged by
     kind: (kind, key, id, group_id, status).
     """
-    tokens, reports, groups, analyses = (Token.__table__.c, Report.__table__.c, Group.__table__.c,
-                                         AnalysisRow.__table__.c)
+    tokens, reports, groups, analyses = (table(Token).c, table(Report).c, table(Group).c, table(AnalysisRow).c)
     no_int, no_text = cast(null(), Integer), cast(null(), String)
-    project = bindparam("project_id")
+    project: Any = bindparam("project_id")
     return union_all(
-        select(literal("revoked", String), no_text, tokens.id, no_int, no_text)
-        .where(tokens.id.in_(bindparam("token_ids", expanding=True)), tokens.revoked_at.is_not(None)),
+        select(literal("revoked", String), no_text, tokens.id, no_int, no_text).where(
+            tokens.id.in_(bindparam("token_ids", expanding=True)), tokens.revoked_at.is_not(None)
+        ),
         # One project per query: SQLite searches (project_id, x) IN (...) by the project alone, a scan of it.
-        select(literal("event", String), reports.event_id, reports.id, reports.group_id, reports.group_status)
-        .where(reports.project_id == project, reports.event_id.in_(bindparam("event_ids", expanding=True))),
-        select(literal("group", String), groups.fingerprint, groups.id, no_int, groups.status)
-        .where(groups.project_id == project, groups.fingerprint.in_(bindparam("fingerprints", expanding=True))),
-        select(literal("text", String), analyses.content_hash, analyses.id, no_int, analyses.ruleset_version)
-        .where(analyses.project_id == project, analyses.content_hash.in_(bindparam("hashes", expanding=True))),
+        select(literal("event", String), reports.event_id, reports.id, reports.group_id, reports.group_status).where(
+            reports.project_id == project, reports.event_id.in_(bindparam("event_ids", expanding=True))
+        ),
+        select(literal("group", String), groups.fingerprint, groups.id, no_int, groups.status).where(
+            groups.project_id == project, groups.fingerprint.in_(bindparam("fingerprints", expanding=True))
+        ),
+        select(literal("text", String), analyses.content_hash, analyses.id, no_int, analyses.ruleset_version).where(
+            analyses.project_id == project, analyses.content_hash.in_(bindparam("hashes", expanding=True))
+        ),
     )
 
 
@@ -139,14 +154,20 @@ class _Known:
 def _look_up(connection: Connection, statements: _Statements, reports: list[NewReport]) -> _Known:
     known = _Known()
     token_ids = sorted({r.token_id for r in reports if r.token_id is not None})
+    rows: Any
     for project_id in sorted({r.project_id for r in reports}):
         mine = [r for r in reports if r.project_id == project_id]
-        for kind, key, row_id, group_id, status in connection.execute(statements.lookup, {
-            "project_id": project_id, "token_ids": token_ids,
-            "event_ids": sorted({r.event_id for r in mine if r.event_id}),
-            "fingerprints": sorted({r.analysis.fingerprint for r in mine}),
-            "hashes": sorted({r.analysis.content_hash for r in mine}),
-        }):
+        rows = connection.execute(
+            statements.lookup,
+            {
+                "project_id": project_id,
+                "token_ids": token_ids,
+                "event_ids": sorted({r.event_id for r in mine if r.event_id}),
+                "fingerprints": sorted({r.analysis.fingerprint for r in mine}),
+                "hashes": sorted({r.analysis.content_hash for r in mine}),
+            },
+        )
+        for kind, key, row_id, group_id, status in rows:
             if kind == "revoked":
                 known.revoked.add(row_id)
             elif kind == "event":
@@ -159,19 +180,19 @@ def _look_up(connection: Connection, statements: _Statements, reports: list[NewR
 
 
 def _group_upsert(insert: Any) -> Any:
-    table = Group.__table__
-    statement = insert(table)
+    groups = table(Group)
+    statement = insert(groups)
     new = statement.excluded
     return statement.on_conflict_do_update(
-        index_elements=[table.c.project_id, table.c.fingerprint],
+        index_elements=[groups.c.project_id, groups.c.fingerprint],
         set_={
-            "count": table.c.count + new.count,
-            "last_seen": case((new.last_seen > table.c.last_seen, new.last_seen), else_=table.c.last_seen),
-            "first_seen": case((new.first_seen < table.c.first_seen, new.first_seen), else_=table.c.first_seen),
-            "status": case((table.c.status == "resolved", "regressed"), else_=table.c.status),
-            "previous_status": table.c.status,
+            "count": groups.c.count + new.count,
+            "last_seen": case((new.last_seen > groups.c.last_seen, new.last_seen), else_=groups.c.last_seen),
+            "first_seen": case((new.first_seen < groups.c.first_seen, new.first_seen), else_=groups.c.first_seen),
+            "status": case((groups.c.status == "resolved", "regressed"), else_=groups.c.status),
+            "previous_status": groups.c.status,
         },
-    ).returning(table.c.id, table.c.previous_status)
+    ).returning(groups.c.id, groups.c.previous_status)
 
 
 def store_batch(connection: Connection, reports: list[NewReport]) -> list[Stored | Exception]:
@@ -202,7 +223,8 @@ def store_batch(connection: Connection, reports: list[NewReport]) -> list[Stored
                 continue
             first_copy[event] = index
         fresh.append(index)
-    for index, stored in zip(fresh, _store_new(connection, statements, known, [reports[i] for i in fresh])):
+    stored_new = _store_new(connection, statements, known, [reports[i] for i in fresh])
+    for index, stored in zip(fresh, stored_new, strict=True):
         answers[index] = stored
     for index, first in copies.items():
         answer = answers[first]
@@ -210,8 +232,9 @@ def store_batch(connection: Connection, reports: list[NewReport]) -> list[Stored
     return [a for a in answers if a is not None]
 
 
-def _store_new(connection: Connection, statements: _Statements, known: _Known,
-               reports: list[NewReport]) -> list[Stored]:
+def _store_new(
+    connection: Connection, statements: _Statements, known: _Known, reports: list[NewReport]
+) -> list[Stored]:
     """Insert the reports; a group that exists already is counted last, just before the commit.
 
     Why last: on PostgreSQL the upsert locks the group's row until the transaction ends, and a recurring cause is
@@ -233,17 +256,28 @@ def _store_new(connection: Connection, statements: _Statements, known: _Known,
         members = keys[key]
         times = [reports[i].received_at for i in members]
         analysis = reports[members[0]].analysis
-        row = connection.execute(statements.group_upsert, {
-            "project_id": key[0], "fingerprint": key[1], "cause": analysis.cause,
-            "rule": (analysis.best or {}).get("rule"), "title": analysis.title,
-            "exception_type": analysis.exception_type, "first_seen": min(times), "last_seen": max(times),
-            "count": len(members), "status": "open", "previous_status": None,
-        }).one()
+        row = connection.execute(
+            statements.group_upsert,
+            {
+                "project_id": key[0],
+                "fingerprint": key[1],
+                "cause": analysis.cause,
+                "rule": (analysis.best or {}).get("rule"),
+                "title": analysis.title,
+                "exception_type": analysis.exception_type,
+                "first_seen": min(times),
+                "last_seen": max(times),
+                "count": len(members),
+                "status": "open",
+                "previous_status": None,
+            },
+        ).one()
         if key in group_ids and group_ids[key] != row.id:  # removed and made again meanwhile (reclassify)
             raise sa_exc.IntegrityError("group changed during ingest", {}, Exception("retry the batch"))
         group_ids[key] = row.id
-        return "new" if row.previous_status is None else (
-            "regressed" if row.previous_status == "resolved" else "existing")
+        return (
+            "new" if row.previous_status is None else ("regressed" if row.previous_status == "resolved" else "existing")
+        )
 
     for key in sorted(k for k in keys if k not in looked_up):
         statuses[key] = count(key)
@@ -258,15 +292,20 @@ def _store_new(connection: Connection, statements: _Statements, known: _Known,
         key = (report.project_id, report.analysis.fingerprint)
         status = "existing" if key in seen_groups else statuses[key]
         seen_groups.add(key)
-        rows.append({
-            "project_id": report.project_id, "group_id": group_ids[key],
-            "analysis_id": analysis_ids[(report.project_id, report.analysis.content_hash)],
-            "event_id": report.event_id, "received_at": report.received_at, "group_status": status,
-            **{name: report.meta.get(name) for name in META_FIELDS},
-        })
+        rows.append(
+            {
+                "project_id": report.project_id,
+                "group_id": group_ids[key],
+                "analysis_id": analysis_ids[(report.project_id, report.analysis.content_hash)],
+                "event_id": report.event_id,
+                "received_at": report.received_at,
+                "group_status": status,
+                **{name: report.meta.get(name) for name in META_FIELDS},
+            }
+        )
         if rows[-1]["framework"] is None and report.analysis.framework not in (None, "unknown"):
             rows[-1]["framework"] = report.analysis.framework
-    inserted = connection.execute(statements.report_insert, rows).scalars().all()
+    inserted: Any = connection.execute(statements.report_insert, rows).scalars().all()
     first_of_group: dict[tuple[int, str], int] = {}
     for index, report in enumerate(reports):
         first_of_group.setdefault((report.project_id, report.analysis.fingerprint), index)
@@ -276,34 +315,55 @@ def _store_new(connection: Connection, statements: _Statements, known: _Known,
             index = first_of_group[key]
             connection.execute(statements.report_status, {"report_id": inserted[index], "status": actual})
             rows[index]["group_status"] = actual
-    return [Stored(report_id, row["group_id"], row["group_status"]) for report_id, row in zip(inserted, rows)]
+    return [
+        Stored(report_id, row["group_id"], row["group_status"])  # type: ignore[arg-type]
+        for report_id, row in zip(inserted, rows, strict=True)
+    ]
 
 
-def _analysis_ids(connection: Connection, statements: _Statements, known: _Known,
-                  reports: list[NewReport]) -> dict[tuple[int, str], int]:
+def _analysis_ids(
+    connection: Connection, statements: _Statements, known: _Known, reports: list[NewReport]
+) -> dict[tuple[int, str], int]:
     """The row id of each distinct text of the batch: stored ones are looked up in one query, new ones inserted,
     and one stored under an older rule set takes this answer (reclassify regroups its reports)."""
     distinct: dict[tuple[int, str], NewReport] = {}
     for report in reports:
         distinct.setdefault((report.project_id, report.analysis.content_hash), report)
-    c = AnalysisRow.__table__.c
+    c = table(AnalysisRow).c
     found = known.texts
     ids = {}
     for key in sorted(distinct):
         a = distinct[key].analysis
-        values = {"exception_type": a.exception_type, "exception_message": a.exception_message,
-                  "framework": a.framework, "cause": a.cause, "fingerprint": a.fingerprint,
-                  "ruleset_version": a.ruleset_version, "diagnoses": a.diagnoses}
+        values = {
+            "exception_type": a.exception_type,
+            "exception_message": a.exception_message,
+            "framework": a.framework,
+            "cause": a.cause,
+            "fingerprint": a.fingerprint,
+            "ruleset_version": a.ruleset_version,
+            "diagnoses": a.diagnoses,
+        }
         if key in found:
             ids[key], version = found[key]
             if version != a.ruleset_version:
-                connection.execute(AnalysisRow.__table__.update().where(c.id == ids[key]).values(**values))
+                connection.execute(table(AnalysisRow).update().where(c.id == ids[key]).values(**values))
             continue
         report = distinct[key]
-        new_id = connection.execute(statements.analysis_insert, {
-            "project_id": key[0], "content_hash": key[1], "traceback": report.traceback, "summary": report.summary,
-            "source": report.source, "inputs": report.inputs, **values}).scalar()
+        new_id = connection.execute(
+            statements.analysis_insert,
+            {
+                "project_id": key[0],
+                "content_hash": key[1],
+                "traceback": report.traceback,
+                "summary": report.summary,
+                "source": report.source,
+                "inputs": report.inputs,
+                **values,
+            },
+        ).scalar()
         if new_id is None:  # another node stored the same text a moment ago
-            new_id = connection.execute(select(c.id).where(c.project_id == key[0], c.content_hash == key[1])).scalar_one()
+            new_id = connection.execute(
+                select(c.id).where(c.project_id == key[0], c.content_hash == key[1])
+            ).scalar_one()
         ids[key] = new_id
     return ids

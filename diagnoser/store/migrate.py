@@ -17,12 +17,15 @@ from diagnoser.store.db import DatabaseError, make_engine, safe_url, unavailable
 
 
 def migrations_dir() -> Path:
-    try:
-        import diagnoser._migrations as package
+    """This checkout's migrations/ when the code runs from one (whichever clone an editable install points at),
+    else the copy shipped inside the package."""
+    checkout = Path(__file__).resolve().parents[2] / "migrations"
+    if (checkout / "env.py").exists():
+        return checkout
+    # mapped from migrations/ on install (pyproject.toml), so mypy does not see it
+    import diagnoser._migrations as package  # type: ignore[import-not-found]
 
-        return Path(package.__file__).resolve().parent
-    except ImportError:  # a plain source checkout that was never installed
-        return Path(__file__).resolve().parents[2] / "migrations"
+    return Path(str(package.__file__)).resolve().parent
 
 
 def alembic_config(url: str) -> Config:

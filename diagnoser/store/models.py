@@ -4,14 +4,19 @@ caller's team with one join."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from diagnoser.store.base import Base, UTCDateTime, utcnow
 
 GROUP_STATUSES = ("open", "resolved", "ignored", "regressed")
+
+
+def table(model: type[Base]) -> Table:
+    """A model's Table, typed as one (SQLAlchemy types `__table__` as any FromClause), for Core statements."""
+    return cast(Table, model.__table__)
 TOKEN_SCOPES = ("read", "ingest")
 
 

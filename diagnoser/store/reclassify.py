@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,7 +21,7 @@ from diagnoser.store.analysis import analyse
 from diagnoser.store.base import utcnow
 from diagnoser.store.db import reading, writing
 from diagnoser.store.ingest import _insert
-from diagnoser.store.models import AnalysisRow, Group, Report
+from diagnoser.store.models import AnalysisRow, Group, Report, table
 
 
 @dataclass
@@ -40,14 +41,22 @@ def count_stale(sessions: sessionmaker[Session], everything: bool = False) -> in
         return session.scalar(select(func.count(AnalysisRow.id)).where(_stale(everything))) or 0
 
 
-def reclassify(sessions: sessionmaker[Session], everything: bool = False, batch_size: int = 100,
-               progress: Callable[[int], None] | None = None) -> Outcome:
+def reclassify(
+    sessions: sessionmaker[Session],
+    everything: bool = False,
+    batch_size: int = 100,
+    progress: Callable[[int], None] | None = None,
+) -> Outcome:
     outcome = Outcome()
     last_id = 0
     while True:
         with writing(sessions) as session:
-            rows = session.scalars(select(AnalysisRow).where(AnalysisRow.id > last_id, _stale(everything))
-                                   .order_by(AnalysisRow.id).limit(batch_size)).all()
+            rows = session.scalars(
+                select(AnalysisRow)
+                .where(AnalysisRow.id > last_id, _stale(everything))
+                .order_by(AnalysisRow.id)
+                .limit(batch_size)
+            ).all()
             if not rows:
                 break
             for row in rows:
@@ -61,9 +70,12 @@ def reclassify(sessions: sessionmaker[Session], everything: bool = False, batch_
     # Texts whose answer was refreshed by ingest under new rules still have reports in their old group.
     with writing(sessions) as session:
         misplaced = session.scalars(
-            select(Report.analysis_id).distinct().join(Group, Group.id == Report.group_id)
+            select(Report.analysis_id)
+            .distinct()
+            .join(Group, Group.id == Report.group_id)
             .join(AnalysisRow, AnalysisRow.id == Report.analysis_id)
-            .where(Group.fingerprint != AnalysisRow.fingerprint)).all()
+            .where(Group.fingerprint != AnalysisRow.fingerprint)
+        ).all()
         if misplaced:
             _move_reports(session.connection(), list(misplaced), outcome)
     return outcome
@@ -72,7 +84,12 @@ def reclassify(sessions: sessionmaker[Session], everything: bool = False, batch_
 def _diagnose_again(row: AnalysisRow) -> None:
     a = analyse(row.traceback, summary=row.summary, source=row.source, inputs=row.inputs, cache=False)
     row.exception_type, row.exception_message, row.framework = a.exception_type, a.exception_message, a.framework
-    row.cause, row.fingerprint, row.ruleset_version, row.diagnoses = a.cause, a.fingerprint, a.ruleset_version, a.diagnoses
+    row.cause, row.fingerprint, row.ruleset_version, row.diagnoses = (
+        a.cause,
+        a.fingerprint,
+        a.ruleset_version,
+        a.diagnoses,
+    )
 
 
 def _move_reports(connection: Connection, analysis_ids: list[int], outcome: Outcome) -> None:
@@ -81,23 +98,43 @@ def _move_reports(connection: Connection, analysis_ids: list[int], outcome: Outc
     for analysis in connection.execute(select(AnalysisRow).where(AnalysisRow.id.in_(analysis_ids))):
         best = (analysis.diagnoses or [{}])[0] if analysis.diagnoses else {}
         title = str(best.get("title") or f"{analysis.exception_type}: {analysis.exception_message}".strip(": "))[:1000]
-        table = Group.__table__
+        groups = table(Group)
         now = utcnow()
-        insert = _insert(connection)(table)
-        target = connection.execute(insert.on_conflict_do_update(
-            index_elements=[table.c.project_id, table.c.fingerprint],
-            set_={"cause": insert.excluded.cause, "rule": insert.excluded.rule, "title": insert.excluded.title,
-                  "exception_type": insert.excluded.exception_type},
-        ).returning(table.c.id), {
-            "project_id": analysis.project_id, "fingerprint": analysis.fingerprint, "cause": analysis.cause,
-            "rule": best.get("rule"), "title": title, "exception_type": analysis.exception_type,
-            "first_seen": now, "last_seen": now, "count": 0, "status": "open",
-        }).scalar_one()
-        sources = set(connection.execute(select(Report.group_id).distinct().where(
-            Report.analysis_id == analysis.id, Report.group_id != target)).scalars())
+        insert = _insert(connection)(groups)
+        target: Any = connection.execute(
+            insert.on_conflict_do_update(
+                index_elements=[groups.c.project_id, groups.c.fingerprint],
+                set_={
+                    "cause": insert.excluded.cause,
+                    "rule": insert.excluded.rule,
+                    "title": insert.excluded.title,
+                    "exception_type": insert.excluded.exception_type,
+                },
+            ).returning(groups.c.id),
+            {
+                "project_id": analysis.project_id,
+                "fingerprint": analysis.fingerprint,
+                "cause": analysis.cause,
+                "rule": best.get("rule"),
+                "title": title,
+                "exception_type": analysis.exception_type,
+                "first_seen": now,
+                "last_seen": now,
+                "count": 0,
+                "status": "open",
+            },
+        ).scalar_one()
+        sources = set(
+            connection.execute(
+                select(Report.group_id).distinct().where(Report.analysis_id == analysis.id, Report.group_id != target)
+            ).scalars()
+        )
         if sources:
-            moved = connection.execute(update(Report).where(Report.analysis_id == analysis.id,
-                                                            Report.group_id != target).values(group_id=target))
+            moved = connection.execute(
+                update(Report)
+                .where(Report.analysis_id == analysis.id, Report.group_id != target)
+                .values(group_id=target)
+            )
             outcome.reports_moved += moved.rowcount or 0
             touched |= sources | {target}
         elif not connection.execute(select(Report.id).where(Report.group_id == target).limit(1)).first():
@@ -110,14 +147,19 @@ def recount_groups(connection: Connection, group_ids: Iterable[int]) -> int:
     removed = 0
     for group_id in sorted(group_ids):
         count, first, last = connection.execute(
-            select(func.count(Report.id), func.min(Report.received_at), func.max(Report.received_at))
-            .where(Report.group_id == group_id)).one()
+            select(func.count(Report.id), func.min(Report.received_at), func.max(Report.received_at)).where(
+                Report.group_id == group_id
+            )
+        ).one()
         if not count:
             connection.execute(delete(Group).where(Group.id == group_id))
             removed += 1
             continue
-        connection.execute(update(Group).where(Group.id == group_id).values(
-            count=count, first_seen=_as_datetime(first), last_seen=_as_datetime(last)))
+        connection.execute(
+            update(Group)
+            .where(Group.id == group_id)
+            .values(count=count, first_seen=_as_datetime(first), last_seen=_as_datetime(last))
+        )
     return removed
 
 

@@ -28,7 +28,7 @@ from sqlalchemy import exc as sa_exc
 from diagnoser.store.base import utcnow
 from diagnoser.store.db import WRITE_OPTION, is_retryable, unavailable_reason
 from diagnoser.store.ingest import NewReport, Stored, store_batch
-from diagnoser.store.models import Heartbeat
+from diagnoser.store.models import Heartbeat, table
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +132,16 @@ def _resolve_all(outcomes: list[tuple[Pending, Stored | None, BaseException | No
 class Writer:
     """The writer thread of one process, started at the first write (and again in a forked child)."""
 
-    def __init__(self, engine: Engine, *, batch_max: int = 200, queue_max: int = 2000, write_timeout: float = 10.0,
-                 store: StoreFn = store_batch, on_batch: Callable[[int, float], None] | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        batch_max: int = 200,
+        queue_max: int = 2000,
+        write_timeout: float = 10.0,
+        store: StoreFn = store_batch,
+        on_batch: Callable[[int, float], None] | None = None,
+    ) -> None:
         self._engine = engine
         self._sqlite = engine.dialect.name == "sqlite"
         self._batch_max = batch_max
@@ -224,10 +232,8 @@ class Writer:
             if self._sqlite:  # short waits for the write lock, polled, so a stall is noticed (see _begin); on the
                 # driver's connection, as SQLAlchemy would begin a transaction for it (this one is never pooled
                 # again: a dropped connection is invalidated)
-                self._connection.connection.driver_connection.execute(f"PRAGMA busy_timeout = {LOCK_POLL_MS}")
-            else:  # the promised timeout holds inside the database too (for the whole session)
-                self._connection.exec_driver_sql(f"SET statement_timeout = {int(self._write_timeout * 1000)}")
-                self._connection.commit()
+                driver: Any = self._connection.connection.driver_connection
+                driver.execute(f"PRAGMA busy_timeout = {LOCK_POLL_MS}")
         return self._connection
 
     def _drop_connection(self) -> None:
@@ -253,6 +259,9 @@ class Writer:
         reports = [p.report for p in claimed if p.report is not None]
         started = time.monotonic()
         try:
+            if not self._sqlite:  # the promised timeout holds inside the database too; LOCAL, so no session
+                # state is left on the server connection (PgBouncer in transaction mode hands it to others)
+                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(self._write_timeout * 1000)}")
             results = self._store(connection, reports) if reports else []
             if len(reports) < len(claimed) or not batch:
                 self._beat(connection)
@@ -294,7 +303,9 @@ class Writer:
 
     def _after_failure(self, claimed: list[Pending], error: sa_exc.SQLAlchemyError, attempts: int) -> None:
         if is_retryable(error) and attempts > 1:
-            log.info("batch of %d retried after %s", len(claimed), getattr(error.orig, "sqlstate", "?"))
+            log.info(
+                "batch of %d retried after %s", len(claimed), getattr(getattr(error, "orig", None), "sqlstate", "?")
+            )
             self._rewrite(claimed, attempts - 1)
             return
         if unavailable_reason(error) is not None or len(claimed) <= 1:
@@ -337,10 +348,10 @@ class Writer:
             self.trouble = None
 
     def _beat(self, connection: Connection) -> None:
-        table = Heartbeat.__table__
+        beats = table(Heartbeat)
         now = utcnow()
-        if connection.execute(table.update().where(table.c.node == self.node).values(beat_at=now)).rowcount == 0:
-            connection.execute(table.insert().values(node=self.node, beat_at=now))
+        if connection.execute(beats.update().where(beats.c.node == self.node).values(beat_at=now)).rowcount == 0:
+            connection.execute(beats.insert().values(node=self.node, beat_at=now))
 
     @staticmethod
     def _rollback(transaction: Any) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from diagnoser.settings import Settings, load_settings
-from diagnoser.store.db import make_engine, make_sessionmaker
+from diagnoser.store.db import is_sqlite, make_engine, make_sessionmaker
 from diagnoser.store.writer import Writer
 from diagnoser.web import metrics
 from diagnoser.web.auth import TokenCache
@@ -56,7 +56,9 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = Sessions()
-    engine = make_engine(settings.resolved_database_url)
+    url = settings.resolved_database_url
+    engine = make_engine(url) if is_sqlite(url) else make_engine(
+        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
     writer = Writer(engine, batch_max=settings.batch_max, queue_max=settings.queue_max,
                     write_timeout=settings.write_timeout_seconds, on_batch=metrics.observe_batch)
     app.extensions["diagnoser"] = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -65,10 +65,18 @@ def new_report(principal: Principal, payload: ReportPayload) -> NewReport:
     source = scrub_text(payload.source) if payload.source else payload.source
     inputs = scrub_value(payload.inputs) if payload.inputs else payload.inputs
     analysis = analyse(traceback, summary=summary, source=source, inputs=inputs)
-    return NewReport(project_id=principal.project_id, received_at=utcnow(), traceback=traceback,
-                     analysis=analysis, summary=summary, source=source,
-                     inputs=inputs, token_id=principal.token_id, event_id=payload.event_id,
-                     meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None})
+    return NewReport(
+        project_id=principal.project_id,
+        received_at=utcnow(),
+        traceback=traceback,
+        analysis=analysis,
+        summary=summary,
+        source=source,
+        inputs=inputs,
+        token_id=principal.token_id,
+        event_id=payload.event_id,
+        meta={k: scrub_value(v, k) for k, v in payload.meta.items() if v is not None},
+    )
 
 
 def report_answer(stored: Stored, analysis: Analysis, base: str) -> str:
@@ -78,17 +86,27 @@ def report_answer(stored: Stored, analysis: Analysis, base: str) -> str:
     if diagnoses is None:
         # Compact, keys in the engine's order, non-ASCII escaped: what the app's JSON provider writes here.
         diagnoses = analysis.derived["json"] = json.dumps(analysis.diagnoses, separators=(",", ":"))
-    return (f'{{"report_id":{int(stored.report_id)},"group_id":{int(stored.group_id)},'
-            f'"group_status":{json.dumps(stored.group_status)},"diagnoses":{diagnoses},'
-            f'"url":{json.dumps(group_link(base, stored.group_id))}}}\n')
+    return (
+        f'{{"report_id":{int(stored.report_id)},"group_id":{int(stored.group_id)},'
+        f'"group_status":{json.dumps(stored.group_status)},"diagnoses":{diagnoses},'
+        f'"url":{json.dumps(group_link(base, stored.group_id))}}}\n'
+    )
 
 
 def _query(allowed: tuple[str, ...]) -> dict[str, str]:
     unknown = sorted(set(request.args) - set(allowed))
     if unknown:
-        raise ApiError(400, "unknown_parameter", f"unknown query parameter {unknown[0]!r}; allowed: {', '.join(allowed)}",
-                       field=unknown[0])
-    return {k: request.args[k] for k in allowed if k in request.args}
+        raise ApiError(
+            400,
+            "unknown_parameter",
+            f"unknown query parameter {unknown[0]!r}; allowed: {', '.join(allowed)}",
+            field=unknown[0],
+        )
+    values = {k: request.args[k] for k in allowed if k in request.args}
+    for name, value in values.items():
+        if "\x00" in value:  # PostgreSQL refuses NUL in text: a 400 here, not its error later
+            raise ApiError(400, "invalid_parameter", f"{name} must not contain NUL characters", field=name)
+    return values
 
 
 def _time(args: dict[str, str], name: str) -> datetime | None:
@@ -97,9 +115,10 @@ def _time(args: dict[str, str], name: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(args[name].strip())
     except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z",
-                       field=name) from None
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        raise ApiError(
+            400, "invalid_parameter", f"{name} must be an ISO 8601 time, e.g. 2026-01-31T12:00:00Z", field=name
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _int(args: dict[str, str], name: str, default: int, low: int, high: int) -> int:
@@ -124,16 +143,22 @@ def groups_index() -> Response:
     status = args.get("status")
     if status is not None and status not in GROUP_STATUSES:
         raise ApiError(400, "invalid_parameter", f"status must be one of {', '.join(GROUP_STATUSES)}", field="status")
-    flt = GroupFilter(cause=args.get("cause"), status=status, project=args.get("project"),
-                      since=_time(args, "since"), until=_time(args, "until"))
+    flt = GroupFilter(
+        cause=args.get("cause"),
+        status=status,
+        project=args.get("project"),
+        since=_time(args, "since"),
+        until=_time(args, "until"),
+    )
     limit = _int(args, "limit", 50, 1, 200)
     offset = _int(args, "offset", 0, 0, 1_000_000_000)
     with _reading() as session:
         groups, more = list_groups(session, principal.team_id, flt, limit, offset)
     for group in groups:
         group["url"] = group_url(group["id"])
-    return jsonify({"groups": groups, "limit": limit, "offset": offset,
-                    "next_offset": offset + limit if more else None})
+    return jsonify(
+        {"groups": groups, "limit": limit, "offset": offset, "next_offset": offset + limit if more else None}
+    )
 
 
 def _group_answer(group: dict[str, Any] | None, group_id: int) -> Response:
@@ -180,7 +205,10 @@ def causes() -> Response:
     until = _time(args, "until")
     since = _time(args, "since")
     if since is None:
-        since = (until or utcnow()) - timedelta(days=_int(args, "days", 7, 1, 3660))
+        try:
+            since = (until or utcnow()) - timedelta(days=_int(args, "days", 7, 1, 3660))
+        except OverflowError:
+            raise ApiError(400, "invalid_parameter", "until is too early for that many days", field="days") from None
     elif "days" in args:
         raise ApiError(400, "invalid_parameter", "give either since or days, not both", field="days")
     with _reading() as session:

@@ -63,5 +63,7 @@ def authenticate(scope: str) -> Principal:
     if principal.revoked:
         raise ApiError(401, "revoked_token", "this token has been revoked", headers=_CHALLENGE)
     if principal.scope != scope:
-        raise ApiError(403, "wrong_scope", f"this token's scope is {principal.scope}; this endpoint needs a {scope} token")
+        raise ApiError(
+            403, "wrong_scope", f"this token's scope is {principal.scope}; this endpoint needs a {scope} token"
+        )
     return principal

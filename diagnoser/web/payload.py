@@ -15,8 +15,16 @@ from diagnoser.web.errors import ApiError
 
 MAX_DEPTH = 20
 MAX_SHORT = 255
-META_STRINGS = {"hostname": MAX_SHORT, "user": MAX_SHORT, "run_id": MAX_SHORT, "script": 4096,
-                "framework": 64, "framework_version": 64, "python_version": 64, "git_commit": 64}
+META_STRINGS = {
+    "hostname": MAX_SHORT,
+    "user": MAX_SHORT,
+    "run_id": MAX_SHORT,
+    "script": 4096,
+    "framework": 64,
+    "framework_version": 64,
+    "python_version": 64,
+    "git_commit": 64,
+}
 META_MAPS = ("versions", "tags")
 REPORT_FIELDS = ("traceback", "summary", "source", "inputs", "meta", "event_id")
 _EVENT_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
@@ -36,8 +44,11 @@ def read_json(max_bytes: int) -> Any:
     """The request's JSON document, after checking its content type and encoding and inflating gzip."""
     mimetype = request.mimetype
     if mimetype != "application/json":
-        raise ApiError(415, "unsupported_media_type",
-                       f"send JSON with 'Content-Type: application/json' (got {mimetype or 'none'!r})")
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send JSON with 'Content-Type: application/json' (got {mimetype or 'none'!r})",
+        )
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise ApiError(415, "unsupported_charset", f"the body must be UTF-8, not {charset!r}")
@@ -58,7 +69,9 @@ def read_json(max_bytes: int) -> Any:
     try:
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise ApiError(400, "invalid_json", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        raise ApiError(
+            400, "invalid_json", f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except (RecursionError, ValueError) as exc:
         raise ApiError(400, "invalid_json", f"malformed JSON: {exc}"[:300]) from None
 
@@ -106,14 +119,23 @@ def _clean_json(value: Any, path: str, depth: int = 0) -> Any:
 
 
 def _type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number",
-            type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "object",
+        list: "array",
+        str: "string",
+        bool: "boolean",
+        int: "integer",
+        float: "number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)
 
 
 def expect_object(document: Any, allowed: tuple[str, ...], path: str = "") -> dict[str, Any]:
     where = path or "body"
     if not isinstance(document, dict):
-        raise ApiError(400, "invalid_type", f"{where} must be a JSON object, not {_type_name(document)}", field=path or None)
+        raise ApiError(
+            400, "invalid_type", f"{where} must be a JSON object, not {_type_name(document)}", field=path or None
+        )
     unknown = sorted(set(document) - set(allowed))
     if unknown:
         name = f"{path}.{unknown[0]}" if path else unknown[0]
@@ -143,8 +165,9 @@ def _string_map(value: Any, path: str) -> dict[str, str] | None:
     result = {}
     for key, item in value.items():
         if not isinstance(item, str):
-            raise ApiError(400, "invalid_type", f"{path}.{key} must be a string, not {_type_name(item)}",
-                           field=f"{path}.{key}")
+            raise ApiError(
+                400, "invalid_type", f"{path}.{key} must be a string, not {_type_name(item)}", field=f"{path}.{key}"
+            )
         if len(key) > MAX_SHORT or len(item) > 1000:
             raise ApiError(400, "too_long", f"{path}.{key} is too long", field=f"{path}.{key}")
         result[clean_str(key)] = clean_str(item)
@@ -173,10 +196,17 @@ def parse_report(document: Any) -> ReportPayload:
             meta[name] = _string_map(meta_in.get(name), f"meta.{name}")
     event_id = optional_str(body, "event_id", "")
     if event_id is not None and not _EVENT_ID.fullmatch(event_id):
-        raise ApiError(400, "invalid_value", "event_id must be 8 to 64 letters, digits, '-' or '_' (a UUID)",
-                       field="event_id")
-    return ReportPayload(traceback=traceback, summary=optional_str(body, "summary", ""),
-                         source=optional_str(body, "source", ""), inputs=inputs, meta=meta, event_id=event_id)
+        raise ApiError(
+            400, "invalid_value", "event_id must be 8 to 64 letters, digits, '-' or '_' (a UUID)", field="event_id"
+        )
+    return ReportPayload(
+        traceback=traceback,
+        summary=optional_str(body, "summary", ""),
+        source=optional_str(body, "source", ""),
+        inputs=inputs,
+        meta=meta,
+        event_id=event_id,
+    )
 
 
 def parse_status(document: Any, allowed: tuple[str, ...]) -> str:

@@ -182,14 +182,9 @@ def write_script(tmp_path: Path):  # type: ignore[no-untyped-def]
 # --- the real service ------------------------------------------------------------------------------------
 
 
-# A sitecustomize that makes the service read this checkout's migrations/ and rules/ (see the file).
-CHECKOUT_SITE_DIR = Path(__file__).resolve().parent / "checkout_site"
-
-
 def service_env(data_dir: Path) -> dict[str, str]:
     """The environment of a real `diagnoser` command run on this checkout, with its data in `data_dir`."""
     env = checkout_pythonpath(dict(os.environ, DIAGNOSER_DATA_DIR=str(data_dir)))
-    env["PYTHONPATH"] = os.pathsep.join([str(CHECKOUT_SITE_DIR), env["PYTHONPATH"]])
     env.pop("DIAGNOSER_DATABASE_URL", None)
     return env
 

@@ -34,13 +34,28 @@ def test_diagnose_json_has_the_contract_schema(runner):
     r = runner.invoke(cli, ["diagnose", "-", "--format", "json"], input=TB)
     data = json.loads(r.output)
     d = data["tracebacks"][0]["diagnoses"][0]
-    assert set(d) == {"cause", "confidence", "rule", "layer", "expected", "received", "title", "explanation", "fix", "fix_code", "evidence", "fingerprint"}
+    assert set(d) == {
+        "cause",
+        "confidence",
+        "rule",
+        "layer",
+        "expected",
+        "received",
+        "title",
+        "explanation",
+        "fix",
+        "fix_code",
+        "evidence",
+        "fingerprint",
+    }
     assert set(data["tracebacks"][0]) == {"exception", "framework", "frames", "diagnoses"}
 
 
 def test_exit_codes_tell_scripts_what_happened(runner, tmp_path):
     assert runner.invoke(cli, ["diagnose", "-"], input="nothing to see").exit_code == 3
-    unexplained = 'Traceback (most recent call last):\n  File "a.py", line 1, in <module>\n    f()\nRuntimeError: something odd\n'
+    unexplained = (
+        'Traceback (most recent call last):\n  File "a.py", line 1, in <module>\n    f()\nRuntimeError: something odd\n'
+    )
     assert runner.invoke(cli, ["diagnose", "-"], input=unexplained).exit_code == 1
     r = runner.invoke(cli, ["diagnose", str(tmp_path / "missing.txt")])
     assert r.exit_code == 2 and "does not exist" in r.output and "Traceback" not in r.output

@@ -17,7 +17,9 @@ def score(records, with_summary=True, with_source=False):
         summary = rec.get("stdout_summary") if with_summary else None
         source = (rec.get("snippet") or rec.get("code_excerpt")) if with_source else None
         summary = summary or rec.get("model_summary") if with_summary else None
-        res = diagnose(rec.get("stderr") or rec.get("traceback") or "", summary=summary or None, source=source or None).to_dict()
+        res = diagnose(
+            rec.get("stderr") or rec.get("traceback") or "", summary=summary or None, source=source or None
+        ).to_dict()
         tbs = res["tracebacks"]
         got = tbs[-1]["diagnoses"] if tbs else []
         top = got[0]["cause"] if got else None
@@ -92,10 +94,23 @@ def test_keras3_on_torch_and_jax_backends_and_more_torch_score_well(backend_case
 def test_what_the_client_saw_fed_separates_data_from_model_faults():
     """The client's `inputs` (shapes only) are evidence the traceback lacks."""
     msg = 'ValueError: Input 0 of layer "conv2d" is incompatible with the layer: expected min_ndim=4, found ndim=3. Full shape received: (None, 28, 28)'
-    unbatched = {"fit": {"x": {"kind": "tf.data.Dataset", "element": [{"shape": [28, 28, 1], "dtype": "float32"}, {"shape": [], "dtype": "int64"}]}}}
+    unbatched = {
+        "fit": {
+            "x": {
+                "kind": "tf.data.Dataset",
+                "element": [{"shape": [28, 28, 1], "dtype": "float32"}, {"shape": [], "dtype": "int64"}],
+            }
+        }
+    }
     top = diagnose(msg.replace("(None, 28, 28)", "(28, 28, 1)"), inputs=unbatched).last.diagnoses[0]
     assert top.cause == "input_pipeline"
     assert any(e.source == "frame" and "never batched" in e.text for e in top.evidence)
-    arrays = {"fit": {"x": {"shape": [64, 28, 28], "dtype": "float32"}, "y": {"shape": [64], "dtype": "int64"}, "batch_size": 16}}
+    arrays = {
+        "fit": {
+            "x": {"shape": [64, 28, 28], "dtype": "float32"},
+            "y": {"shape": [64], "dtype": "int64"},
+            "batch_size": 16,
+        }
+    }
     assert diagnose(msg, inputs=arrays).last.diagnoses[0].cause == "data_preprocessing"
     assert diagnose(msg, inputs={"nonsense": 3}).last.diagnoses  # malformed inputs are ignored, never an error

@@ -6,12 +6,15 @@ from diagnoser.engine.parse import parse_block
 
 KERAS2_NDIM = 'ValueError: Input 0 of layer "conv2d" is incompatible with the layer: expected min_ndim=4, found ndim=3. Full shape received: (None, 28, 28)'
 
-TB = """Traceback (most recent call last):
+TB = (
+    """Traceback (most recent call last):
   File "train.py", line 4, in <module>
     h = tf.keras.layers.Conv2D(16, 3)(inp)
   File "/venv/lib/python3.11/site-packages/tf_keras/src/engine/input_spec.py", line 263, in assert_input_compatibility
     raise ValueError(
-""" + KERAS2_NDIM
+"""
+    + KERAS2_NDIM
+)
 
 
 def only(text):
@@ -30,14 +33,23 @@ def test_it_parses_a_plain_traceback():
 
 
 def test_it_strips_ansi_colours_and_progress_bar_redraws():
-    log = "Epoch 1/5\r 1/10 [==>....] - loss: 0.3\r10/10 [======] - loss: 0.1\n" + "\x1b[31m" + TB.replace("\n", "\x1b[0m\n", 1) + "\x1b[0m\n"
+    log = (
+        "Epoch 1/5\r 1/10 [==>....] - loss: 0.3\r10/10 [======] - loss: 0.1\n"
+        + "\x1b[31m"
+        + TB.replace("\n", "\x1b[0m\n", 1)
+        + "\x1b[0m\n"
+    )
     tb = only(log)
     assert tb.core_message.endswith("(None, 28, 28)")
 
 
 def test_it_strips_timestamp_and_logger_prefixes_from_every_line():
-    prefixed = "\n".join(f"2024-05-01 12:00:{i:02d},123 ERROR trainer: {line}" for i, line in enumerate(TB.splitlines()))
-    log = "2024-05-01 11:59:59,000 INFO trainer: starting\n" + prefixed + "\n2024-05-01 12:01:00,000 INFO trainer: bye\n"
+    prefixed = "\n".join(
+        f"2024-05-01 12:00:{i:02d},123 ERROR trainer: {line}" for i, line in enumerate(TB.splitlines())
+    )
+    log = (
+        "2024-05-01 11:59:59,000 INFO trainer: starting\n" + prefixed + "\n2024-05-01 12:01:00,000 INFO trainer: bye\n"
+    )
     tb = only(log)
     assert tb.exception_type == "ValueError"
     assert "bye" not in tb.message
@@ -50,15 +62,21 @@ def test_it_reads_rank_prefixes_of_distributed_training():
 
 
 def test_it_reads_windows_paths_and_crlf_line_ends():
-    win = TB.replace("/venv/lib/python3.11/site-packages", "C:\\Users\\me\\venv\\Lib\\site-packages").replace("\n", "\r\n")
+    win = TB.replace("/venv/lib/python3.11/site-packages", "C:\\Users\\me\\venv\\Lib\\site-packages").replace(
+        "\n", "\r\n"
+    )
     tb = only(win)
     assert tb.frames[1].file.startswith("C:\\Users")
     assert tb.framework == "tf_keras2"
 
 
 def test_it_keeps_chained_exceptions_in_order():
-    text = TB + "\n\nDuring handling of the above exception, another exception occurred:\n\n" + (
-        'Traceback (most recent call last):\n  File "run.py", line 9, in <module>\n    main()\nRuntimeError: training failed\n'
+    text = (
+        TB
+        + "\n\nDuring handling of the above exception, another exception occurred:\n\n"
+        + (
+            'Traceback (most recent call last):\n  File "run.py", line 9, in <module>\n    main()\nRuntimeError: training failed\n'
+        )
     )
     blocks = extract_blocks(text)
     assert [parse_block(b).exception_type for b in blocks] == ["ValueError", "RuntimeError"]
@@ -145,7 +163,8 @@ def test_it_finds_nothing_in_a_clean_log():
 
 def test_it_survives_deeply_chained_and_huge_inputs():
     chain = "\n\nThe above exception was the direct cause of the following exception:\n\n".join(
-        f'Traceback (most recent call last):\n  File "a.py", line {i}, in f\n    g()\nRuntimeError: level {i}' for i in range(300)
+        f'Traceback (most recent call last):\n  File "a.py", line {i}, in f\n    g()\nRuntimeError: level {i}'
+        for i in range(300)
     )
     assert len(diagnose(chain).tracebacks) == 300
     one_line = "ValueError: " + "x" * (1024 * 1024)

@@ -18,7 +18,14 @@ def test_every_shipped_rule_passes_its_examples_and_the_lint():
 def test_the_taxonomy_has_the_six_shape_causes():
     causes = load_rules().causes
     shape = {c.id for c in causes.values() if c.shape}
-    assert shape == {"data_preprocessing", "layer_definition", "input_pipeline", "input_layer", "layer_combination", "loss_label_mismatch"}
+    assert shape == {
+        "data_preprocessing",
+        "layer_definition",
+        "input_pipeline",
+        "input_layer",
+        "layer_combination",
+        "loss_label_mismatch",
+    }
     assert all(c.description for c in causes.values())
 
 
@@ -30,7 +37,9 @@ def _copy_rules(tmp_path: Path) -> Path:
 
 def test_it_lists_every_malformed_rule_at_once(tmp_path):
     d = _copy_rules(tmp_path)
-    (d / "broken-one.yaml").write_text("id: broken-one\ntitle: x\nmatch: {pattern: '(unclosed'}\ncandidates: [{cause: nope, explanation: a, fix: b}]\n")
+    (d / "broken-one.yaml").write_text(
+        "id: broken-one\ntitle: x\nmatch: {pattern: '(unclosed'}\ncandidates: [{cause: nope, explanation: a, fix: b}]\n"
+    )
     (d / "broken-two.yaml").write_text("id: wrong-name\ntitle: y\nmatch: {pattern: 'x'}\n")
     _, failures = run_all(str(d))
     text = "\n".join(f"{f.rule}: {f.problem}" for f in failures)

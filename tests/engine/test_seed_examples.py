@@ -21,7 +21,9 @@ def seed_records(real_cases):
 
 
 def top_cause(rec, with_source=True):
-    res = diagnose(rec["stderr"], summary=rec.get("stdout_summary") or None, source=rec["snippet"] if with_source else None)
+    res = diagnose(
+        rec["stderr"], summary=rec.get("stdout_summary") or None, source=rec["snippet"] if with_source else None
+    )
     last = res.last
     return last.diagnoses[0] if last and last.diagnoses else None
 

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from svc_helpers import make_token, postgres_url, reset_postgres
 
 from diagnoser.store.migrate import upgrade
 from diagnoser.web import create_app
-from svc_helpers import make_token, postgres_url, reset_postgres
 
 
 @pytest.fixture(scope="session")

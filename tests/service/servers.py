@@ -76,8 +76,9 @@ class Server:
 def start(command: list[str], cwd: Path, env: dict[str, str], port: int, wait: float = 60) -> Server:
     log_path = cwd / f"server-{port}.log"
     log = open(log_path, "w")
-    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     server = Server(f"http://127.0.0.1:{port}", env, process, log_path)
     try:
         wait_ready(server, wait)
@@ -92,10 +93,14 @@ def start_serve(cwd: Path, env: dict[str, str], port: int | None = None, *args: 
     return start([sys.executable, "-m", "diagnoser", "serve", "--port", str(port), *args], cwd, env, port)
 
 
+# What the image, the systemd unit and these tests run: gunicorn with the deployment's configuration.
+GUNICORN_ARGS = ["-c", str(ROOT / "deploy" / "gunicorn.conf.py")]
+
+
 def start_gunicorn(cwd: Path, env: dict[str, str]) -> Server:
     port = free_port()
     env = dict(env, DIAGNOSER_BIND=f"127.0.0.1:{port}")
-    return start([sys.executable, "-m", "gunicorn", "-c", str(ROOT / "deploy" / "gunicorn.conf.py")], cwd, env, port)
+    return start([sys.executable, "-m", "gunicorn", *GUNICORN_ARGS], cwd, env, port)
 
 
 def wait_ready(server: Server, seconds: float = 60) -> None:
@@ -114,8 +119,9 @@ def wait_ready(server: Server, seconds: float = 60) -> None:
 
 
 def cli(env: dict[str, str], cwd: Path, *args: str) -> str:
-    done = subprocess.run([sys.executable, "-m", "diagnoser", *args], env=env, cwd=cwd, capture_output=True,
-                          text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "diagnoser", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -124,9 +130,15 @@ def token(env: dict[str, str], cwd: Path, project: str, scope: str = "ingest") -
     return cli(env, cwd, "tokens", "create", "--project", project, "--scope", scope).strip().splitlines()[-1]
 
 
-def post(base: str, token: str, body: dict[str, Any], timeout: float = 30) -> tuple[int, dict[str, Any], dict[str, str]]:
-    request = urllib.request.Request(base + "/api/v1/reports", data=json.dumps(body).encode(), method="POST",
-                                     headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+def post(
+    base: str, token: str, body: dict[str, Any], timeout: float = 30
+) -> tuple[int, dict[str, Any], dict[str, str]]:
+    request = urllib.request.Request(
+        base + "/api/v1/reports",
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read()), dict(response.headers)
@@ -141,8 +153,9 @@ def get(base: str, token: str, path: str) -> dict[str, Any]:
 
 
 TEXTS = [(FIXTURES / "keras3_input_rank_missing_channel.txt").read_text()] + [
-    f"Traceback (most recent call last):\n  File \"train.py\", line {n}, in <module>\nValueError: failure kind {n}"
-    for n in range(5)]
+    f'Traceback (most recent call last):\n  File "train.py", line {n}, in <module>\nValueError: failure kind {n}'
+    for n in range(5)
+]
 
 
 @dataclass
@@ -202,15 +215,20 @@ class Load:
             if status != 201:
                 time.sleep(0.05)
 
-    def _send(self, connections: dict[str, http.client.HTTPConnection], base: str,
-              event: str) -> tuple[int, int | None, str | None]:
+    def _send(
+        self, connections: dict[str, http.client.HTTPConnection], base: str, event: str
+    ) -> tuple[int, int | None, str | None]:
         body = json.dumps({"traceback": self._texts[event], "event_id": event}).encode()
         try:
             connection = connections.get(base)
             if connection is None:
                 connection = connections[base] = http.client.HTTPConnection(base.removeprefix("http://"), timeout=30)
-            connection.request("POST", "/api/v1/reports", body=body, headers={
-                "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+            connection.request(
+                "POST",
+                "/api/v1/reports",
+                body=body,
+                headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+            )
             response = connection.getresponse()
             data = response.read()
             report_id = json.loads(data).get("report_id") if response.status == 201 else None
@@ -242,10 +260,15 @@ def assert_stored_exactly_once(db_url: str, load: Load) -> None:
     try:
         with make_sessionmaker(engine)() as session:
             stored = session.execute(select(Report.event_id, Report.id)).all()
-            counts = dict(session.execute(select(Report.group_id, func.count(Report.id)).group_by(Report.group_id)).all())
+            counts = dict(
+                session.execute(select(Report.group_id, func.count(Report.id)).group_by(Report.group_id)).all()
+            )
             groups = dict(session.execute(select(Group.id, Group.count)).all())
-            orphans = session.scalar(select(func.count(Report.id)).outerjoin(
-                AnalysisRow, AnalysisRow.id == Report.analysis_id).where(AnalysisRow.id.is_(None)))
+            orphans = session.scalar(
+                select(func.count(Report.id))
+                .outerjoin(AnalysisRow, AnalysisRow.id == Report.analysis_id)
+                .where(AnalysisRow.id.is_(None))
+            )
     finally:
         engine.dispose()
     ids = Counter(event for event, _ in stored)

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import text
-
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
 from diagnoser.store.base import Base
 from diagnoser.store.db import make_engine, writing

@@ -6,7 +6,6 @@ import gzip
 import json
 
 import pytest
-
 from svc_helpers import KERAS_TRACEBACK, auth
 
 

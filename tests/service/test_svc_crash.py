@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-from diagnoser.store.migrate import upgrade
 from servers import Load, assert_stored_exactly_once, free_port, service_env, start_serve, token
 from svc_helpers import postgres_url, reset_postgres
+
+from diagnoser.store.migrate import upgrade
 
 
 def _load_for(load: Load, seconds: float) -> None:

@@ -10,6 +10,7 @@ import time
 import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy import exc as sa_exc
+from svc_helpers import auth, make_token, post_report
 
 from diagnoser.store.analysis import analyse
 from diagnoser.store.base import utcnow
@@ -18,7 +19,6 @@ from diagnoser.store.ingest import NewReport, store_batch
 from diagnoser.store.models import AnalysisRow, Group, Report
 from diagnoser.store.writer import Refused, Unavailable, Writer, WriteTimeout
 from diagnoser.web import create_app
-from svc_helpers import auth, make_token, post_report
 
 UNREACHABLE = "postgresql+psycopg://nobody@127.0.0.1:9/nothing"
 
@@ -195,9 +195,16 @@ def small_disk(tmp_path):
 
     mount = tmp_path / "disk"
     mount.mkdir()
-    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
-                                           capture_output=True).returncode != 0:
-        pytest.fail("mounting a tmpfs needs root (CI runs as root)") if os.environ.get("CI") else pytest.skip("not root")
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], capture_output=True
+        ).returncode
+        != 0
+    ):
+        pytest.fail("mounting a tmpfs needs root (CI runs as root)") if os.environ.get("CI") else pytest.skip(
+            "not root"
+        )
     try:
         yield mount
     finally:

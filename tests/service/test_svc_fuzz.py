@@ -7,7 +7,6 @@ import json
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from svc_helpers import auth
 
 json_values = st.recursive(
@@ -82,3 +81,10 @@ def test_any_authorization_header_is_a_4xx(client, header):
         return
     response = client.post("/api/v1/reports", data=b'{"traceback": "x"}', headers=headers)
     assert 400 <= response.status_code < 500
+
+
+def test_query_values_postgresql_refuses_are_a_400_not_a_500(client, read_token):
+    for path in ("/api/v1/groups?project=a%00b", "/api/v1/groups?cause=x%00", "/api/v1/causes?project=%00",
+                 "/api/v1/causes?until=0001-01-02T00:00:00&days=7"):
+        response = client.get(path, headers=auth(read_token))
+        assert response.status_code == 400, (path, response.get_data(as_text=True))

@@ -6,9 +6,9 @@ import gzip
 import json
 
 from sqlalchemy import func, select
+from svc_helpers import KERAS_TRACEBACK, auth, make_token, post_report
 
 from diagnoser.store.models import Group, Report
-from svc_helpers import KERAS_TRACEBACK, auth, make_token, post_report
 
 
 def test_it_stores_a_report_and_answers_201(client, ingest_token):
@@ -31,8 +31,12 @@ def test_the_same_error_joins_the_same_group(client, ingest_token, app):
 
 
 def test_varying_numbers_still_group_together_but_other_errors_do_not(client, ingest_token):
-    a = post_report(client, ingest_token, {"traceback": "Traceback...\nValueError: bad shape (None, 28, 28)"}).get_json()
-    b = post_report(client, ingest_token, {"traceback": "Traceback...\nValueError: bad shape (None, 32, 32)"}).get_json()
+    a = post_report(
+        client, ingest_token, {"traceback": "Traceback...\nValueError: bad shape (None, 28, 28)"}
+    ).get_json()
+    b = post_report(
+        client, ingest_token, {"traceback": "Traceback...\nValueError: bad shape (None, 32, 32)"}
+    ).get_json()
     c = post_report(client, ingest_token, {"traceback": "Traceback...\nTypeError: something else"}).get_json()
     assert a["group_id"] == b["group_id"] != c["group_id"]
 
@@ -56,17 +60,34 @@ def test_an_ignored_group_stays_ignored(client, ingest_token, read_token):
 
 def test_it_accepts_gzip_bodies(client, ingest_token):
     data = gzip.compress(json.dumps({"traceback": KERAS_TRACEBACK}).encode())
-    response = client.post("/api/v1/reports", data=data, headers={**auth(ingest_token), "Content-Encoding": "gzip",
-                                                                  "Content-Type": "application/json"})
+    response = client.post(
+        "/api/v1/reports",
+        data=data,
+        headers={**auth(ingest_token), "Content-Encoding": "gzip", "Content-Type": "application/json"},
+    )
     assert response.status_code == 201
 
 
 def test_it_stores_metadata_and_reads_it_back(client, ingest_token, read_token):
-    meta = {"hostname": "gpu-7", "user": "ada", "run_id": "r-42", "script": "train.py", "framework": "keras3",
-            "framework_version": "3.15.1", "python_version": "3.11.7", "versions": {"tensorflow": "2.21.0"},
-            "git_commit": "abc1234", "tags": {"team": "vision"}}
-    body = {"traceback": KERAS_TRACEBACK, "summary": "Model: functional", "source": "import keras\n",
-            "inputs": {"x": {"shape": [32, 28, 28], "dtype": "float32"}}, "meta": meta}
+    meta = {
+        "hostname": "gpu-7",
+        "user": "ada",
+        "run_id": "r-42",
+        "script": "train.py",
+        "framework": "keras3",
+        "framework_version": "3.15.1",
+        "python_version": "3.11.7",
+        "versions": {"tensorflow": "2.21.0"},
+        "git_commit": "abc1234",
+        "tags": {"team": "vision"},
+    }
+    body = {
+        "traceback": KERAS_TRACEBACK,
+        "summary": "Model: functional",
+        "source": "import keras\n",
+        "inputs": {"x": {"shape": [32, 28, 28], "dtype": "float32"}},
+        "meta": meta,
+    }
     report_id = post_report(client, ingest_token, body).get_json()["report_id"]
     report = client.get(f"/api/v1/reports/{report_id}", headers=auth(read_token)).get_json()
     assert report["meta"] == meta
@@ -77,17 +98,29 @@ def test_it_stores_metadata_and_reads_it_back(client, ingest_token, read_token):
 
 
 def test_secrets_are_redacted_before_storage(client, ingest_token, read_token, app):
-    secret_tb = ("Traceback (most recent call last):\n  File \"train.py\", line 3\n"
-                 "sqlalchemy.exc.OperationalError: could not connect to postgresql://ml:hunter2@db:5432/runs "
-                 "with Authorization: Bearer sk-abcdefghijklmnopqrstuvwxyz012345 and AKIAIOSFODNN7EXAMPLE\n")
-    meta = {"tags": {"api_key": "abc123def", "note": "HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz"},
-            "script": "train.py --password=swordfish"}
-    report_id = post_report(client, ingest_token, {"traceback": secret_tb, "meta": meta,
-                                                    "inputs": {"db": "mysql://u:pw123@h/x"}}).get_json()["report_id"]
+    secret_tb = (
+        'Traceback (most recent call last):\n  File "train.py", line 3\n'
+        "sqlalchemy.exc.OperationalError: could not connect to postgresql://ml:hunter2@db:5432/runs "
+        "with Authorization: Bearer sk-abcdefghijklmnopqrstuvwxyz012345 and AKIAIOSFODNN7EXAMPLE\n"
+    )
+    meta = {
+        "tags": {"api_key": "abc123def", "note": "HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz"},
+        "script": "train.py --password=swordfish",
+    }
+    report_id = post_report(
+        client, ingest_token, {"traceback": secret_tb, "meta": meta, "inputs": {"db": "mysql://u:pw123@h/x"}}
+    ).get_json()["report_id"]
     report = client.get(f"/api/v1/reports/{report_id}", headers=auth(read_token)).get_json()
     stored = json.dumps(report)
-    for secret in ("hunter2", "sk-abcdefghijklmnopqrstuvwxyz012345", "AKIAIOSFODNN7EXAMPLE", "abc123def",
-                   "hf_abcdefghijklmnopqrstuvwxyz", "swordfish", "pw123"):
+    for secret in (
+        "hunter2",
+        "sk-abcdefghijklmnopqrstuvwxyz012345",
+        "AKIAIOSFODNN7EXAMPLE",
+        "abc123def",
+        "hf_abcdefghijklmnopqrstuvwxyz",
+        "swordfish",
+        "pw123",
+    ):
         assert secret not in stored
     assert "postgresql://ml:[REDACTED]@db:5432/runs" in report["traceback"]
     with app.extensions["diagnoser"].sessions() as session:
@@ -158,8 +191,10 @@ def test_the_same_event_twice_in_one_batch_is_stored_once(app):
 
     make_token(app, "vision", "ingest")
     analysis = analyse(KERAS_TRACEBACK)
-    reports = [NewReport(project_id=1, received_at=utcnow(), traceback=KERAS_TRACEBACK, analysis=analysis,
-                         event_id=e) for e in ("aaaaaaaa1", "bbbbbbbb2", "aaaaaaaa1")]
+    reports = [
+        NewReport(project_id=1, received_at=utcnow(), traceback=KERAS_TRACEBACK, analysis=analysis, event_id=e)
+        for e in ("aaaaaaaa1", "bbbbbbbb2", "aaaaaaaa1")
+    ]
     engine = app.extensions["diagnoser"].engine
     with engine.begin() as connection:
         answers = store_batch(connection, reports)

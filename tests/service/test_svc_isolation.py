@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import pytest
-
 from svc_helpers import KERAS_TRACEBACK, auth, make_token
 
 
 @pytest.fixture
 def two_teams(app, client):
-    ours = {"ingest": make_token(app, "vision", "ingest", team="ours"), "read": make_token(app, "vision", "read", team="ours")}
+    ours = {
+        "ingest": make_token(app, "vision", "ingest", team="ours"),
+        "read": make_token(app, "vision", "read", team="ours"),
+    }
     # the other team even uses the same project name: names are per team
-    theirs = {"ingest": make_token(app, "vision", "ingest", team="theirs"),
-              "read": make_token(app, "vision", "read", team="theirs")}
+    theirs = {
+        "ingest": make_token(app, "vision", "ingest", team="theirs"),
+        "read": make_token(app, "vision", "read", team="theirs"),
+    }
     mine = client.post("/api/v1/reports", json={"traceback": KERAS_TRACEBACK}, headers=auth(ours["ingest"])).get_json()
     return ours, theirs, mine
 
@@ -32,7 +36,9 @@ def test_foreign_tokens_see_nothing_of_ours(client, two_teams):
 
 def test_the_same_error_from_another_team_makes_its_own_group(client, two_teams):
     ours, theirs, mine = two_teams
-    their = client.post("/api/v1/reports", json={"traceback": KERAS_TRACEBACK}, headers=auth(theirs["ingest"])).get_json()
+    their = client.post(
+        "/api/v1/reports", json={"traceback": KERAS_TRACEBACK}, headers=auth(theirs["ingest"])
+    ).get_json()
     assert their["group_id"] != mine["group_id"] and their["group_status"] == "new"
     groups = client.get("/api/v1/groups", headers=auth(ours["read"])).get_json()["groups"]
     assert [g["id"] for g in groups] == [mine["group_id"]] and groups[0]["count"] == 1
@@ -40,9 +46,19 @@ def test_the_same_error_from_another_team_makes_its_own_group(client, two_teams)
 
 def test_every_api_route_is_covered_by_this_walk(app):
     """When a route is added, this test fails until the walk above covers it."""
-    walked = {("GET", "/api/v1/groups/<int:group_id>"), ("GET", "/api/v1/reports/<int:report_id>"),
-              ("GET", "/api/v1/groups"), ("GET", "/api/v1/causes"), ("PATCH", "/api/v1/groups/<int:group_id>"),
-              ("POST", "/api/v1/reports"), ("GET", "/api/v1/openapi.json")}
-    routes = {(m, r.rule) for r in app.url_map.iter_rules() if r.rule.startswith("/api/")
-              for m in r.methods - {"HEAD", "OPTIONS"}}
+    walked = {
+        ("GET", "/api/v1/groups/<int:group_id>"),
+        ("GET", "/api/v1/reports/<int:report_id>"),
+        ("GET", "/api/v1/groups"),
+        ("GET", "/api/v1/causes"),
+        ("PATCH", "/api/v1/groups/<int:group_id>"),
+        ("POST", "/api/v1/reports"),
+        ("GET", "/api/v1/openapi.json"),
+    }
+    routes = {
+        (m, r.rule)
+        for r in app.url_map.iter_rules()
+        if r.rule.startswith("/api/")
+        for m in r.methods - {"HEAD", "OPTIONS"}
+    }
     assert routes == walked

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from svc_helpers import auth
 
@@ -13,7 +13,9 @@ def _post(client, token, text):
 
 
 def test_groups_are_listed_most_recent_first_and_paginated(client, ingest_token, read_token):
-    ids = [_post(client, ingest_token, f"Traceback\nKeyError: missing_{chr(97 + i)}_column")["group_id"] for i in range(5)]
+    ids = [
+        _post(client, ingest_token, f"Traceback\nKeyError: missing_{chr(97 + i)}_column")["group_id"] for i in range(5)
+    ]
     assert len(set(ids)) == 5
     page = client.get("/api/v1/groups?limit=2", headers=auth(read_token)).get_json()
     assert [g["id"] for g in page["groups"]] == ids[::-1][:2] and page["next_offset"] == 2
@@ -25,7 +27,9 @@ def test_groups_filter_by_status_cause_project_and_time(client, ingest_token, re
     a = _post(client, ingest_token, "KeyError: 'a'")["group_id"]
     b = _post(client, ingest_token, "TypeError: nope")["group_id"]
     client.patch(f"/api/v1/groups/{a}", json={"status": "resolved"}, headers=auth(read_token))
-    get = lambda q: [g["id"] for g in client.get(f"/api/v1/groups?{q}", headers=auth(read_token)).get_json()["groups"]]
+    def get(q):
+        return [g["id"] for g in client.get(f"/api/v1/groups?{q}", headers=auth(read_token)).get_json()["groups"]]
+
     assert get("status=resolved") == [a]
     assert get("status=open") == [b]
     causes = {g: client.get(f"/api/v1/groups/{g}", headers=auth(read_token)).get_json()["cause"] for g in (a, b)}
@@ -33,7 +37,7 @@ def test_groups_filter_by_status_cause_project_and_time(client, ingest_token, re
         assert group_id in get(f"cause={cause or 'none'}")
     assert get("cause=no_such_cause") == []
     assert get("project=nope") == []
-    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    future = (datetime.now(UTC) + timedelta(hours=1)).isoformat().replace("+00:00", "Z")
     assert get(f"since={future}") == []
     assert sorted(get(f"until={future}")) == sorted([a, b])
 
@@ -54,8 +58,12 @@ def test_causes_count_reports_and_groups_in_the_window(client, ingest_token, rea
     assert sum(c["reports"] for c in body["causes"]) == 3
     assert sum(c["groups"] for c in body["causes"]) == 2
     past = "2000-01-01T00:00:00Z"
-    assert client.get(f"/api/v1/causes?since={past}&until=2000-02-01T00:00:00Z",
-                      headers=auth(read_token)).get_json()["causes"] == []
+    assert (
+        client.get(f"/api/v1/causes?since={past}&until=2000-02-01T00:00:00Z", headers=auth(read_token)).get_json()[
+            "causes"
+        ]
+        == []
+    )
     assert client.get("/api/v1/causes?days=1&since=2000-01-01", headers=auth(read_token)).status_code == 400
 
 
