@@ -104,6 +104,14 @@ def detect_phase(stderr: str, declared: str) -> str:
         return "getitem" if declared not in ("collate",) else declared
     if inner_func == "forward":
         return "forward"
+    last_file_func = re.findall(r'^  File "([^"]+)", line \d+, in (\S+)', text, re.M)
+    if last_file_func and "torch/nn/" in text:
+        lf, lfn = last_file_func[-1]
+        if lf.endswith("nn/modules/loss.py") or lfn in ("cross_entropy", "binary_cross_entropy_with_logits",
+                                                          "binary_cross_entropy", "mse_loss", "nll_loss"):
+            return "loss"
+        if "nn/modules/" in lf or "nn/functional.py" in lf:
+            return "forward"
     if "collate" in inner_func:
         return "collate"
     if ".backward(" in outer or ".step(" in outer:

@@ -321,8 +321,9 @@ def main() -> None:
             continue
         if case.keep_control:
             out.write(json.dumps(labels.control_record(case, ctrl, fw.startup, args.env, framework, versions)) + "\n")
-        # 2. the planted fault
+        # 2. the planted fault (a `none` kind's snippet is its own control: record that run)
         if case.control == case.snippet:
+            out.write(json.dumps(labels.fault_record(case, ctrl, fw.startup, args.env, framework, versions)) + "\n")
             out.flush()
             continue
         res = run_script(fw, case.snippet, case.clear_session, seed)
