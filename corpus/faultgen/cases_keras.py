@@ -1434,12 +1434,15 @@ def _(p: P, fault: bool):
 def build_cases(env: str, framework: str, backend: str) -> list[Case]:
     """All cases for one env; parameters depend on (fault, arch, index) only, so the same case
     has the same numbers in every env (only the import idiom and session handling vary)."""
+    import math
+    from envs import ENVS
+    scale = ENVS[env].get("scale", 1.0) if env in ENVS else 1.0
     cases: list[Case] = []
     for k in KINDS:
         if k.tf and backend != "tensorflow":
             continue
         for arch in k.archs:
-            for i in range(k.n):
+            for i in range(max(1, round(k.n * scale))):
                 cid = f"{k.fault_id}__{arch}__{i}"
                 seed = f"{k.fault_id}|{arch}|{i}"
                 pf = P(seed, env, framework, backend, arch)

@@ -813,10 +813,13 @@ def _(p: P, fault: bool):
 
 
 def build_cases(env: str, framework: str, backend: str) -> list[Case]:
+    import math
+    from envs import ENVS
+    scale = ENVS[env].get("scale", 1.0) if env in ENVS else 1.0
     cases: list[Case] = []
     for k in KINDS:
         for arch in k.archs:
-            for i in range(k.n):
+            for i in range(max(1, round(k.n * scale))):
                 cid = f"{k.fault_id}__{arch}__{i}"
                 seed = f"{k.fault_id}|{arch}|{i}"
                 pf, pc = P(seed, env, framework, backend, arch), P(seed, env, framework, backend, arch)

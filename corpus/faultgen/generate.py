@@ -93,6 +93,24 @@ def run_env(name: str, only: str, force: bool, log: callable) -> None:
             time.sleep(2)
 
 
+def finalize() -> None:
+    """Deduplicate each env file by id (last record wins: a rerun replaces) and scrub the
+    in-process artifacts again (idempotent), so files stay valid after interrupted runs."""
+    from labels import scrub_inprocess_artifacts
+    for path in sorted(glob.glob(os.path.join(OUT_DIR, "*.jsonl"))):
+        if path.endswith(".dropped.jsonl"):
+            continue
+        recs: dict[str, dict] = {}
+        for line in open(path, encoding="utf-8"):
+            if line.strip():
+                r = json.loads(line)
+                r["stderr"] = scrub_inprocess_artifacts(r["stderr"])
+                recs[r["id"]] = r
+        with open(path, "w", encoding="utf-8") as f:
+            for r in recs.values():
+                f.write(json.dumps(r, ensure_ascii=False) + "\n")
+
+
 def stats() -> None:
     by_env: dict[str, collections.Counter] = {}
     for path in sorted(glob.glob(os.path.join(OUT_DIR, "*.jsonl"))):
@@ -119,6 +137,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
     if args.stats:
+        finalize()
         stats()
         return
     names = args.env or list(ENVS)
@@ -150,6 +169,7 @@ def main() -> None:
         t.start()
     for t in threads:
         t.join()
+    finalize()
     stats()
 
 

@@ -131,6 +131,16 @@ def detect_phase(stderr: str, declared: str) -> str:
     return declared
 
 
+# --- in-process artifacts -------------------------------------------------------------------------
+# TF counts tf.function traces per process; after many cases in one process it logs a retracing
+# warning that a fresh `python train.py` would never print. It is the only line removed.
+_RETRACING = re.compile(r"^WARNING:tensorflow:\d+ out of the last \d+ calls to .*? triggered tf\.function retracing\..*\n", re.M)
+
+
+def scrub_inprocess_artifacts(stderr: str) -> str:
+    return _RETRACING.sub("", stderr)
+
+
 # --- records --------------------------------------------------------------------------------------
 def _base(case: Case, res: dict[str, Any], startup: str, env: str, framework: str,
           versions: dict[str, str]) -> dict[str, Any]:
@@ -140,7 +150,7 @@ def _base(case: Case, res: dict[str, Any], startup: str, env: str, framework: st
         "framework": framework,
         "lib_versions": versions,
         "snippet": case.snippet,
-        "stderr": startup + res["stderr"],
+        "stderr": scrub_inprocess_artifacts(startup + res["stderr"]),
         "stdout_summary": extract_summary(res["stdout"], case.summary_kind),
         "exc_type": res["exc_type"],
         "exc_message": res["exc_message"],
