@@ -1451,7 +1451,7 @@ def build_cases(env: str, framework: str, backend: str) -> list[Case]:
                 control, _, _ = k.gen(pc, False)
                 erng = random.Random(f"{env}|{cid}")
                 clear = erng.random() < 0.85
-                keep_control = (zlib.crc32(f"{env}|{cid}".encode()) % 100) < 11 and k.cause != "none"
+                keep_control = (zlib.crc32(f"{env}|{cid}".encode()) % 100) < 6 and k.cause != "none"
                 a = arch
                 if pf.params.get("model_style") == "subclassed":
                     a = f"{arch}_subclassed"

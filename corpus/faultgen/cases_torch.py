@@ -825,7 +825,7 @@ def build_cases(env: str, framework: str, backend: str) -> list[Case]:
                 pf, pc = P(seed, env, framework, backend, arch), P(seed, env, framework, backend, arch)
                 snippet, fix, notes = k.gen(pf, True)
                 control, _, _ = k.gen(pc, False)
-                keep = (zlib.crc32(f"{env}|{cid}".encode()) % 100) < 12 and k.cause != "none"
+                keep = (zlib.crc32(f"{env}|{cid}".encode()) % 100) < 6 and k.cause != "none"
                 cases.append(Case(case_id=cid, fault_id=k.fault_id, cause=k.cause, arch=f"torch_{arch}", phase=k.phase,
                                   snippet=snippet, control=control, fix=fix, notes=notes, params=dict(pf.params),
                                   clear_session=True, keep_control=keep, expect_exc=k.expect,

@@ -38,17 +38,17 @@ ENVS: dict[str, EnvSpec] = {
     "tf2.15": {
         "pip": ["tensorflow-cpu==2.15.1", "numpy<2"],
         "framework": "tf_keras2", "env": {}, "kind": "keras",
-        "scale": 0.6,
+        "scale": 0.4,
     },
     "tf2.17_keras3.4": {
         "pip": ["tensorflow-cpu==2.17.1", "keras==3.4.1", "numpy<2"],
         "framework": "keras3", "env": {}, "kind": "keras",
-        "scale": 0.6,
+        "scale": 0.4,
     },
     "tf2.19_keras3.8": {
         "pip": ["tensorflow-cpu==2.19.0", "keras==3.8.0"],
         "framework": "keras3", "env": {}, "kind": "keras",
-        "scale": 0.6,
+        "scale": 0.4,
     },
     "tf2.21_keras3.15": {
         "pip": ["tensorflow-cpu==2.21.0", "keras==3.15.1"],
@@ -63,12 +63,12 @@ ENVS: dict[str, EnvSpec] = {
     "keras3.15_torch": {
         "pip": ["keras==3.15.1", "torch==2.13.0"],
         "framework": "keras3", "env": {"KERAS_BACKEND": "torch"}, "kind": "keras",
-        "scale": 0.6,
+        "scale": 0.4,
     },
     "keras3.15_jax": {
         "pip": ["keras==3.15.1", "jax[cpu]"],
         "framework": "keras3", "env": {"KERAS_BACKEND": "jax"}, "kind": "keras",
-        "scale": 0.6,
+        "scale": 0.4,
     },
     "torch2.0.1": {
         "pip": ["torch==2.0.1", "numpy<2"],

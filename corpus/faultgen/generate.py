@@ -88,6 +88,8 @@ def run_env(name: str, only: str, force: bool, log: callable) -> None:
         th.join(timeout=5)
         if proc.returncode == 0:
             return
+        if proc.returncode == 3:   # runner finished its share of cases: start a fresh process
+            continue
         if proc.returncode not in (-9,):
             log(f"[{name}] runner exited with {proc.returncode}; restarting")
             time.sleep(2)

@@ -266,6 +266,9 @@ def main() -> None:
     ap.add_argument("--only", default="*")
     ap.add_argument("--force", action="store_true")
     ap.add_argument("--list", action="store_true")
+    ap.add_argument("--max-cases", type=int, default=100,
+                    help="exit with status 3 after this many cases so the orchestrator restarts a fresh "
+                         "process: Keras 3 on TF keeps growing (GBs, slower per case) over hundreds of fits")
     args = ap.parse_args()
 
     spec = ENVS[args.env]
@@ -308,6 +311,11 @@ def main() -> None:
         drop.flush()
 
     for i, case in enumerate(todo):
+        if i >= args.max_cases:
+            out.close()
+            drop.close()
+            print(f"[{args.env}] {i} cases done in this process; restarting for the remaining {len(todo) - i}", flush=True)
+            sys.exit(3)
         with open(prog_path, "w") as pf:
             pf.write(case.case_id)
         seed = zlib.crc32(case.case_id.encode())
