@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kbuild import P, add_kw, build, fit_line, header, nm, shape
 from labels import Case
@@ -178,7 +178,7 @@ def _(p: P, fault: bool):
     t.layers[0] = t.layers[0].replace("Conv2D(", "Conv2D(")
     style = p.choice("model_style", ["noinput", "subclassed"])
     xl = f'x = np.random.rand({t.N}, {t.H}, {t.W}).astype("float32")   # grayscale, loaded as (N, H, W)'
-    data = [xl, (f"x = x[..., np.newaxis]" if not fault else "# x = x[..., np.newaxis]  (channel axis never added)"), t.y_line()]
+    data = [xl, ("x = x[..., np.newaxis]" if not fault else "# x = x[..., np.newaxis]  (channel axis never added)"), t.y_line()]
     s = std(p, t, data=data, style=style)
     return s, (f"add the channel axis: x = x[..., np.newaxis] so x is ({t.N}, {t.H}, {t.W}, 1)"), \
         "grayscale images without channel axis into a Conv2D model that declares no input shape"
@@ -1049,7 +1049,7 @@ def _(p: P, fault: bool):
     style = p.choice("model_style", ["input", "functional"])
     model = build(p, t.layers, t.xshape, style)
     s = assemble(header(p), t.data(), gen, model, summary_lines(p, style), [t.compile_line()],
-                 [f"model.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0)"])
+                 ["model.fit(batches(), steps_per_epoch=2, epochs=1, verbose=0)"])
     return s, f"yield whole batches: idx = np.random.randint(0, {t.N}, size={t.bs}); yield x[idx], y[idx]", \
         "python generator yields one sample at a time into fit"
 
@@ -1125,7 +1125,7 @@ def _(p: P, fault: bool):
 def _(p: P, fault: bool):
     t = Task(p, p.arch)
     ds = [f"train_ds = tf.data.Dataset.from_tensor_slices((x, y)).batch({t.bs})",
-          f"val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val))" + ("" if fault else f".batch({t.bs})")]
+          "val_ds = tf.data.Dataset.from_tensor_slices((x_val, y_val))" + ("" if fault else f".batch({t.bs})")]
     extra = [t.x_line("x_val", n=8), t.y_line("y_val", n=8)]
     return ds_script(p, t, ds, fit="model.fit(train_ds, validation_data=val_ds, epochs=1, verbose=0)", extra_data=extra), \
         f"batch the validation dataset like the training one: val_ds = val_ds.batch({t.bs})", "validation dataset not batched"
@@ -1434,7 +1434,6 @@ def _(p: P, fault: bool):
 def build_cases(env: str, framework: str, backend: str) -> list[Case]:
     """All cases for one env; parameters depend on (fault, arch, index) only, so the same case
     has the same numbers in every env (only the import idiom and session handling vary)."""
-    import math
     from envs import ENVS
     scale = ENVS[env].get("scale", 1.0) if env in ENVS else 1.0
     cases: list[Case] = []

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import random
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from kbuild import P
 from labels import Case
@@ -128,7 +128,7 @@ class T:
                 ["", "", f"model = {self.cls}()"] + (["print(model)"] if self.print_model else []))
 
     def loop_lines(self, X: str = "X", y: str = "y", loss: str = "loss_fn(model(xb), yb)") -> list[str]:
-        head = [f"loss_fn = nn.CrossEntropyLoss()" if "loss_fn" in loss else "",
+        head = ["loss_fn = nn.CrossEntropyLoss()" if "loss_fn" in loss else "",
                 "opt = torch.optim.SGD(model.parameters(), lr=0.05)", ""]
         head = [h for h in head if h or h == ""]
         if self.loop == "loader":
@@ -813,7 +813,6 @@ def _(p: P, fault: bool):
 
 
 def build_cases(env: str, framework: str, backend: str) -> list[Case]:
-    import math
     from envs import ENVS
     scale = ENVS[env].get("scale", 1.0) if env in ENVS else 1.0
     cases: list[Case] = []

@@ -61,7 +61,7 @@ def run_env(name: str, only: str, force: bool, log: callable) -> None:
         proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         last = [time.time()]
 
-        def reader() -> None:
+        def reader(proc: subprocess.Popen[str] = proc) -> None:
             for line in proc.stdout:  # type: ignore[union-attr]
                 if line.startswith("["):
                     log(line.rstrip())

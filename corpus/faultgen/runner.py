@@ -23,13 +23,11 @@ import argparse
 import fnmatch
 import importlib
 import importlib.metadata as md
-import io
 import json
 import linecache
 import os
 import platform
 import random
-import re
 import signal
 import sys
 import tempfile
@@ -42,8 +40,8 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from envs import ENVS  # noqa: E402
 import labels  # noqa: E402
+from envs import ENVS  # noqa: E402
 
 CASE_TIMEOUT = 60
 
@@ -66,7 +64,7 @@ class FdCapture:
         self.files: dict[int, Any] = {}
         self.saved: dict[int, int] = {}
 
-    def __enter__(self) -> "FdCapture":
+    def __enter__(self) -> FdCapture:
         for fd in (1, 2):
             sys.stdout.flush()
             sys.stderr.flush()
@@ -80,7 +78,7 @@ class FdCapture:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
-        except Exception:
+        except Exception:  # noqa: BLE001 - a case may have closed or replaced the streams
             pass
         for fd in (1, 2):
             os.dup2(self.saved[fd], fd)
