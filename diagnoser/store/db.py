@@ -69,7 +69,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         kwargs.setdefault("pool_size", 10)
         kwargs.setdefault("max_overflow", 20)
         if parsed.get_backend_name() == "postgresql":
-            kwargs.setdefault("connect_args", {"connect_timeout": 5})
+            # No server-side prepared statements: psycopg prepares a query it has run five times, and PostgreSQL
+            # may then keep one plan for any values, made with the statistics of that moment (a fresh table's:
+            # empty), so the batch lookup went on scanning a table that had since grown. Planned each time instead;
+            # it also keeps PgBouncer in transaction mode safe, where a prepared statement may be on another
+            # server connection.
+            kwargs.setdefault("connect_args", {"connect_timeout": 5, "prepare_threshold": None})
         return create_engine(parsed, **kwargs)
     except sa_exc.NoSuchModuleError:
         raise DatabaseError(f"no database dialect for {parsed.drivername!r}: Diagnoser runs on SQLite and "

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     String,
+    any_,
     bindparam,
     case,
     cast,
@@ -102,7 +103,7 @@ def _statements(dialect: str) -> _Statements:
     reports = table(Report).c
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     return _Statements(
-        lookup=_lookup(),
+        lookup=_lookup(dialect),
         group_upsert=_group_upsert(insert),
         analysis_insert=insert(table(AnalysisRow)).on_conflict_do_nothing().returning(table(AnalysisRow).c.id),
         report_insert=table(Report).insert().returning(reports.id, sort_by_parameter_order=True),
@@ -113,30 +114,39 @@ def _statements(dialect: str) -> _Statements:
     )
 
 
-def _lookup() -> Any:
+def _lookup(dialect: str) -> Any:
     """Everything a batch must know before it writes, for one project, in one round trip: which of its tokens are
     revoked, which of its event ids are stored already (and their answer), which of its groups and texts exist.
 
     Why one statement: each statement is a round trip during which the writer thread gives up the GIL, and under
     load it waits to get it back from the request threads; four lookups cost four such waits. Rows are tagged by
     kind: (kind, key, id, group_id, status).
+
+    On PostgreSQL the lists are arrays (`= ANY(...)`), one statement text for any batch; on SQLite they are
+    expanded into IN (...).
     """
     tokens, reports, groups, analyses = (table(Token).c, table(Report).c, table(Group).c, table(AnalysisRow).c)
     no_int, no_text = cast(null(), Integer), cast(null(), String)
     project: Any = bindparam("project_id")
+
+    def among(column: Any, name: str, item: Any) -> Any:
+        if dialect == "postgresql":
+            return column == any_(bindparam(name, type_=postgresql.ARRAY(item)))
+        return column.in_(bindparam(name, expanding=True))
+
     return union_all(
         select(literal("revoked", String), no_text, tokens.id, no_int, no_text).where(
-            tokens.id.in_(bindparam("token_ids", expanding=True)), tokens.revoked_at.is_not(None)
+            among(tokens.id, "token_ids", Integer), tokens.revoked_at.is_not(None)
         ),
         # One project per query: SQLite searches (project_id, x) IN (...) by the project alone, a scan of it.
         select(literal("event", String), reports.event_id, reports.id, reports.group_id, reports.group_status).where(
-            reports.project_id == project, reports.event_id.in_(bindparam("event_ids", expanding=True))
+            reports.project_id == project, among(reports.event_id, "event_ids", String)
         ),
         select(literal("group", String), groups.fingerprint, groups.id, no_int, groups.status).where(
-            groups.project_id == project, groups.fingerprint.in_(bindparam("fingerprints", expanding=True))
+            groups.project_id == project, among(groups.fingerprint, "fingerprints", String)
         ),
         select(literal("text", String), analyses.content_hash, analyses.id, no_int, analyses.ruleset_version).where(
-            analyses.project_id == project, analyses.content_hash.in_(bindparam("hashes", expanding=True))
+            analyses.project_id == project, among(analyses.content_hash, "hashes", String)
         ),
     )
 
