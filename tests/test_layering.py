@@ -28,7 +28,7 @@ OURS = {
     "__main__": {"cli"},
 }
 THIRD_PARTY = {
-    "engine": {"regex", "yaml"},
+    "engine": {"regex", "yaml", "ahocorasick"},
     "store": {"sqlalchemy", "alembic", "argon2", "cryptography"},
     "notify": {"sqlalchemy"},
     "web": {"flask", "werkzeug", "itsdangerous", "jinja2", "markupsafe", "sqlalchemy", "gunicorn", "prometheus_client"},
