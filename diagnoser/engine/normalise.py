@@ -50,7 +50,7 @@ def flatten(message: str) -> str:
     """The message as one line: colour codes gone, shapes broken over lines joined, whitespace runs one space."""
     text = _ANSI.sub("", message)
     text = _BROKEN_SHAPE.sub(r"\1 ", text)
-    return _SPACES.sub(" ", text).strip()
+    return str(_SPACES.sub(" ", text).strip())
 
 
 def op_suffix(message: str) -> OpSuffix | None:
