@@ -48,6 +48,13 @@ SHAPE_CAUSES = ("data_preprocessing", "layer_definition", "input_pipeline", "inp
                 "loss_label_mismatch")
 
 
+def known_causes(folder: Path) -> set[str]:
+    """Every cause id of rules/taxonomy.yaml (beside the families folder)."""
+    taxonomy = folder.parent / "taxonomy.yaml"
+    data = yaml.safe_load(taxonomy.read_text(encoding="utf-8")) if taxonomy.exists() else {}
+    return {str(c["id"]) for c in (data or {}).get("causes", [])} | set(SHAPE_CAUSES)
+
+
 class FamilyError(Exception):
     """Family files that cannot be used; `problems` lists every problem of every file."""
 
@@ -218,6 +225,7 @@ def load_families(directory: Path | str | None = None, *, strict: bool = True) -
     problems: list[str] = []
     families: list[Family] = []
     digest = hashlib.sha256()
+    causes = known_causes(folder)
     for path in sorted(folder.glob("*.yaml")):
         raw = path.read_bytes()
         digest.update(path.name.encode() + b"\0" + raw)
@@ -226,7 +234,7 @@ def load_families(directory: Path | str | None = None, *, strict: bool = True) -
         except yaml.YAMLError as error:
             problems.append(f"{path.name}: not valid YAML: {error}")
             continue
-        family, errors = build_family(data, path)
+        family, errors = build_family(data, path, causes)
         problems += errors
         if family is not None and not errors:
             families.append(family)
@@ -237,7 +245,7 @@ def load_families(directory: Path | str | None = None, *, strict: bool = True) -
     return FamilySet(families=families, version=digest.hexdigest()[:12])
 
 
-def build_family(data: Any, path: Path) -> tuple[Family | None, list[str]]:
+def build_family(data: Any, path: Path, known: set[str]) -> tuple[Family | None, list[str]]:
     name = path.stem
     if not isinstance(data, dict):
         return None, [f"{path.name}: a family is a mapping"]
@@ -251,8 +259,8 @@ def build_family(data: Any, path: Path) -> tuple[Family | None, list[str]]:
         errors.append(f"{name}: site {site!r} is not one of {sorted(SITES)}")
     causes = tuple(data.get("causes") or ())
     for cause in causes:
-        if cause not in SHAPE_CAUSES and not str(cause).startswith("other"):
-            errors.append(f"{name}: unknown cause {cause!r}")
+        if cause not in known:
+            errors.append(f"{name}: cause {cause!r} is not in rules/taxonomy.yaml")
     match = data.get("match") or {}
     if not isinstance(match, dict):
         return None, errors + [f"{name}: match must be a mapping"]
