@@ -1,0 +1,256 @@
+"""Shared by fit.py and evaluate.py: labelled records as training examples, the masked multinomial logistic model,
+and the metrics.
+
+An example is one record's last traceback read by the engine (families, then features) under one regime: what a
+user sends varies, so every record is seen with its summary and script (`full`), with its summary only
+(`summary`, what the scorer sends by default), with neither (`plain`), and as the error line alone (`bare`, as
+most people paste it). The label is the planted fault; `other` for a record whose error is not a shape fault (its
+message recognised by a family that declares `other`). A record no family recognises makes no example: it is a
+detection miss, counted by the metrics, not a training point.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize, sparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from diagnoser.engine.reading import read_traceback  # noqa: E402
+from diagnoser.engine.families import SHAPE_CAUSES  # noqa: E402
+
+CAUSES = (*SHAPE_CAUSES, "other")
+REGIMES = ("full", "summary", "plain", "bare")
+# Our own runs only. tests/fixtures/public*/ hold tracebacks other people published: never fitted to.
+TRAINING = (sorted(glob.glob(str(ROOT / "corpus" / "generated" / "*.jsonl")))
+            + [str(ROOT / "tests" / "fixtures" / "real" / "cases.jsonl"),
+               str(ROOT / "tests" / "fixtures" / "real2" / "cases.jsonl")])
+
+
+@dataclass
+class Record:
+    id: str
+    label: str
+    version: str  # the library versions it ran on: the leave-one-version-out group
+    arch: str  # the architecture: the leave-one-architecture-out group
+    text: str
+    summary: str | None
+    source: str | None
+
+
+@dataclass
+class Example:
+    record: Record
+    regime: str
+    features: list[str]
+    allowed: tuple[str, ...]
+    label: str  # a cause of CAUSES; "" when the record is not a fault (label none)
+
+
+def _mm(version: object) -> str:
+    return ".".join(str(version).split("+")[0].split(".")[:2])
+
+
+def _version(rec: dict) -> str:
+    """The library versions a record ran on, named as the generator names its environments."""
+    v = rec.get("lib_versions") or {}
+    if rec.get("env"):
+        env = str(rec["env"])
+        return re.sub(r"^torch(\d+\.\d+)\.\d+$", r"torch\1", env)
+    if rec.get("framework") == "torch" or ("torch" in v and "tensorflow" not in v and "keras" not in v):
+        return f"torch{_mm(v.get('torch', '?'))}"
+    backend = v.get("backend") or v.get("keras_backend")
+    if "keras" in v and backend in ("torch", "jax"):
+        return f"keras{_mm(v['keras'])}_{backend}"
+    if "keras" in v and str(v["keras"]).startswith("3"):
+        return f"tf{_mm(v.get('tensorflow', '?'))}_keras{_mm(v['keras'])}"
+    return f"tf{_mm(v.get('tensorflow', '?'))}_tfkeras{_mm(v.get('tf_keras', v.get('keras', '?')))}"
+
+
+def _arch(rec: dict) -> str:
+    if rec.get("arch"):
+        return re.sub(r"_subclassed$", "", str(rec["arch"]))
+    return "unknown"
+
+
+def load(paths: Iterable[str] = TRAINING) -> list[Record]:
+    out = []
+    for path in paths:
+        if path.endswith(".dropped.jsonl") or not Path(path).exists():
+            continue
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                rec = json.loads(line)
+                if str(rec.get("notes", "")).startswith("SILENT:"):
+                    continue
+                label = rec.get("label_cause", "none")
+                out.append(Record(id=str(rec.get("id")), label=label, version=_version(rec), arch=_arch(rec),
+                                  text=rec.get("stderr") or rec.get("traceback") or "",
+                                  summary=rec.get("stdout_summary") or None,
+                                  source=rec.get("snippet") or rec.get("code_excerpt") or None))
+    return out
+
+
+def bare_line(text: str) -> str:
+    """The last exception line alone, as users paste it (the same rule as the scorer's `bare` variant)."""
+    lines = [line for line in text.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if re.match(r"^\s*[\w.]*(Error|Exception)\b", line):
+            return line.strip()
+    return lines[-1].strip() if lines else ""
+
+
+def inputs_for(rec: Record, regime: str) -> tuple[str, str | None, str | None]:
+    if regime == "bare":
+        return bare_line(rec.text), None, None
+    summary = rec.summary if regime in ("full", "summary") else None
+    source = rec.source if regime == "full" else None
+    return rec.text, summary, source
+
+
+def example(rec: Record, regime: str) -> Example | None:
+    text, summary, source = inputs_for(rec, regime)
+    reading = read_traceback(text, summary=summary, source=source)
+    if reading is None or not reading.allowed:
+        return None
+    label = rec.label if rec.label in SHAPE_CAUSES else ("other" if rec.label == "other" else "")
+    return Example(rec, regime, sorted(reading.features), reading.allowed, label)
+
+
+def examples(records: Sequence[Record], regimes: Sequence[str] = REGIMES) -> list[Example]:
+    out = []
+    for rec in records:
+        for regime in regimes:
+            ex = example(rec, regime)
+            if ex is not None and ex.label and ex.label in ex.allowed:
+                out.append(ex)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------------------
+# The masked multinomial logistic model
+
+
+@dataclass
+class Fitted:
+    features: list[str]
+    weights: np.ndarray  # features x causes
+    bias: np.ndarray  # causes
+    temperature: float = 1.0
+
+
+def design(exs: Sequence[Example], vocabulary: dict[str, int]) -> tuple[sparse.csr_matrix, np.ndarray, np.ndarray]:
+    rows, cols = [], []
+    for i, ex in enumerate(exs):
+        for name in ex.features:
+            j = vocabulary.get(name)
+            if j is not None:
+                rows.append(i)
+                cols.append(j)
+    x = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(exs), len(vocabulary)))
+    mask = np.array([[c in ex.allowed for c in CAUSES] for ex in exs], dtype=bool)
+    y = np.array([CAUSES.index(ex.label) for ex in exs])
+    return x, mask, y
+
+
+def fit(exs: Sequence[Example], l2: float = 1.0, min_count: int = 2) -> Fitted:
+    counts: dict[str, int] = {}
+    for ex in exs:
+        for name in ex.features:
+            counts[name] = counts.get(name, 0) + 1
+    names = sorted(n for n, c in counts.items() if c >= min_count)
+    vocabulary = {n: i for i, n in enumerate(names)}
+    x, mask, y = design(exs, vocabulary)
+    n, d = x.shape
+    k = len(CAUSES)
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), y] = 1.0
+    sample_weight = np.ones(n)
+
+    def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return theta[: d * k].reshape(d, k), theta[d * k:]
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = unpack(theta)
+        z = x @ w + b
+        z = np.where(mask, z, -1e9)
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z) * mask
+        p = e / e.sum(axis=1, keepdims=True)
+        loss = -np.sum(sample_weight * np.log(np.maximum(p[np.arange(n), y], 1e-12))) + 0.5 * l2 * np.sum(w * w)
+        g = (p - onehot) * sample_weight[:, None]
+        gw = x.T @ g + l2 * w
+        gb = g.sum(axis=0)
+        return float(loss), np.concatenate([np.asarray(gw).ravel(), gb])
+
+    theta0 = np.zeros(d * k + k)
+    result = optimize.minimize(objective, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    w, b = unpack(result.x)
+    return Fitted(names, w, b)
+
+
+def predict_logits(model: Fitted, exs: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
+    vocabulary = {n: i for i, n in enumerate(model.features)}
+    x, mask, _ = design(exs, vocabulary) if exs else (sparse.csr_matrix((0, len(vocabulary))), np.zeros((0, len(CAUSES)), bool), None)
+    z = x @ model.weights + model.bias
+    return np.asarray(z), mask
+
+
+def probabilities(z: np.ndarray, mask: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.where(mask, z / temperature, -1e9)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z) * mask
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(z: np.ndarray, mask: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that makes held-out probabilities honest (least negative log-likelihood)."""
+    def nll(t: float) -> float:
+        p = probabilities(z, mask, t)
+        return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-12))))
+
+    best = optimize.minimize_scalar(nll, bounds=(0.3, 10.0), method="bounded")
+    return float(best.x)
+
+
+def ece(confidences: Sequence[float], right: Sequence[bool], bins: int = 10) -> float:
+    """Expected calibration error, as the scorer computes it."""
+    if not confidences:
+        return 0.0
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(c, ok) for c, ok in zip(confidences, right, strict=True)
+                  if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if inside:
+            total += len(inside) * abs(sum(c for c, _ in inside) / len(inside)
+                                       - sum(ok for _, ok in inside) / len(inside))
+    return total / len(confidences)
+
+
+def calibration_table(confidences: Sequence[float], right: Sequence[bool], bins: int = 10) -> list[str]:
+    rows = []
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = [(c, ok) for c, ok in zip(confidences, right, strict=True)
+                  if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        if inside:
+            rows.append(f"  {lo:.1f}-{hi:.1f}  n={len(inside):5d}  confidence={sum(c for c, _ in inside) / len(inside):.3f}"
+                        f"  right={sum(ok for _, ok in inside) / len(inside):.3f}")
+    return rows
+
+
+def entropy(p: np.ndarray) -> float:
+    return float(-sum(x * math.log(x) for x in p if x > 0))

@@ -1,0 +1,138 @@
+"""From a read traceback to ranked diagnoses: the evidence model names the causes, the facts explain and fix them.
+
+Three steps kept apart: families recognise (engine.families), one model weighs the same features for every family
+(engine.model), and the facts fill the explanation and the fix (engine.explain). When the evidence that would
+decide between two causes is missing (no summary, no script, no fed shapes) and the model is unsure, the answer
+says so: it names the family and what was read, says when each cause would be right and what would decide, and its
+confidence is at most 0.5.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from diagnoser.engine.explain import FixEntry, choose, render, render_facts, title_for
+from diagnoser.engine.families import SHAPE_CAUSES, FamilySet
+from diagnoser.engine.features import layer_kind
+from diagnoser.engine.grouping import fingerprint
+from diagnoser.engine.model import Scored, Weights, score
+from diagnoser.engine.parse import parse_block
+from diagnoser.engine.reading import Reading, blocks_of, coerce_text, read_block, read_source_facts
+from diagnoser.engine.result import Diagnosis, DiagnosisResult, Evidence, TracebackResult
+from diagnoser.engine.summary import parse_summary
+
+MIN_ALTERNATIVE = 0.05  # causes less likely than this are not listed
+UNDECIDED_BELOW = 0.6  # a best cause below this, with deciding evidence missing, is answered as undecided
+MAX_EVIDENCE = 5
+_WHAT_DECIDES = (("summary", "the model summary"), ("code", "the training script"), ("fed", "the shapes fed to fit"))
+
+
+def diagnose(text: str | bytes | None, summary: str | None = None, source: str | None = None, *,
+             inputs: Any = None, families: FamilySet | None = None, weights: Weights | None = None) -> DiagnosisResult:
+    """Every traceback in `text`, in order, each with its ranked diagnoses. Never raises on any text."""
+    body = coerce_text(text)
+    blocks = blocks_of(body)
+    model = parse_summary(coerce_text(summary)) if summary else None
+    facts = read_source_facts(coerce_text(source)) if source else None
+    results: list[TracebackResult] = []
+    for block in blocks:
+        tb = parse_block(block)
+        reading = read_block(tb, model, facts, inputs, families)
+        diagnoses = diagnoses_for(reading, weights)
+        if not diagnoses and block.chained_from_previous and results and results[-1].diagnoses:
+            # "During handling of the above exception, another exception occurred": the run died of this one,
+            # but the explained error before it is what the user needs
+            diagnoses = [_inherited(d) for d in results[-1].diagnoses]
+        results.append(TracebackResult(exception_type=tb.exception_type, message=tb.message, framework=tb.framework,
+                                       frames=tb.frames, diagnoses=diagnoses, headline=_first_line(tb.core_message)))
+    if len(blocks) == 1 and blocks[0].bare and not results[0].diagnoses:
+        return DiagnosisResult([])  # a pasted line no family recognises is not a traceback
+    return DiagnosisResult(results)
+
+
+def _inherited(d: Diagnosis) -> Diagnosis:
+    evidence = [Evidence("frame", "the error this one was raised while handling")] + d.evidence
+    return Diagnosis(cause=d.cause, confidence=d.confidence, rule=d.rule, title=d.title, explanation=d.explanation,
+                     fix=d.fix, fix_code=d.fix_code, layer=d.layer, expected=d.expected, received=d.received,
+                     evidence=evidence[:MAX_EVIDENCE + 1], fingerprint=d.fingerprint)
+
+
+def diagnoses_for(reading: Reading, weights: Weights | None = None) -> list[Diagnosis]:
+    if not reading.recognitions or not reading.allowed:
+        return []
+    ranked = score(reading.features, reading.allowed, weights)
+    facts = render_facts(reading)
+    out = []
+    undecided = _undecided(reading, ranked)
+    for position, scored in enumerate(ranked):
+        if position and scored.probability < MIN_ALTERNATIVE:
+            break
+        out.append(_diagnosis(reading, scored, facts, undecided if position == 0 else None))
+    return out
+
+
+def _missing_evidence(reading: Reading) -> list[str]:
+    present = {f.source for f in reading.features.values()}
+    have = {"summary": reading.context.summary is not None, "code": reading.context.source is not None,
+            "fed": reading.context.fed is not None}
+    return [words for key, words in _WHAT_DECIDES if not have[key] and key not in present]
+
+
+def _undecided(reading: Reading, ranked: list[Scored]) -> list[Scored] | None:
+    """The close contenders when the best answer is unsure and the evidence that could decide is missing."""
+    shape = [s for s in ranked if s.cause in SHAPE_CAUSES]
+    if len(shape) < 2 or shape[0] is not ranked[0] or ranked[0].probability >= UNDECIDED_BELOW:
+        return None
+    if not _missing_evidence(reading):
+        return None
+    return [s for s in shape[:3] if s.probability >= 0.15]
+
+
+def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecided: list[Scored] | None) -> Diagnosis:
+    entry = choose(scored.cause, reading.features)
+    family = reading.recognitions[0].family
+    title = title_for(reading, entry, facts)
+    explanation = render(entry.explanation, facts) if entry else None
+    fix = render(entry.fix, facts) if entry else None
+    fix_code = render(entry.fix_code, facts) if entry else None
+    evidence = [Evidence("message", _first_line(reading.tb.core_message))]
+    for feature, _ in scored.evidence[:MAX_EVIDENCE]:
+        if feature.text and all(feature.text != e.text for e in evidence):
+            evidence.append(Evidence(feature.source, feature.text))
+    confidence = scored.probability
+    if undecided and len(undecided) >= 2:
+        confidence = min(confidence, 0.5)
+        title, explanation = _undecided_text(reading, family.title, title, undecided, facts)
+    layer = facts.get("layer")
+    return Diagnosis(
+        cause=scored.cause, confidence=max(0.01, min(0.99, confidence)), rule=family.id, title=title,
+        explanation=explanation or family.description, fix=fix or "", fix_code=fix_code, layer=layer,
+        expected=facts.get("expected") or _expected_rank(facts), received=facts.get("received"), evidence=evidence,
+        fingerprint=fingerprint(scored.cause, family.id, reading.recognitions[0].check, layer_kind(layer), layer),
+    )
+
+
+def _expected_rank(facts: dict[str, str]) -> str | None:
+    if "expected_rank" in facts:
+        op = {"min_ndim": ">=", "max_ndim": "<="}.get(facts.get("spec", ""), "=")
+        return f"ndim{op}{facts['expected_rank']}"
+    return None
+
+
+def _undecided_text(reading: Reading, family_title: str, title: str, contenders: list[Scored],
+                    facts: dict[str, str]) -> tuple[str, str]:
+    clauses = []
+    for s in contenders:
+        entry: FixEntry | None = choose(s.cause, reading.features)
+        clause = render(entry.clause, facts) if entry and entry.clause else None
+        clauses.append(f"{s.cause} {clause}" if clause else s.cause)
+    missing = _missing_evidence(reading)
+    decide = " or ".join(missing) if missing else "more evidence"
+    headline = f"shape fault in {reading.recognitions[0].family.id}: {title}"
+    explanation = f"{family_title}. " + "; ".join(clauses) + f"; {decide} would decide."
+    return headline, explanation
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= 400 else line[:397] + "..."

@@ -1,0 +1,202 @@
+"""Titles, explanations and fixes from the facts, in the user's own numbers (rules/fixes.yaml).
+
+A fix entry belongs to a cause and holds when features of the evidence hold (`when` all of them, `any` one of
+them); the first entry that holds for the answered cause is used, the cause's default otherwise. The entries are
+written from what each fault needs done, with the layer, the shapes and the sizes the message printed filled in:
+"Dense(10) -> Dense(5): the labels are one-hot with 5 classes", not a menu of options, when the evidence decides.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from diagnoser.engine.features import Feature, layer_kind
+from diagnoser.engine.reading import Reading
+from diagnoser.engine.shapes import Shape, fmt, fmt_data
+
+_TEMPLATE = re.compile(r"\{(\w+)(?:\|([^{}]*))?\}")
+
+
+@dataclass(frozen=True)
+class FixEntry:
+    id: str
+    cause: str
+    when: tuple[str, ...]
+    any: tuple[str, ...]
+    title: str | None
+    explanation: str
+    fix: str
+    fix_code: str | None
+    clause: str | None  # "if ...": what would make this cause the right one, for an undecided answer
+
+
+def default_fixes_path() -> Path:
+    env = os.environ.get("DIAGNOSER_FIXES")
+    if env:
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[2] / "rules" / "fixes.yaml"
+    if checkout.exists():
+        return checkout
+    from importlib import resources
+
+    return Path(str(resources.files("diagnoser._rules"))) / "fixes.yaml"
+
+
+def load_fixes(path: Path | None = None) -> list[FixEntry]:
+    data = yaml.safe_load((path or default_fixes_path()).read_text(encoding="utf-8")) or {}
+    out = []
+    for item in data.get("fixes", []):
+        out.append(FixEntry(
+            id=str(item["id"]), cause=str(item["cause"]), when=tuple(item.get("when") or ()),
+            any=tuple(item.get("any") or ()), title=item.get("title"), explanation=str(item.get("explanation") or ""),
+            fix=str(item.get("fix") or ""), fix_code=item.get("fix_code"), clause=item.get("clause"),
+        ))
+    return out
+
+
+@lru_cache(maxsize=1)
+def default_fixes() -> tuple[FixEntry, ...]:
+    return tuple(load_fixes())
+
+
+def _holds(condition: str, features: dict[str, Feature]) -> bool:
+    if condition.startswith("!"):
+        return not _holds(condition[1:], features)
+    if condition.endswith("*"):
+        return any(name.startswith(condition[:-1]) for name in features)
+    return condition in features
+
+
+def choose(cause: str, features: dict[str, Feature], fixes: tuple[FixEntry, ...] | None = None) -> FixEntry | None:
+    for entry in fixes if fixes is not None else default_fixes():
+        if entry.cause != cause:
+            continue
+        if all(_holds(c, features) for c in entry.when) and (not entry.any or any(_holds(c, features) for c in entry.any)):
+            return entry
+    return None
+
+
+def render(template: str | None, facts: dict[str, str]) -> str | None:
+    """Fill {name} and {name|fallback}; a sentence with a name that has neither a value nor a fallback is left out,
+    so a fix never prints an empty shape."""
+    if template is None:
+        return None
+
+    def known(sentence: str) -> bool:
+        return all(facts.get(m.group(1)) or m.group(2) is not None for m in _TEMPLATE.finditer(sentence))
+
+    def fill(sentence: str) -> str:
+        return _TEMPLATE.sub(lambda m: facts.get(m.group(1)) or (m.group(2) or ""), sentence)
+
+    sentences = re.split(r"(?<=[.;])\s+", template.strip())
+    text = " ".join(fill(s) for s in sentences if known(s))
+    return " ".join(text.split()) or None
+
+
+def _dims(shape: Shape | None) -> str | None:
+    if shape is None:
+        return None
+    return ", ".join("None" if d is None else str(d) for d in shape)
+
+
+def render_facts(reading: Reading) -> dict[str, str]:
+    """The strings a fix may quote, made from what the families read and the context."""
+    out: dict[str, str] = {}
+    shapes: dict[str, Shape] = {}
+    for r in reading.recognitions:
+        for name, value in r.facts.items():
+            if isinstance(value, tuple):
+                shapes.setdefault(name, value)
+                out.setdefault(name, fmt(value) or "")
+            elif value is not None:
+                out.setdefault(name, str(value))
+    layer = out.get("layer") or reading.tb.wrapper_layer
+    if layer:
+        out["layer"] = layer
+        out["layer_kind"] = layer_kind(layer) or ""
+    received, expected = shapes.get("received"), shapes.get("expected") or shapes.get("declared")
+    if received is not None:
+        out["received_data"] = fmt_data(received) or ""
+        out["received_plus_channel"] = fmt_data(received + (1,)) or ""
+        if len(received) > 1:
+            out["received_sample"] = fmt(received[1:]) or ""
+            out["received_sample_plus_channel"] = fmt(received[1:] + (1,)) or ""
+            out["received_sample_dims"] = _dims(received[1:]) or ""
+        if len(received) == 4:
+            out["received_channels_last"] = fmt_data((received[0], received[2], received[3], received[1])) or ""
+            out["received_channels_first"] = fmt_data((received[0], received[3], received[1], received[2])) or ""
+        squeezed = tuple(d for i, d in enumerate(received) if not (i and d == 1))
+        if squeezed != received:
+            out["received_squeezed"] = fmt_data(squeezed) or ""
+    if expected is not None and len(expected) > 1:
+        out["expected_sample"] = fmt(expected[1:]) or ""
+        out["expected_data"] = fmt_data(expected) or ""
+        if len(expected) >= 3:
+            out["expected_hw"] = ", ".join(str(d) for d in expected[1:-1])
+    left, right = shapes.get("left"), shapes.get("right")
+    if left is not None and right is not None and len(left) == 2 and len(right) == 2:
+        out["in_features_given"] = str(left[1])
+        out["in_features_taken"] = str(right[0])
+        out["out_features"] = str(right[1])
+    target, output = shapes.get("target"), shapes.get("output")
+    if target is not None and len(target) >= 1 and target[-1] is not None:
+        out["target_width"] = str(target[-1])
+    if output is not None and len(output) >= 1 and output[-1] is not None:
+        out["output_units"] = str(output[-1])
+    summary = reading.context.summary
+    if summary is not None:
+        if summary.output_layer is not None and summary.output_layer.output_shape:
+            units = summary.output_layer.output_shape[-1]
+            if units is not None:
+                out.setdefault("output_units", str(units))
+            out["output_layer"] = summary.output_layer.name
+        if summary.input_shape is not None:
+            out["model_input"] = fmt(summary.input_shape) or ""
+    if reading.context.fed is not None and reading.context.fed.x is not None:
+        out["fed_x"] = fmt(reading.context.fed.x) or ""
+    if "num_classes" in out:
+        out.setdefault("classes", out["num_classes"])
+    if "label_value" in out:
+        try:
+            out["classes_needed"] = str(int(out["label_value"]) + 1)
+        except ValueError:
+            pass
+    return {k: v for k, v in out.items() if v}
+
+
+def title_for(reading: Reading, entry: FixEntry | None, facts: dict[str, str]) -> str:
+    """A one-line title: the entry's when it has one, else what was checked, on what, with what result."""
+    if entry is not None and entry.title:
+        titled = render(entry.title, facts)
+        if titled:
+            return titled
+    r = reading.recognitions[0]
+    layer = facts.get("layer") or facts.get("op")
+    where = f"{layer}: " if layer else ""
+    check = r.check
+    if check == "rank" and "expected_rank" in facts and "found_rank" in facts:
+        got = f" {facts['received']}" if "received" in facts else ""
+        return f"{where}expected {facts['expected_rank']} axes, got {facts['found_rank']}{got}"
+    if check in ("shape", "dim") and "expected" in facts and "received" in facts:
+        return f"{where}expected {facts['expected']}, got {facts['received']}"
+    if check == "dim" and "expected_dim" in facts:
+        got = facts.get("found_dim") or facts.get("received", "?")
+        return f"{where}expected {facts['expected_dim']} on axis {facts.get('axis', '-1')}, got {got}"
+    if "target" in facts and "output" in facts:
+        return f"{where}targets {facts['target']} do not fit the output {facts['output']}"
+    if "left" in facts and "right" in facts:
+        return f"{where}{facts['left']} does not fit {facts['right']}"
+    if "label_value" in facts and "num_classes" in facts:
+        return f"label {facts['label_value']} is outside the {facts['num_classes']} classes"
+    return r.family.title
+
+
+def describe(value: Any) -> str:
+    return fmt(value) or "" if isinstance(value, tuple) else str(value)

@@ -1,0 +1,560 @@
+"""The evidence of one traceback as named features, computed once for every family alike.
+
+A family says what the library checked and with which operands; these producers add what separates the causes
+that share a message: how the shapes relate (a missing trailing unit axis, a missing batch axis, channels moved,
+the element count kept, one size a multiple of the other, an output rank above the target's), when it was raised,
+what kind of layer and what came before it (the summary), what the script declares and does (its source), and what
+was really fed (the client's shapes). Each producer is one named function with one job. Every feature carries
+where it came from and a sentence, so the features that weigh most for an answer are its evidence.
+
+Names are stable strings ("phase=build", "rel:missing_trailing_unit"); the weights file keys on them. Pairs of a
+"what" feature (the check, the family) with a context feature are added by `crossed`, so a weight can say "a rank
+check while building" without a hand-written rule.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from diagnoser.engine.families import Recognition
+from diagnoser.engine.fed import FedData
+from diagnoser.engine.parse import ParsedTraceback
+from diagnoser.engine.phase import detect_phase
+from diagnoser.engine.shapes import Shape, fmt
+from diagnoser.engine.summary import ModelSummary
+
+SOURCES = ("message", "frame", "summary", "code", "fed")
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    source: str  # one of SOURCES: where a user can see this for themselves
+    text: str  # the evidence, in words
+
+
+@dataclass
+class Context:
+    """Everything known about one traceback besides the families' readings."""
+
+    tb: ParsedTraceback
+    summary: ModelSummary | None = None
+    source: Any = None  # engine.source.SourceFacts
+    fed: FedData | None = None
+    phase: str = "unknown"
+
+
+class Collector:
+    """Features of one traceback, with their evidence texts; the first text given for a name is kept."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, Feature] = {}
+
+    def add(self, name: str, source: str, text: str) -> None:
+        if name not in self.items:
+            self.items[name] = Feature(name, source, text)
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Layer kinds, from a layer's name ("conv2d_3"), a class ("Conv2D", "Linear") or an op ("MatMul")
+
+_KINDS: list[tuple[str, str]] = [
+    ("model", r"^(?:sequential|functional|model|net)(?:_\d+)?$"),
+    ("input", r"^input(?:_?layer)?(?:_\d+)?$|inputlayer"),
+    ("embedding", r"embed"),
+    ("bidirectional", r"bidirectional"),
+    ("time_distributed", r"time_?distributed"),
+    ("rnn", r"lstm|gru|simple_?rnn|^rnn|rnn$|convlstm"),
+    ("globalpool", r"global\w*pool"),
+    ("pool", r"pool"),
+    ("conv", r"conv"),
+    ("dense", r"dense|linear|matmul|^fc\d*$|^mlp|^head|^out(?:put)?$|^classifier"),
+    ("flatten", r"flatten"),
+    ("reshape", r"reshape|permute|view"),
+    ("norm", r"norm"),
+    ("merge", r"concat|^add(?:_\d+)?$|multiply|average|^dot|subtract"),
+    ("crop", r"crop|zero_?padding"),
+    ("dropout", r"dropout"),
+]
+
+
+def layer_kind(name: str | None) -> str | None:
+    if not name:
+        return None
+    low = name.strip().strip("'\"`").lower()
+    low = re.sub(r"_\d+$", "", low) if not re.match(r"^(?:sequential|functional|model)_\d+$", low) else low
+    for kind, pattern in _KINDS:
+        if re.search(pattern, low):
+            return kind
+    return "other"
+
+
+def spatial_rank(name: str | None) -> int | None:
+    """1 for conv1d/pool1d, 2 for conv2d, 3 for conv3d, from a name or class."""
+    m = re.search(r"(\d)d", (name or "").lower())
+    return int(m.group(1)) if m else None
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Producers
+
+
+def what(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """Which families read the message, what they say was checked and where."""
+    for r in recognitions:
+        out.add(f"family={r.family.id}", "message", f"the message is {r.family.title.lower()}")
+        out.add(f"check={r.check}", "message", f"the library checked {r.check.replace('_', ' ')}")
+        site = r.site
+        kind = layer_kind(r.text("layer"))
+        if site == "layer_input" and kind == "model":
+            site = "model_input"  # the model's own input check: it ran on what was passed to the model
+        out.add(f"site={site}", "message", f"the check ran at the {site.replace('_', ' ')}")
+    out.add(f"framework={ctx.tb.framework}", "frame", f"raised by {ctx.tb.framework}")
+
+
+_PHASE_TEXT = {
+    "build": "raised while the model was being built, before any data",
+    "fit": "raised while fit fed real data",
+    "validation": "raised while fit evaluated the validation data",
+    "evaluate": "raised while evaluate fed data",
+    "predict": "raised while predict fed data",
+    "map": "raised inside a tf.data map function",
+    "collate": "raised while the DataLoader assembled a batch",
+    "getitem": "raised in the dataset's __getitem__",
+    "loader": "raised in a DataLoader worker",
+    "forward": "raised in a forward pass",
+    "loss": "raised in the loss",
+    "backward": "raised in the backward pass",
+    "unknown": "the frames do not show when it was raised",
+}
+
+
+def phase(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    out.add(f"phase={ctx.phase}", "frame", _PHASE_TEXT.get(ctx.phase, ctx.phase))
+    if not ctx.tb.frames and not ctx.tb.nested_frames:
+        out.add("bare", "message", "only the error line is known (no frames)")
+
+
+def _first(recognitions: list[Recognition], getter: Callable[[Recognition], Any]) -> Any:
+    for r in recognitions:
+        value = getter(r)
+        if value is not None:
+            return value
+    return None
+
+
+def _batch_state(shape: Shape) -> str:
+    if not shape:
+        return "unknown"
+    if all(d is None for d in shape):
+        return "unknown"
+    return "symbolic" if shape[0] is None else "concrete"
+
+
+def ranks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """How many axes arrived against how many the check wanted."""
+    received = _first(recognitions, lambda r: r.shape("received"))
+    expected = _first(recognitions, lambda r: r.shape("expected") or r.shape("declared"))
+    want = _first(recognitions, lambda r: r.int("expected_rank"))
+    got = _first(recognitions, lambda r: r.int("found_rank"))
+    if got is None and received is not None:
+        got = len(received)
+    if want is None and expected is not None:
+        want = len(expected)
+    if want is not None and got is not None:
+        delta = got - want
+        label = f"{delta:+d}" if abs(delta) < 2 else ("<=-2" if delta < 0 else ">=+2")
+        out.add(f"rank_delta={label}", "message", f"{got} axes arrived where {want} were wanted")
+        out.add(f"found_rank={min(got, 5)}", "message", f"{got} axes arrived")
+    if received is not None:
+        state = _batch_state(received)
+        texts = {"symbolic": f"the batch axis of {fmt(received)} is None: a symbolic tensor (the model's "
+                             "declared input or a layer's output)",
+                 "concrete": f"the batch axis of {fmt(received)} is a real batch size: data",
+                 "unknown": f"no axis of {fmt(received)} is known"}
+        out.add(f"batch={state}", "message", texts[state])
+        if len(received) >= 3 and received[0] is None and received[1] is None:
+            out.add("rel:two_leading_none", "message", f"{fmt(received)} has two unknown leading axes: batched twice")
+
+
+def _product(shape: Iterable[int | None]) -> int | None:
+    values = list(shape)
+    if any(d is None for d in values):
+        return None
+    return math.prod(int(d) for d in values if d is not None)
+
+
+def shape_relations(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """How what arrived relates to what was wanted: the arithmetic that names a missing or extra axis."""
+    received = _first(recognitions, lambda r: r.shape("received"))
+    expected = _first(recognitions, lambda r: r.shape("expected") or r.shape("declared"))
+    if received is None or expected is None:
+        _axis_value(out, recognitions, received)
+        return
+    r, e = list(received), list(expected)
+    rs, es = fmt(received), fmt(expected)
+    if len(r) + 1 == len(e) and e[-1] == 1 and _fits(r, e[:-1]):
+        out.add("rel:missing_trailing_unit", "message", f"{rs} is {es} without its trailing axis of 1")
+    if len(r) + 1 == len(e) and _fits(r, e[1:]):
+        out.add("rel:missing_batch_axis", "message", f"{rs} is one sample of {es}: the batch axis is missing")
+    if len(r) == len(e) + 1 and any(d == 1 for d in r[1:]) and _fits([d for i, d in enumerate(r) if not (i and d == 1)], e):
+        out.add("rel:extra_unit_axis", "message", f"{rs} is {es} with an extra axis of 1")
+    if len(r) == len(e) + 1 and _fits(r[1:], e):
+        out.add("rel:extra_leading_axis", "message", f"{rs} has an extra leading axis over {es}")
+    if len(r) == len(e) and len(r) >= 3:
+        if sorted(map(str, r[1:])) == sorted(map(str, e[1:])) and r[1:] != e[1:]:
+            out.add("rel:axes_permuted", "message", f"{rs} holds the axes of {es} in another order")
+            if r[1] == e[-1] or r[-1] == e[1]:
+                out.add("rel:channels_moved", "message", f"the channel axis of {es} sits elsewhere in {rs}")
+        differing = [i for i, (a, b) in enumerate(zip(r, e, strict=True)) if a is not None and b is not None and a != b]
+        if differing and all(0 < i < len(r) - 1 for i in differing):
+            out.add("rel:spatial_differs", "message", f"{rs} and {es} differ in height/width, not in channels")
+    if len(r) == len(e) and r and r[-1] is not None and e[-1] is not None and r[-1] != e[-1] and _fits(r[:-1], e[:-1]):
+        out.add("rel:last_dim_differs", "message", f"{rs} differs from {es} in its last axis only")
+    pr, pe = _product(r[1:]), _product(e[1:])
+    if pr is not None and pe is not None and pr == pe and r[1:] != e[1:]:
+        out.add("rel:elements_kept", "message", f"{rs} holds as many values per sample as {es}: a reshape away")
+    _axis_value(out, recognitions, received)
+
+
+def _fits(a: list[int | None], b: list[int | None]) -> bool:
+    return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
+
+
+def _axis_value(out: Collector, recognitions: list[Recognition], received: Shape | None) -> None:
+    """One axis checked (Keras' "expected axis -1 ... to have value 784"): how the size found relates."""
+    want = _first(recognitions, lambda r: r.int("expected_dim"))
+    got = _first(recognitions, lambda r: r.int("found_dim"))
+    axis = _first(recognitions, lambda r: r.int("axis"))
+    if got is None and received is not None and axis is not None and -len(received) <= axis < len(received):
+        got = received[axis]
+    if want is None or got is None:
+        return
+    if got == 1 and want > 1:
+        out.add("dim:found_one", "message", f"the axis holds 1 where {want} were wanted")
+    if want == 1 and got > 1:
+        out.add("dim:wanted_one", "message", f"the axis holds {got} where 1 was wanted")
+    if received is not None and len(received) >= 3:
+        rest = _product(received[1:])
+        if rest == want:
+            out.add("dim:flattened_fits", "message", f"the {want} values wanted are the sample {fmt(received)} "
+                                                     "flattened")
+        if received[1] == want and axis in (-1, len(received) - 1):
+            out.add("dim:channels_first", "message", f"{fmt(received)} has {want} on axis 1: channels first")
+    if want and got and max(want, got) % min(want, got) == 0 and want != got:
+        out.add("dim:integer_ratio", "message", f"{got} and {want} differ by a whole factor")
+
+
+def loss_relations(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """Labels against the model's output: which side has the extra axis or the other width."""
+    target = _first(recognitions, lambda r: r.shape("target"))
+    output = _first(recognitions, lambda r: r.shape("output"))
+    if target is not None and output is not None:
+        ts, os_ = fmt(target), fmt(output)
+        if len(target) == 0:
+            out.add("loss:target_rank0", "message", f"the target {ts} is a scalar per sample")
+        if len(output) > len(target):
+            out.add("loss:output_rank_above_target", "message", f"the output {os_} has more axes than the target {ts}")
+            if len(output) >= len(target) + 2 or (len(output) >= 3 and len(target) <= 2):
+                out.add("loss:output_keeps_axis", "message",
+                        f"the output {os_} keeps a sequence or spatial axis the target {ts} lacks")
+        if len(target) > len(output):
+            out.add("loss:target_rank_above_output", "message", f"the target {ts} has more axes than the output {os_}")
+        if len(target) == len(output) and target and output and target[-1] != output[-1]:
+            out.add("loss:width_differs", "message", f"target width {target[-1]} against {output[-1]} outputs")
+            if target[-1] == 1:
+                out.add("loss:target_width_one", "message", f"the target {ts} holds one value per sample")
+            elif output[-1] == 1:
+                out.add("loss:output_width_one", "message", f"the output {os_} has one unit")
+            elif target[-1] is not None and output[-1] is not None:
+                out.add("loss:target_onehot_other_width", "message",
+                        f"the target looks one-hot with {target[-1]} classes against {output[-1]} outputs")
+        if len(target) + 1 == len(output) and output[-1] not in (None, 1) and _fits(list(target), list(output[:-1])):
+            out.add("loss:target_is_class_ids", "message", f"the target {ts} holds class ids for the output {os_}")
+        if len(target) == len(output) + 1 and target[-1] == 1:
+            out.add("loss:target_extra_unit_axis", "message", f"the target {ts} has an extra axis of 1")
+        if target and output and target[0] is not None and output[0] is not None and target[0] != output[0]:
+            out.add("loss:batch_differs", "message", f"{target[0]} targets against {output[0]} outputs")
+    label, classes = (_first(recognitions, lambda r: r.int("label_value")),
+                      _first(recognitions, lambda r: r.int("num_classes")))
+    if label is not None and classes is not None:
+        if label >= classes:
+            out.add("label:above_range", "message", f"a label {label} where only {classes} classes exist")
+        if label < 0:
+            out.add("label:negative", "message", f"a negative label {label}")
+        if classes <= 2:
+            out.add("label:range_tiny", "message", f"the output has {classes} unit(s) for class labels")
+
+
+def operand_relations(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """Two operands of one op (a matmul's matrices, two broadcast shapes, concatenated tensors)."""
+    left = _first(recognitions, lambda r: r.shape("left"))
+    right = _first(recognitions, lambda r: r.shape("right"))
+    if left is None or right is None or not left or not right:
+        return
+    ls, rs = fmt(left), fmt(right)
+    if len(left) == 2 and len(right) == 2 and left[1] is not None and right[0] is not None:
+        inner_l, inner_r = left[1], right[0]
+        if inner_l != inner_r:
+            if inner_r and inner_l and inner_r > inner_l and inner_r % inner_l == 0:
+                out.add("mat:inner_wants_multiple", "message",
+                        f"the weights take {inner_r} features, a multiple of the {inner_l} given: an axis was "
+                        "not flattened into the features")
+            elif inner_r and inner_l and inner_l > inner_r and inner_l % inner_r == 0:
+                out.add("mat:inner_gives_multiple", "message",
+                        f"{inner_l} features arrive, a multiple of the {inner_r} the weights take")
+            else:
+                out.add("mat:inner_differs", "message", f"{inner_l} features arrive where {inner_r} are taken")
+    if len(left) != len(right):
+        out.add("op:ranks_differ", "message", f"{ls} and {rs} have different ranks")
+    elif left[-1] != right[-1] and left[:-1] == right[:-1]:
+        out.add("op:last_differs", "message", f"{ls} and {rs} differ in the last axis only")
+    elif left[0] != right[0] and left[1:] == right[1:]:
+        out.add("op:first_differs", "message", f"{ls} and {rs} differ in the first axis only")
+
+
+def counts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """Two counts that disagree (samples of x and y, inputs given and taken, elements of a reshape)."""
+    a = _first(recognitions, lambda r: r.int("count_a"))
+    b = _first(recognitions, lambda r: r.int("count_b"))
+    if a is not None and b is not None and a != b and min(a, b) > 0 and max(a, b) % min(a, b) == 0:
+        out.add("count:integer_ratio", "message", f"{a} and {b} differ by a whole factor")
+    elements_in = _first(recognitions, lambda r: r.int("elements_in"))
+    elements_out = _first(recognitions, lambda r: r.int("elements_out"))
+    if elements_in and elements_out and elements_in != elements_out:
+        if max(elements_in, elements_out) % min(elements_in, elements_out) == 0:
+            out.add("reshape:integer_ratio", "message",
+                    f"{elements_in} values against {elements_out}: a whole factor apart (a hard-coded batch size "
+                    "or a missing axis)")
+        else:
+            out.add("reshape:no_ratio", "message", f"{elements_in} values cannot fill {elements_out}")
+
+
+def looks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """What the tensor that arrived looks like, when only its rank is known to be wrong."""
+    received = _first(recognitions, lambda r: r.shape("received"))
+    if not received or len(received) < 2 or any(d is None for d in received[1:]):
+        return
+    rs = fmt(received)
+    last = received[-1]
+    if len(received) == 3 and received[0] is not None and last in (1, 3, 4) and received[1] is not None and received[1] > 4:
+        out.add("looks:one_image", "message", f"{rs} looks like one image (height, width, channels)")
+    if len(received) == 3 and last is not None and last > 4 and received[1] is not None and received[1] > 4:
+        out.add("looks:images_without_channel", "message", f"{rs} looks like a batch of images without channels")
+    if len(received) == 4 and received[1] in (1, 3, 4) and last is not None and last > 4:
+        out.add("looks:channels_first", "message", f"{rs} looks like images with channels first")
+    if len(received) == 2:
+        out.add("looks:flat", "message", f"{rs} is a batch of flat vectors")
+
+
+def layer_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """The layer (or op) whose check failed, and its place in the model when the summary shows it."""
+    name = _first(recognitions, lambda r: r.text("layer")) or ctx.tb.wrapper_layer
+    op = _first(recognitions, lambda r: r.text("op"))
+    kind = layer_kind(name) or layer_kind(op)
+    if kind:
+        out.add(f"layer_kind={kind}", "message", f"the check is a {kind} layer's")
+        dims = spatial_rank(name or op)
+        if dims and kind in ("conv", "pool", "globalpool"):
+            out.add(f"layer_dims={dims}", "message", f"a {dims}-D {kind} layer")
+    summary = ctx.summary
+    if summary is None:
+        return
+    body = [x for x in summary.layers if x.kind != "input"]
+    target = summary.find(name)
+    if target is None and kind is not None and body:
+        same = [x for x in body if layer_kind(x.name) == kind]
+        target = same[0] if len(same) == 1 else None
+    if target is not None and body:
+        if body[0] is target:
+            out.add("summary:layer_is_first", "summary", f"{target.name} is the model's first layer")
+        previous = summary.previous(target.name)
+        if previous is not None and previous.kind != "input":
+            prev_kind = layer_kind(previous.type) or "other"
+            out.add(f"summary:prev_kind={prev_kind}", "summary",
+                    f"{target.name} follows {previous.name} ({previous.type}), output {fmt(previous.output_shape)}")
+    if body:
+        first_kind = layer_kind(body[0].type) or "other"
+        out.add(f"summary:first_kind={first_kind}", "summary", f"the model starts with {body[0].type}")
+
+
+def summary_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """The model as summary() printed it against what the message says arrived."""
+    summary = ctx.summary
+    if summary is None:
+        return
+    out.add("has_summary", "summary", "the model summary is known")
+    received = _first(recognitions, lambda r: r.shape("received"))
+    declared = summary.input_shape
+    if declared is not None and received is not None:
+        if len(declared) == len(received) and _fits(list(declared[1:]), list(received[1:])):
+            out.add("summary:received_is_declared_input", "summary",
+                    f"what arrived, {fmt(received)}, is the model's declared input {fmt(declared)}")
+        elif len(declared) != len(received):
+            out.add("summary:received_rank_differs_from_input", "summary",
+                    f"the model declares {fmt(declared)} but {fmt(received)} arrived")
+    output = summary.output_layer
+    target = _first(recognitions, lambda r: r.shape("target"))
+    if output is not None and output.output_shape and target is not None and target:
+        units = output.output_shape[-1]
+        if units is not None and target[-1] is not None and len(target) >= 2 and target[-1] not in (1, units):
+            out.add("summary:units_differ_from_target_width", "summary",
+                    f"the output layer has {units} units, the labels {target[-1]} columns")
+        if output.output_shape and len(output.output_shape) >= 3:
+            out.add("summary:output_keeps_axis", "summary",
+                    f"the last layer outputs {fmt(output.output_shape)}: it keeps a sequence or spatial axis")
+
+
+def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """What the script declares and does (engine.source), against what the message says."""
+    src = ctx.source
+    if src is None:
+        return
+    out.add("has_source", "code", "the training script is known")
+    received = _first(recognitions, lambda r: r.shape("received"))
+    declared = [d for d in getattr(src, "declared_inputs", ()) if getattr(d, "shape", None) is not None]
+    if declared and received is not None:
+        shape = tuple(declared[0].shape)
+        if _fits(list(shape), list(received[1:])):
+            out.add("src:received_is_declared_input", "code",
+                    f"what arrived, {fmt(received)}, is the script's declared input {fmt(shape)}")
+        elif len(shape) + 1 != len(received):
+            out.add("src:declared_rank_differs", "code",
+                    f"the script declares {fmt(shape)} but {fmt(received)} arrived")
+    elif not declared and getattr(src, "layers", ()):
+        out.add("src:no_declared_input", "code", "the script declares no input shape")
+    for loss in getattr(src, "losses", ()):
+        out.add(f"src:loss={loss}", "code", f"the script uses the {loss} loss")
+    datasets = getattr(src, "datasets", ())
+    for ds in datasets:
+        ops = tuple(getattr(ds, "ops", ()))
+        origin = getattr(ds, "origin", "other")
+        if origin in ("from_tensor_slices", "from_generator", "tfds"):
+            if "batch" not in ops and "padded_batch" not in ops:
+                out.add("src:dataset_not_batched", "code", f"the dataset {ds.var} is never batched")
+            elif ops.count("batch") + ops.count("padded_batch") >= 2:
+                out.add("src:dataset_batched_twice", "code", f"the dataset {ds.var} is batched twice")
+            if "map" in ops:
+                out.add("src:dataset_map", "code", f"the dataset {ds.var} is mapped")
+        if origin == "DataLoader":
+            out.add("src:dataloader", "code", "the script feeds a PyTorch DataLoader")
+            if getattr(ds, "drop_last", None) is not True:
+                out.add("src:dataloader_keeps_last", "code", "the DataLoader keeps a last, smaller batch")
+            if getattr(ds, "collate_fn", False):
+                out.add("src:collate_fn", "code", "the DataLoader has its own collate_fn")
+    for op in getattr(src, "data_ops", ()):
+        name = getattr(op, "op", "")
+        if name in ("reshape", "view", "expand_dims", "newaxis", "stack", "squeeze", "unsqueeze", "permute",
+                    "transpose", "resize", "to_categorical", "astype_float64", "double"):
+            out.add(f"src:data_{name}", "code", f"the script applies {name} to its data")
+    layers = list(getattr(src, "layers", ()))
+    kinds = [getattr(x, "kind", "other") for x in layers]
+    rnns = [x for x in layers if getattr(x, "kind", "") in ("lstm", "gru", "simple_rnn", "rnn")]
+    if rnns:
+        last = rnns[-1]
+        if (getattr(last, "args", {}) or {}).get("return_sequences") is True:
+            out.add("src:last_rnn_returns_sequences", "code", "the last recurrent layer returns sequences")
+        if len(rnns) >= 2 and not (getattr(rnns[0], "args", {}) or {}).get("return_sequences"):
+            out.add("src:stacked_rnn_without_sequences", "code",
+                    "a recurrent layer that feeds another does not return sequences")
+    if "dense" in kinds or "linear" in kinds:
+        first_dense = kinds.index("dense") if "dense" in kinds else kinds.index("linear")
+        before = kinds[:first_dense]
+        if any(k.startswith("conv") or k.startswith("pool") for k in before) and "flatten" not in before and not any(
+                k.startswith("global_pool") for k in before):
+            out.add("src:dense_after_conv_without_flatten", "code",
+                    "a dense layer follows convolutions with no Flatten or global pooling between")
+    classes = set(getattr(src, "num_classes", ()))
+    units = [x for x in layers if getattr(x, "kind", "") in ("dense", "linear")]
+    if classes and units:
+        out_units = (units[-1].args or {}).get("units") or (units[-1].args or {}).get("out_features")
+        if isinstance(out_units, int) and out_units not in classes:
+            out.add("src:output_units_differ_from_classes", "code",
+                    f"the output layer has {out_units} units; the script has {sorted(classes)} classes")
+
+
+def fed_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """What the client saw fed to fit/evaluate/predict (shapes only), against what arrived."""
+    fed = ctx.fed
+    if fed is None or fed.x is None:
+        return
+    out.add("has_fed", "fed", f"the data fed was {fmt(fed.x)}")
+    received = _first(recognitions, lambda r: r.shape("received"))
+    if received is not None and len(fed.x) == len(received) and _fits(list(fed.x[1:]), list(received[1:])):
+        out.add("fed:received_is_data", "fed", f"the data fed, {fmt(fed.x)}, reached the layer unchanged")
+    if fed.from_dataset and fed.x and fed.x[0] is not None:
+        out.add("fed:dataset_unbatched", "fed", f"the dataset yields single samples {fmt(fed.x)}: never batched")
+    if fed.x_dtype and ("float64" in fed.x_dtype or "object" in fed.x_dtype or fed.x_dtype.startswith("<U")):
+        out.add("fed:dtype_unusual", "fed", f"the data's dtype is {fed.x_dtype}")
+
+
+_INPUT_NAMES = r"(?:inputs?|inp|input_\w+|\w+_input|\w+_in|x_in|img|image|tokens|seq)"
+_APPLIED = re.compile(r"\b[A-Z]\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\(\s*(?P<arg>\w+)\s*\)")
+
+
+def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """The user's own line the error came from: a layer applied to the model's Input, layers listed in a
+    Sequential, one added with model.add, or data passed to the model (Keras filters its own frames out, so
+    this line is often all the traceback says about the script)."""
+    frames = [f for f in ctx.tb.all_frames if f.code and "site-packages" not in f.file and "<venv>" not in f.file
+              and not f.file.startswith("/tmp/__autograph")]
+    if not frames:
+        return
+    code = frames[-1].code or ""
+    applied = _APPLIED.search(code)
+    if applied and re.fullmatch(_INPUT_NAMES, applied.group("arg"), re.I):
+        out.add("line:layer_on_input", "frame", f"the failing line applies a layer to the model's input: {code}")
+    elif applied:
+        out.add("line:layer_on_previous", "frame", f"the failing line applies a layer to an earlier output: {code}")
+    if re.search(r"\bSequential\(\s*\[?", code):
+        out.add("line:sequential", "frame", "the error comes from building a Sequential model")
+    if re.search(r"\.add\(", code):
+        out.add("line:model_add", "frame", f"the error comes from adding a layer: {code}")
+    call = ctx.tb.call_arguments.get("inputs") or ctx.tb.call_arguments.get("x")
+    received = _first(recognitions, lambda r: r.shape("received"))
+    if call and received is not None:
+        from diagnoser.engine.shapes import parse_shape
+
+        called = parse_shape(call)
+        if called is not None and tuple(called) == tuple(received):
+            out.add("line:received_is_model_call_input", "frame",
+                    f"the model was called with {fmt(called)}, which reached the layer unchanged")
+        elif called is not None and len(called) != len(received):
+            out.add("line:model_call_input_other_rank", "frame",
+                    f"the model was called with {fmt(called)}; layers before changed it to {fmt(received)}")
+
+
+PRODUCERS: tuple[Callable[[Collector, list[Recognition], Context], None], ...] = (
+    what, phase, ranks, shape_relations, loss_relations, operand_relations, counts, looks, layer_facts,
+    user_line, summary_facts, source_facts, fed_facts,
+)
+
+# Features that say what the message is; every other feature is context, and is also crossed with these.
+_WHAT_PREFIXES = ("check=", "family=")
+_NOT_CROSSED = ("framework=", "has_", "bare")
+
+
+def crossed(items: dict[str, Feature]) -> dict[str, Feature]:
+    """Every (what, context) pair as a feature of its own: "check=rank&phase=build"."""
+    whats = [f for n, f in items.items() if n.startswith(_WHAT_PREFIXES)]
+    contexts = [f for n, f in items.items() if not n.startswith(_WHAT_PREFIXES) and not n.startswith(_NOT_CROSSED)]
+    out = dict(items)
+    for w in whats:
+        for c in contexts:
+            name = f"{w.name}&{c.name}"
+            out[name] = Feature(name, c.source, c.text)
+    return out
+
+
+def extract(recognitions: list[Recognition], ctx: Context) -> dict[str, Feature]:
+    """The features of one traceback (its families' readings and its context), crosses included."""
+    if ctx.phase == "unknown":
+        ctx.phase = detect_phase(ctx.tb)
+    out = Collector()
+    for producer in PRODUCERS:
+        producer(out, recognitions, ctx)
+    return crossed(out.items)
