@@ -27,7 +27,8 @@ from diagnoser.engine.families import SHAPE_CAUSES, load_families  # noqa: E402
 from diagnoser.engine.familycheck import parsed_tracebacks  # noqa: E402
 
 DEFAULT = sorted(glob.glob(str(ROOT / "corpus" / "generated" / "*.jsonl"))) + sorted(
-    glob.glob(str(ROOT / "tests" / "fixtures" / "real*" / "cases.jsonl")))
+    glob.glob(str(ROOT / "tests" / "fixtures" / "real*" / "cases.jsonl"))
+)
 
 
 def records(paths: list[str]) -> list[dict]:

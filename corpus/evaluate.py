@@ -96,11 +96,15 @@ def metrics(rows: list[tuple[L.Record, L.Example | None, np.ndarray | None]], te
     precision = tp / max(tp + fp, 1)
     recall = tp / max(tp + fn, 1)
     return {
-        "top1": right / max(total, 1), "f1": 2 * precision * recall / max(precision + recall, 1e-9),
-        "precision": precision, "recall": recall, "ece": L.ece(confidences, correct),
+        "top1": right / max(total, 1),
+        "f1": 2 * precision * recall / max(precision + recall, 1e-9),
+        "precision": precision,
+        "recall": recall,
+        "ece": L.ece(confidences, correct),
         "confident_wrong": sum(1 for c, ok in zip(confidences, correct, strict=True) if c >= 0.8 and not ok)
         / max(len(confidences), 1),
-        "temperature": temperature, "n": total,
+        "temperature": temperature,
+        "n": total,
         **{f"top1:{c}": r / max(t, 1) for c, (r, t) in by_cause.items()},
         "_table": L.calibration_table(confidences, correct),  # type: ignore[dict-item]
     }
@@ -120,9 +124,11 @@ def main() -> None:
     for split in splits:
         results = run(records, split, args.l2, regimes)
         for regime, m in results.items():
-            print(f"leave-one-{split}-out [{regime:7s}] top1={m['top1']:.3f} f1={m['f1']:.3f} "
-                  f"(p={m['precision']:.3f} r={m['recall']:.3f}) ece={m['ece']:.3f} "
-                  f"confident_wrong={m['confident_wrong']:.3f} T={m['temperature']:.2f} n={m['n']:.0f}")
+            print(
+                f"leave-one-{split}-out [{regime:7s}] top1={m['top1']:.3f} f1={m['f1']:.3f} "
+                f"(p={m['precision']:.3f} r={m['recall']:.3f}) ece={m['ece']:.3f} "
+                f"confident_wrong={m['confident_wrong']:.3f} T={m['temperature']:.2f} n={m['n']:.0f}"
+            )
             causes = " ".join(f"{k[5:]}={v:.2f}" for k, v in sorted(m.items()) if k.startswith("top1:"))
             print(f"    per cause: {causes}")
             if args.table:

@@ -52,8 +52,9 @@ def main() -> None:
     model = L.fit(examples, l2=args.l2)
     weights = {}
     for i, name in enumerate(model.features):
-        row = {c: round(float(model.weights[i, j]), 4) for j, c in enumerate(L.CAUSES)
-               if abs(model.weights[i, j]) >= PRUNE}
+        row = {
+            c: round(float(model.weights[i, j]), 4) for j, c in enumerate(L.CAUSES) if abs(model.weights[i, j]) >= PRUNE
+        }
         if row:
             weights[name] = row
     doc = {
@@ -61,8 +62,11 @@ def main() -> None:
         "bias": {c: round(float(model.bias[j]), 4) for j, c in enumerate(L.CAUSES)},
         "temperature": round(temperature, 4),
         "meta": {
-            "fitted": datetime.date.today().isoformat(), "l2": args.l2, "examples": len(examples),
-            "records": len(records), "features": len(weights),
+            "fitted": datetime.date.today().isoformat(),
+            "l2": args.l2,
+            "examples": len(examples),
+            "records": len(records),
+            "features": len(weights),
             "by": "corpus/fit.py on corpus/generated/*.jsonl and tests/fixtures/real*/cases.jsonl",
         },
         "weights": dict(sorted(weights.items())),

@@ -26,15 +26,16 @@ from scipy import optimize, sparse
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from diagnoser.engine.reading import read_traceback  # noqa: E402
 from diagnoser.engine.families import SHAPE_CAUSES  # noqa: E402
+from diagnoser.engine.reading import read_traceback  # noqa: E402
 
 CAUSES = (*SHAPE_CAUSES, "other")
 REGIMES = ("full", "summary", "plain", "bare")
 # Our own runs only. tests/fixtures/public*/ hold tracebacks other people published: never fitted to.
-TRAINING = (sorted(glob.glob(str(ROOT / "corpus" / "generated" / "*.jsonl")))
-            + [str(ROOT / "tests" / "fixtures" / "real" / "cases.jsonl"),
-               str(ROOT / "tests" / "fixtures" / "real2" / "cases.jsonl")])
+TRAINING = sorted(glob.glob(str(ROOT / "corpus" / "generated" / "*.jsonl"))) + [
+    str(ROOT / "tests" / "fixtures" / "real" / "cases.jsonl"),
+    str(ROOT / "tests" / "fixtures" / "real2" / "cases.jsonl"),
+]
 
 
 @dataclass
@@ -96,10 +97,17 @@ def load(paths: Iterable[str] = TRAINING) -> list[Record]:
                 if str(rec.get("notes", "")).startswith("SILENT:"):
                     continue
                 label = rec.get("label_cause", "none")
-                out.append(Record(id=str(rec.get("id")), label=label, version=_version(rec), arch=_arch(rec),
-                                  text=rec.get("stderr") or rec.get("traceback") or "",
-                                  summary=rec.get("stdout_summary") or None,
-                                  source=rec.get("snippet") or rec.get("code_excerpt") or None))
+                out.append(
+                    Record(
+                        id=str(rec.get("id")),
+                        label=label,
+                        version=_version(rec),
+                        arch=_arch(rec),
+                        text=rec.get("stderr") or rec.get("traceback") or "",
+                        summary=rec.get("stdout_summary") or None,
+                        source=rec.get("snippet") or rec.get("code_excerpt") or None,
+                    )
+                )
     return out
 
 
@@ -180,7 +188,7 @@ def fit(exs: Sequence[Example], l2: float = 1.0, min_count: int = 2) -> Fitted:
     sample_weight = np.ones(n)
 
     def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return theta[: d * k].reshape(d, k), theta[d * k:]
+        return theta[: d * k].reshape(d, k), theta[d * k :]
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         w, b = unpack(theta)
@@ -203,7 +211,11 @@ def fit(exs: Sequence[Example], l2: float = 1.0, min_count: int = 2) -> Fitted:
 
 def predict_logits(model: Fitted, exs: Sequence[Example]) -> tuple[np.ndarray, np.ndarray]:
     vocabulary = {n: i for i, n in enumerate(model.features)}
-    x, mask, _ = design(exs, vocabulary) if exs else (sparse.csr_matrix((0, len(vocabulary))), np.zeros((0, len(CAUSES)), bool), None)
+    x, mask, _ = (
+        design(exs, vocabulary)
+        if exs
+        else (sparse.csr_matrix((0, len(vocabulary))), np.zeros((0, len(CAUSES)), bool), None)
+    )
     z = x @ model.weights + model.bias
     return np.asarray(z), mask
 
@@ -217,6 +229,7 @@ def probabilities(z: np.ndarray, mask: np.ndarray, temperature: float = 1.0) -> 
 
 def fit_temperature(z: np.ndarray, mask: np.ndarray, y: np.ndarray) -> float:
     """The temperature that makes held-out probabilities honest (least negative log-likelihood)."""
+
     def nll(t: float) -> float:
         p = probabilities(z, mask, t)
         return float(-np.mean(np.log(np.maximum(p[np.arange(len(y)), y], 1e-12))))
@@ -232,11 +245,13 @@ def ece(confidences: Sequence[float], right: Sequence[bool], bins: int = 10) -> 
     total = 0.0
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
-        inside = [(c, ok) for c, ok in zip(confidences, right, strict=True)
-                  if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        inside = [
+            (c, ok) for c, ok in zip(confidences, right, strict=True) if lo <= c < hi or (b == bins - 1 and c == 1.0)
+        ]
         if inside:
-            total += len(inside) * abs(sum(c for c, _ in inside) / len(inside)
-                                       - sum(ok for _, ok in inside) / len(inside))
+            total += len(inside) * abs(
+                sum(c for c, _ in inside) / len(inside) - sum(ok for _, ok in inside) / len(inside)
+            )
     return total / len(confidences)
 
 
@@ -244,11 +259,14 @@ def calibration_table(confidences: Sequence[float], right: Sequence[bool], bins:
     rows = []
     for b in range(bins):
         lo, hi = b / bins, (b + 1) / bins
-        inside = [(c, ok) for c, ok in zip(confidences, right, strict=True)
-                  if lo <= c < hi or (b == bins - 1 and c == 1.0)]
+        inside = [
+            (c, ok) for c, ok in zip(confidences, right, strict=True) if lo <= c < hi or (b == bins - 1 and c == 1.0)
+        ]
         if inside:
-            rows.append(f"  {lo:.1f}-{hi:.1f}  n={len(inside):5d}  confidence={sum(c for c, _ in inside) / len(inside):.3f}"
-                        f"  right={sum(ok for _, ok in inside) / len(inside):.3f}")
+            rows.append(
+                f"  {lo:.1f}-{hi:.1f}  n={len(inside):5d}  confidence={sum(c for c, _ in inside) / len(inside):.3f}"
+                f"  right={sum(ok for _, ok in inside) / len(inside):.3f}"
+            )
     return rows
 
 

@@ -27,8 +27,15 @@ MAX_EVIDENCE = 5
 _WHAT_DECIDES = (("summary", "the model summary"), ("code", "the training script"), ("fed", "the shapes fed to fit"))
 
 
-def diagnose(text: str | bytes | None, summary: str | None = None, source: str | None = None, *,
-             inputs: Any = None, families: FamilySet | None = None, weights: Weights | None = None) -> DiagnosisResult:
+def diagnose(
+    text: str | bytes | None,
+    summary: str | None = None,
+    source: str | None = None,
+    *,
+    inputs: Any = None,
+    families: FamilySet | None = None,
+    weights: Weights | None = None,
+) -> DiagnosisResult:
     """Every traceback in `text`, in order, each with its ranked diagnoses. Never raises on any text."""
     body = coerce_text(text)
     blocks = blocks_of(body)
@@ -43,8 +50,16 @@ def diagnose(text: str | bytes | None, summary: str | None = None, source: str |
             # "During handling of the above exception, another exception occurred": the run died of this one,
             # but the explained error before it is what the user needs
             diagnoses = [_inherited(d) for d in results[-1].diagnoses]
-        results.append(TracebackResult(exception_type=tb.exception_type, message=tb.message, framework=tb.framework,
-                                       frames=tb.frames, diagnoses=diagnoses, headline=_first_line(tb.core_message)))
+        results.append(
+            TracebackResult(
+                exception_type=tb.exception_type,
+                message=tb.message,
+                framework=tb.framework,
+                frames=tb.frames,
+                diagnoses=diagnoses,
+                headline=_first_line(tb.core_message),
+            )
+        )
     if len(blocks) == 1 and blocks[0].bare and not results[0].diagnoses:
         return DiagnosisResult([])  # a pasted line no family recognises is not a traceback
     return DiagnosisResult(results)
@@ -52,9 +67,20 @@ def diagnose(text: str | bytes | None, summary: str | None = None, source: str |
 
 def _inherited(d: Diagnosis) -> Diagnosis:
     evidence = [Evidence("frame", "the error this one was raised while handling")] + d.evidence
-    return Diagnosis(cause=d.cause, confidence=d.confidence, rule=d.rule, title=d.title, explanation=d.explanation,
-                     fix=d.fix, fix_code=d.fix_code, layer=d.layer, expected=d.expected, received=d.received,
-                     evidence=evidence[:MAX_EVIDENCE + 1], fingerprint=d.fingerprint)
+    return Diagnosis(
+        cause=d.cause,
+        confidence=d.confidence,
+        rule=d.rule,
+        title=d.title,
+        explanation=d.explanation,
+        fix=d.fix,
+        fix_code=d.fix_code,
+        layer=d.layer,
+        expected=d.expected,
+        received=d.received,
+        evidence=evidence[: MAX_EVIDENCE + 1],
+        fingerprint=d.fingerprint,
+    )
 
 
 def diagnoses_for(reading: Reading, weights: Weights | None = None) -> list[Diagnosis]:
@@ -73,8 +99,11 @@ def diagnoses_for(reading: Reading, weights: Weights | None = None) -> list[Diag
 
 def _missing_evidence(reading: Reading) -> list[str]:
     present = {f.source for f in reading.features.values()}
-    have = {"summary": reading.context.summary is not None, "code": reading.context.source is not None,
-            "fed": reading.context.fed is not None}
+    have = {
+        "summary": reading.context.summary is not None,
+        "code": reading.context.source is not None,
+        "fed": reading.context.fed is not None,
+    }
     return [words for key, words in _WHAT_DECIDES if not have[key] and key not in present]
 
 
@@ -105,9 +134,17 @@ def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecide
         title, explanation = _undecided_text(reading, family.title, title, undecided, facts)
     layer = facts.get("layer")
     return Diagnosis(
-        cause=scored.cause, confidence=max(0.01, min(0.99, confidence)), rule=family.id, title=title,
-        explanation=explanation or family.description, fix=fix or "", fix_code=fix_code, layer=layer,
-        expected=facts.get("expected") or _expected_rank(facts), received=facts.get("received"), evidence=evidence,
+        cause=scored.cause,
+        confidence=max(0.01, min(0.99, confidence)),
+        rule=family.id,
+        title=title,
+        explanation=explanation or family.description,
+        fix=fix or "",
+        fix_code=fix_code,
+        layer=layer,
+        expected=facts.get("expected") or _expected_rank(facts),
+        received=facts.get("received"),
+        evidence=evidence,
         fingerprint=fingerprint(scored.cause, family.id, reading.recognitions[0].check, layer_kind(layer), layer),
     )
 
@@ -119,8 +156,9 @@ def _expected_rank(facts: dict[str, str]) -> str | None:
     return None
 
 
-def _undecided_text(reading: Reading, family_title: str, title: str, contenders: list[Scored],
-                    facts: dict[str, str]) -> tuple[str, str]:
+def _undecided_text(
+    reading: Reading, family_title: str, title: str, contenders: list[Scored], facts: dict[str, str]
+) -> tuple[str, str]:
     clauses = []
     for s in contenders:
         entry: FixEntry | None = choose(s.cause, reading.features)

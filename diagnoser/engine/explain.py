@@ -53,11 +53,19 @@ def load_fixes(path: Path | None = None) -> list[FixEntry]:
     data = yaml.safe_load((path or default_fixes_path()).read_text(encoding="utf-8")) or {}
     out = []
     for item in data.get("fixes", []):
-        out.append(FixEntry(
-            id=str(item["id"]), cause=str(item["cause"]), when=tuple(item.get("when") or ()),
-            any=tuple(item.get("any") or ()), title=item.get("title"), explanation=str(item.get("explanation") or ""),
-            fix=str(item.get("fix") or ""), fix_code=item.get("fix_code"), clause=item.get("clause"),
-        ))
+        out.append(
+            FixEntry(
+                id=str(item["id"]),
+                cause=str(item["cause"]),
+                when=tuple(item.get("when") or ()),
+                any=tuple(item.get("any") or ()),
+                title=item.get("title"),
+                explanation=str(item.get("explanation") or ""),
+                fix=str(item.get("fix") or ""),
+                fix_code=item.get("fix_code"),
+                clause=item.get("clause"),
+            )
+        )
     return out
 
 
@@ -78,7 +86,9 @@ def choose(cause: str, features: dict[str, Feature], fixes: tuple[FixEntry, ...]
     for entry in fixes if fixes is not None else default_fixes():
         if entry.cause != cause:
             continue
-        if all(_holds(c, features) for c in entry.when) and (not entry.any or any(_holds(c, features) for c in entry.any)):
+        if all(_holds(c, features) for c in entry.when) and (
+            not entry.any or any(_holds(c, features) for c in entry.any)
+        ):
             return entry
     return None
 

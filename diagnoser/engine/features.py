@@ -172,10 +172,12 @@ def ranks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None
         out.add(f"found_rank={min(got, 5)}", "message", f"{got} axes arrived")
     if received is not None:
         state = _batch_state(received)
-        texts = {"symbolic": f"the batch axis of {fmt(received)} is None: a symbolic tensor (the model's "
-                             "declared input or a layer's output)",
-                 "concrete": f"the batch axis of {fmt(received)} is a real batch size: data",
-                 "unknown": f"no axis of {fmt(received)} is known"}
+        texts = {
+            "symbolic": f"the batch axis of {fmt(received)} is None: a symbolic tensor (the model's "
+            "declared input or a layer's output)",
+            "concrete": f"the batch axis of {fmt(received)} is a real batch size: data",
+            "unknown": f"no axis of {fmt(received)} is known",
+        }
         out.add(f"batch={state}", "message", texts[state])
         if len(received) >= 3 and received[0] is None and received[1] is None:
             out.add("rel:two_leading_none", "message", f"{fmt(received)} has two unknown leading axes: batched twice")
@@ -201,7 +203,11 @@ def shape_relations(out: Collector, recognitions: list[Recognition], ctx: Contex
         out.add("rel:missing_trailing_unit", "message", f"{rs} is {es} without its trailing axis of 1")
     if len(r) + 1 == len(e) and _fits(r, e[1:]):
         out.add("rel:missing_batch_axis", "message", f"{rs} is one sample of {es}: the batch axis is missing")
-    if len(r) == len(e) + 1 and any(d == 1 for d in r[1:]) and _fits([d for i, d in enumerate(r) if not (i and d == 1)], e):
+    if (
+        len(r) == len(e) + 1
+        and any(d == 1 for d in r[1:])
+        and _fits([d for i, d in enumerate(r) if not (i and d == 1)], e)
+    ):
         out.add("rel:extra_unit_axis", "message", f"{rs} is {es} with an extra axis of 1")
     if len(r) == len(e) + 1 and _fits(r[1:], e):
         out.add("rel:extra_leading_axis", "message", f"{rs} has an extra leading axis over {es}")
@@ -241,8 +247,9 @@ def _axis_value(out: Collector, recognitions: list[Recognition], received: Shape
     if received is not None and len(received) >= 3:
         rest = _product(received[1:])
         if rest == want:
-            out.add("dim:flattened_fits", "message", f"the {want} values wanted are the sample {fmt(received)} "
-                                                     "flattened")
+            out.add(
+                "dim:flattened_fits", "message", f"the {want} values wanted are the sample {fmt(received)} flattened"
+            )
         if received[1] == want and axis in (-1, len(received) - 1):
             out.add("dim:channels_first", "message", f"{fmt(received)} has {want} on axis 1: channels first")
     if want and got and max(want, got) % min(want, got) == 0 and want != got:
@@ -260,8 +267,11 @@ def loss_relations(out: Collector, recognitions: list[Recognition], ctx: Context
         if len(output) > len(target):
             out.add("loss:output_rank_above_target", "message", f"the output {os_} has more axes than the target {ts}")
             if len(output) >= len(target) + 2 or (len(output) >= 3 and len(target) <= 2):
-                out.add("loss:output_keeps_axis", "message",
-                        f"the output {os_} keeps a sequence or spatial axis the target {ts} lacks")
+                out.add(
+                    "loss:output_keeps_axis",
+                    "message",
+                    f"the output {os_} keeps a sequence or spatial axis the target {ts} lacks",
+                )
         if len(target) > len(output):
             out.add("loss:target_rank_above_output", "message", f"the target {ts} has more axes than the output {os_}")
         if len(target) == len(output) and target and output and target[-1] != output[-1]:
@@ -271,16 +281,21 @@ def loss_relations(out: Collector, recognitions: list[Recognition], ctx: Context
             elif output[-1] == 1:
                 out.add("loss:output_width_one", "message", f"the output {os_} has one unit")
             elif target[-1] is not None and output[-1] is not None:
-                out.add("loss:target_onehot_other_width", "message",
-                        f"the target looks one-hot with {target[-1]} classes against {output[-1]} outputs")
+                out.add(
+                    "loss:target_onehot_other_width",
+                    "message",
+                    f"the target looks one-hot with {target[-1]} classes against {output[-1]} outputs",
+                )
         if len(target) + 1 == len(output) and output[-1] not in (None, 1) and _fits(list(target), list(output[:-1])):
             out.add("loss:target_is_class_ids", "message", f"the target {ts} holds class ids for the output {os_}")
         if len(target) == len(output) + 1 and target[-1] == 1:
             out.add("loss:target_extra_unit_axis", "message", f"the target {ts} has an extra axis of 1")
         if target and output and target[0] is not None and output[0] is not None and target[0] != output[0]:
             out.add("loss:batch_differs", "message", f"{target[0]} targets against {output[0]} outputs")
-    label, classes = (_first(recognitions, lambda r: r.int("label_value")),
-                      _first(recognitions, lambda r: r.int("num_classes")))
+    label, classes = (
+        _first(recognitions, lambda r: r.int("label_value")),
+        _first(recognitions, lambda r: r.int("num_classes")),
+    )
     if label is not None and classes is not None:
         if label >= classes:
             out.add("label:above_range", "message", f"a label {label} where only {classes} classes exist")
@@ -301,12 +316,18 @@ def operand_relations(out: Collector, recognitions: list[Recognition], ctx: Cont
         inner_l, inner_r = left[1], right[0]
         if inner_l != inner_r:
             if inner_r and inner_l and inner_r > inner_l and inner_r % inner_l == 0:
-                out.add("mat:inner_wants_multiple", "message",
-                        f"the weights take {inner_r} features, a multiple of the {inner_l} given: an axis was "
-                        "not flattened into the features")
+                out.add(
+                    "mat:inner_wants_multiple",
+                    "message",
+                    f"the weights take {inner_r} features, a multiple of the {inner_l} given: an axis was "
+                    "not flattened into the features",
+                )
             elif inner_r and inner_l and inner_l > inner_r and inner_l % inner_r == 0:
-                out.add("mat:inner_gives_multiple", "message",
-                        f"{inner_l} features arrive, a multiple of the {inner_r} the weights take")
+                out.add(
+                    "mat:inner_gives_multiple",
+                    "message",
+                    f"{inner_l} features arrive, a multiple of the {inner_r} the weights take",
+                )
             else:
                 out.add("mat:inner_differs", "message", f"{inner_l} features arrive where {inner_r} are taken")
     if len(left) != len(right):
@@ -327,9 +348,12 @@ def counts(out: Collector, recognitions: list[Recognition], ctx: Context) -> Non
     elements_out = _first(recognitions, lambda r: r.int("elements_out"))
     if elements_in and elements_out and elements_in != elements_out:
         if max(elements_in, elements_out) % min(elements_in, elements_out) == 0:
-            out.add("reshape:integer_ratio", "message",
-                    f"{elements_in} values against {elements_out}: a whole factor apart (a hard-coded batch size "
-                    "or a missing axis)")
+            out.add(
+                "reshape:integer_ratio",
+                "message",
+                f"{elements_in} values against {elements_out}: a whole factor apart (a hard-coded batch size "
+                "or a missing axis)",
+            )
         else:
             out.add("reshape:no_ratio", "message", f"{elements_in} values cannot fill {elements_out}")
 
@@ -341,7 +365,13 @@ def looks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None
         return
     rs = fmt(received)
     last = received[-1]
-    if len(received) == 3 and received[0] is not None and last in (1, 3, 4) and received[1] is not None and received[1] > 4:
+    if (
+        len(received) == 3
+        and received[0] is not None
+        and last in (1, 3, 4)
+        and received[1] is not None
+        and received[1] > 4
+    ):
         out.add("looks:one_image", "message", f"{rs} looks like one image (height, width, channels)")
     if len(received) == 3 and last is not None and last > 4 and received[1] is not None and received[1] > 4:
         out.add("looks:images_without_channel", "message", f"{rs} looks like a batch of images without channels")
@@ -375,8 +405,11 @@ def layer_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -
         previous = summary.previous(target.name)
         if previous is not None and previous.kind != "input":
             prev_kind = layer_kind(previous.type) or "other"
-            out.add(f"summary:prev_kind={prev_kind}", "summary",
-                    f"{target.name} follows {previous.name} ({previous.type}), output {fmt(previous.output_shape)}")
+            out.add(
+                f"summary:prev_kind={prev_kind}",
+                "summary",
+                f"{target.name} follows {previous.name} ({previous.type}), output {fmt(previous.output_shape)}",
+            )
     if body:
         first_kind = layer_kind(body[0].type) or "other"
         out.add(f"summary:first_kind={first_kind}", "summary", f"the model starts with {body[0].type}")
@@ -392,21 +425,33 @@ def summary_facts(out: Collector, recognitions: list[Recognition], ctx: Context)
     declared = summary.input_shape
     if declared is not None and received is not None:
         if len(declared) == len(received) and _fits(list(declared[1:]), list(received[1:])):
-            out.add("summary:received_is_declared_input", "summary",
-                    f"what arrived, {fmt(received)}, is the model's declared input {fmt(declared)}")
+            out.add(
+                "summary:received_is_declared_input",
+                "summary",
+                f"what arrived, {fmt(received)}, is the model's declared input {fmt(declared)}",
+            )
         elif len(declared) != len(received):
-            out.add("summary:received_rank_differs_from_input", "summary",
-                    f"the model declares {fmt(declared)} but {fmt(received)} arrived")
+            out.add(
+                "summary:received_rank_differs_from_input",
+                "summary",
+                f"the model declares {fmt(declared)} but {fmt(received)} arrived",
+            )
     output = summary.output_layer
     target = _first(recognitions, lambda r: r.shape("target"))
     if output is not None and output.output_shape and target is not None and target:
         units = output.output_shape[-1]
         if units is not None and target[-1] is not None and len(target) >= 2 and target[-1] not in (1, units):
-            out.add("summary:units_differ_from_target_width", "summary",
-                    f"the output layer has {units} units, the labels {target[-1]} columns")
+            out.add(
+                "summary:units_differ_from_target_width",
+                "summary",
+                f"the output layer has {units} units, the labels {target[-1]} columns",
+            )
         if output.output_shape and len(output.output_shape) >= 3:
-            out.add("summary:output_keeps_axis", "summary",
-                    f"the last layer outputs {fmt(output.output_shape)}: it keeps a sequence or spatial axis")
+            out.add(
+                "summary:output_keeps_axis",
+                "summary",
+                f"the last layer outputs {fmt(output.output_shape)}: it keeps a sequence or spatial axis",
+            )
 
 
 def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
@@ -420,12 +465,16 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
     if declared and received is not None:
         shape = tuple(declared[0].shape)
         if _fits(list(shape), list(received[1:])):
-            out.add("src:received_is_declared_input", "code",
-                    f"what arrived, {fmt(received)}, is the script's declared input {fmt(shape)}")
+            out.add(
+                "src:received_is_declared_input",
+                "code",
+                f"what arrived, {fmt(received)}, is the script's declared input {fmt(shape)}",
+            )
         elif len(shape) + 1 != len(received):
-            out.add("src:declared_rank_differs", "code",
-                    f"the script declares {fmt(shape)} but {fmt(received)} arrived")
-    elif not declared and getattr(src, "layers", ()):
+            out.add(
+                "src:declared_rank_differs", "code", f"the script declares {fmt(shape)} but {fmt(received)} arrived"
+            )
+    elif not declared and tuple(getattr(src, "layers", ())):
         out.add("src:no_declared_input", "code", "the script declares no input shape")
     for loss in getattr(src, "losses", ()):
         out.add(f"src:loss={loss}", "code", f"the script uses the {loss} loss")
@@ -448,8 +497,21 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
                 out.add("src:collate_fn", "code", "the DataLoader has its own collate_fn")
     for op in getattr(src, "data_ops", ()):
         name = getattr(op, "op", "")
-        if name in ("reshape", "view", "expand_dims", "newaxis", "stack", "squeeze", "unsqueeze", "permute",
-                    "transpose", "resize", "to_categorical", "astype_float64", "double"):
+        if name in (
+            "reshape",
+            "view",
+            "expand_dims",
+            "newaxis",
+            "stack",
+            "squeeze",
+            "unsqueeze",
+            "permute",
+            "transpose",
+            "resize",
+            "to_categorical",
+            "astype_float64",
+            "double",
+        ):
             out.add(f"src:data_{name}", "code", f"the script applies {name} to its data")
     layers = list(getattr(src, "layers", ()))
     kinds = [getattr(x, "kind", "other") for x in layers]
@@ -459,22 +521,34 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
         if (getattr(last, "args", {}) or {}).get("return_sequences") is True:
             out.add("src:last_rnn_returns_sequences", "code", "the last recurrent layer returns sequences")
         if len(rnns) >= 2 and not (getattr(rnns[0], "args", {}) or {}).get("return_sequences"):
-            out.add("src:stacked_rnn_without_sequences", "code",
-                    "a recurrent layer that feeds another does not return sequences")
+            out.add(
+                "src:stacked_rnn_without_sequences",
+                "code",
+                "a recurrent layer that feeds another does not return sequences",
+            )
     if "dense" in kinds or "linear" in kinds:
         first_dense = kinds.index("dense") if "dense" in kinds else kinds.index("linear")
         before = kinds[:first_dense]
-        if any(k.startswith("conv") or k.startswith("pool") for k in before) and "flatten" not in before and not any(
-                k.startswith("global_pool") for k in before):
-            out.add("src:dense_after_conv_without_flatten", "code",
-                    "a dense layer follows convolutions with no Flatten or global pooling between")
+        if (
+            any(k.startswith("conv") or k.startswith("pool") for k in before)
+            and "flatten" not in before
+            and not any(k.startswith("global_pool") for k in before)
+        ):
+            out.add(
+                "src:dense_after_conv_without_flatten",
+                "code",
+                "a dense layer follows convolutions with no Flatten or global pooling between",
+            )
     classes = set(getattr(src, "num_classes", ()))
     units = [x for x in layers if getattr(x, "kind", "") in ("dense", "linear")]
     if classes and units:
         out_units = (units[-1].args or {}).get("units") or (units[-1].args or {}).get("out_features")
         if isinstance(out_units, int) and out_units not in classes:
-            out.add("src:output_units_differ_from_classes", "code",
-                    f"the output layer has {out_units} units; the script has {sorted(classes)} classes")
+            out.add(
+                "src:output_units_differ_from_classes",
+                "code",
+                f"the output layer has {out_units} units; the script has {sorted(classes)} classes",
+            )
 
 
 def fed_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
@@ -500,8 +574,14 @@ def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> 
     """The user's own line the error came from: a layer applied to the model's Input, layers listed in a
     Sequential, one added with model.add, or data passed to the model (Keras filters its own frames out, so
     this line is often all the traceback says about the script)."""
-    frames = [f for f in ctx.tb.all_frames if f.code and "site-packages" not in f.file and "<venv>" not in f.file
-              and not f.file.startswith("/tmp/__autograph")]
+    frames = [
+        f
+        for f in ctx.tb.all_frames
+        if f.code
+        and "site-packages" not in f.file
+        and "<venv>" not in f.file
+        and not f.file.startswith("/tmp/__autograph")
+    ]
     if not frames:
         return
     code = frames[-1].code or ""
@@ -521,16 +601,33 @@ def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> 
 
         called = parse_shape(call)
         if called is not None and tuple(called) == tuple(received):
-            out.add("line:received_is_model_call_input", "frame",
-                    f"the model was called with {fmt(called)}, which reached the layer unchanged")
+            out.add(
+                "line:received_is_model_call_input",
+                "frame",
+                f"the model was called with {fmt(called)}, which reached the layer unchanged",
+            )
         elif called is not None and len(called) != len(received):
-            out.add("line:model_call_input_other_rank", "frame",
-                    f"the model was called with {fmt(called)}; layers before changed it to {fmt(received)}")
+            out.add(
+                "line:model_call_input_other_rank",
+                "frame",
+                f"the model was called with {fmt(called)}; layers before changed it to {fmt(received)}",
+            )
 
 
 PRODUCERS: tuple[Callable[[Collector, list[Recognition], Context], None], ...] = (
-    what, phase, ranks, shape_relations, loss_relations, operand_relations, counts, looks, layer_facts,
-    user_line, summary_facts, source_facts, fed_facts,
+    what,
+    phase,
+    ranks,
+    shape_relations,
+    loss_relations,
+    operand_relations,
+    counts,
+    looks,
+    layer_facts,
+    user_line,
+    summary_facts,
+    source_facts,
+    fed_facts,
 )
 
 # Features that say what the message is; every other feature is context, and is also crossed with these.

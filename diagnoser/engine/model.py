@@ -55,9 +55,11 @@ def load_weights(path: Path | str | None = None) -> Weights:
     raw = file.read_bytes()
     data = json.loads(raw)
     return Weights(
-        causes=tuple(data["causes"]), bias={k: float(v) for k, v in data["bias"].items()},
+        causes=tuple(data["causes"]),
+        bias={k: float(v) for k, v in data["bias"].items()},
         weights={f: {c: float(w) for c, w in ws.items()} for f, ws in data["weights"].items()},
-        temperature=float(data.get("temperature", 1.0)), version=hashlib.sha256(raw).hexdigest()[:12],
+        temperature=float(data.get("temperature", 1.0)),
+        version=hashlib.sha256(raw).hexdigest()[:12],
         meta=dict(data.get("meta", {})),
     )
 

@@ -48,8 +48,9 @@ def blocks_of(text: str) -> list[RawBlock]:
     return blocks
 
 
-def read_block(tb: ParsedTraceback, summary: ModelSummary | None, source: Any, inputs: Any,
-               families: FamilySet | None = None) -> Reading:
+def read_block(
+    tb: ParsedTraceback, summary: ModelSummary | None, source: Any, inputs: Any, families: FamilySet | None = None
+) -> Reading:
     families = families or default_families()
     recognitions = families.recognise(tb.core_message, tb.core_type)
     phase = detect_phase(tb)
@@ -64,14 +65,19 @@ def read_source_facts(source: str | None) -> Any:
     if not source:
         return None
     try:
-        from diagnoser.engine.source import read_source
+        from diagnoser.engine.source import read_source  # type: ignore[import-not-found,unused-ignore]
     except ImportError:  # the script reader is optional evidence
         return None
     return read_source(source)
 
 
-def read_traceback(text: str | bytes | None, summary: str | None = None, source: str | None = None,
-                   inputs: Any = None, families: FamilySet | None = None) -> Reading | None:
+def read_traceback(
+    text: str | bytes | None,
+    summary: str | None = None,
+    source: str | None = None,
+    inputs: Any = None,
+    families: FamilySet | None = None,
+) -> Reading | None:
     """The last traceback of `text` (the one a run ended with), read; None when the text holds none."""
     blocks = blocks_of(coerce_text(text))
     if not blocks:

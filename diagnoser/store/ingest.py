@@ -31,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from diagnoser.store.analysis import Analysis
-from diagnoser.store.models import AnalysisRow, Group, Report, Token, table
+from diagnoser.store.models import AnalysisRow, Group, GroupDay, GroupFacet, Report, Token, table
 
 META_FIELDS = (
     "hostname",
@@ -96,6 +96,8 @@ class _Statements:
     analysis_insert: Any
     report_insert: Any
     report_status: Any
+    day_upsert: Any
+    facet_upsert: Any
 
 
 @cache
@@ -107,6 +109,8 @@ def _statements(dialect: str) -> _Statements:
         group_upsert=_group_upsert(insert),
         analysis_insert=insert(table(AnalysisRow)).on_conflict_do_nothing().returning(table(AnalysisRow).c.id),
         report_insert=table(Report).insert().returning(reports.id, sort_by_parameter_order=True),
+        day_upsert=_adding_upsert(insert, GroupDay, ("group_id", "day")),
+        facet_upsert=_adding_upsert(insert, GroupFacet, ("group_id", "facet", "value")),
         report_status=table(Report)
         .update()
         .where(reports.id == bindparam("report_id"))
@@ -189,6 +193,18 @@ def _look_up(connection: Connection, statements: _Statements, reports: list[NewR
     return known
 
 
+def _adding_upsert(insert: Any, model: type[Any], key: tuple[str, ...]) -> Any:
+    """INSERT a rollup row, or add its count to the one there (and keep the latest last_seen)."""
+    rollup = table(model)
+    statement = insert(rollup)
+    values: dict[str, Any] = {"count": rollup.c.count + statement.excluded.count}
+    if "last_seen" in rollup.c:
+        values["last_seen"] = case(
+            (statement.excluded.last_seen > rollup.c.last_seen, statement.excluded.last_seen), else_=rollup.c.last_seen
+        )
+    return statement.on_conflict_do_update(index_elements=[rollup.c[k] for k in key], set_=values)
+
+
 def _group_upsert(insert: Any) -> Any:
     groups = table(Group)
     statement = insert(groups)
@@ -201,6 +217,7 @@ def _group_upsert(insert: Any) -> Any:
             "first_seen": case((new.first_seen < groups.c.first_seen, new.first_seen), else_=groups.c.first_seen),
             "status": case((groups.c.status == "resolved", "regressed"), else_=groups.c.status),
             "previous_status": groups.c.status,
+            "message": new.message,
         },
     ).returning(groups.c.id, groups.c.previous_status)
 
@@ -265,7 +282,7 @@ def _store_new(
     def count(key: tuple[int, str]) -> str:
         members = keys[key]
         times = [reports[i].received_at for i in members]
-        analysis = reports[members[0]].analysis
+        analysis = reports[members[-1]].analysis
         row = connection.execute(
             statements.group_upsert,
             {
@@ -280,6 +297,7 @@ def _store_new(
                 "count": len(members),
                 "status": "open",
                 "previous_status": None,
+                "message": analysis.exception_message[:2000],
             },
         ).one()
         if key in group_ids and group_ids[key] != row.id:  # removed and made again meanwhile (reclassify)
@@ -325,10 +343,49 @@ def _store_new(
             index = first_of_group[key]
             connection.execute(statements.report_status, {"report_id": inserted[index], "status": actual})
             rows[index]["group_status"] = actual
+    _count_rollups(connection, statements, rows)
     return [
         Stored(report_id, row["group_id"], row["group_status"])  # type: ignore[arg-type]
         for report_id, row in zip(inserted, rows, strict=True)
     ]
+
+
+def facets_of(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """What a report is broken down by on its group's page: who ran it, where, on which library, its tags."""
+    out = []
+    if row.get("user"):
+        out.append(("user", str(row["user"])[:300]))
+    if row.get("hostname"):
+        out.append(("host", str(row["hostname"])[:300]))
+    if row.get("framework") and row.get("framework_version"):
+        out.append(("framework", f"{row['framework']} {row['framework_version']}"[:300]))
+    for key, value in sorted((row.get("tags") or {}).items()):
+        out.append(("tag", f"{key}={value}"[:300]))
+    return out
+
+
+def _count_rollups(connection: Connection, statements: _Statements, rows: list[dict[str, Any]]) -> None:
+    """Count the batch into each group's days and breakdowns, in key order, after the groups (hot rows last)."""
+    days: dict[tuple[int, Any], int] = {}
+    facets: dict[tuple[int, str, str], list[Any]] = {}
+    for row in rows:
+        day = row["received_at"].date()
+        days[(row["group_id"], day)] = days.get((row["group_id"], day), 0) + 1
+        for facet, value in facets_of(row):
+            entry = facets.setdefault((row["group_id"], facet, value), [0, row["received_at"]])
+            entry[0] += 1
+            entry[1] = max(entry[1], row["received_at"])
+    connection.execute(
+        statements.day_upsert, [{"group_id": g, "day": d, "count": n} for (g, d), n in sorted(days.items())]
+    )
+    if facets:
+        connection.execute(
+            statements.facet_upsert,
+            [
+                {"group_id": g, "facet": f, "value": v, "count": n, "last_seen": last}
+                for (g, f, v), (n, last) in sorted(facets.items())
+            ],
+        )
 
 
 def _analysis_ids(

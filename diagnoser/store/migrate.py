@@ -44,9 +44,22 @@ def upgrade(url: str, revision: str = "head", engine: Engine | None = None) -> N
     own = engine is None
     engine = engine or make_engine(url)
     try:
-        with engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            command.upgrade(cfg, revision)
+        with engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            if sqlite:
+                # SQLite's ALTER is a table rebuild (copy, drop, rename); with foreign keys on, dropping the old
+                # table would cascade-delete the rows that reference it. Off for the migration (as SQLite's own
+                # documentation prescribes for rebuilds), checked after it.
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = OFF")  # type: ignore[union-attr]
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, revision)
+            if sqlite:
+                broken = connection.connection.driver_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA foreign_key_check").fetchall()
+                connection.connection.driver_connection.execute("PRAGMA foreign_keys = ON")  # type: ignore[union-attr]
+                if broken:
+                    raise DatabaseError(f"migrating {safe_url(url)} left {len(broken)} rows without their parent")
     except sa_exc.DBAPIError as error:
         reason = unavailable_reason(error) or str(error.orig).strip().splitlines()[0]
         raise DatabaseError(f"cannot use the database {safe_url(url)}: {reason}") from None

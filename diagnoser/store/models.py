@@ -3,15 +3,28 @@ caller's team with one join."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from diagnoser.store.base import Base, UTCDateTime, utcnow
 
 GROUP_STATUSES = ("open", "resolved", "ignored", "regressed")
+ROLES = ("admin", "member")
+FACETS = ("user", "host", "framework", "tag")  # what a group's reports are broken down by
 
 
 def table(model: type[Base]) -> Table:
@@ -83,6 +96,7 @@ class Group(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(16), default="open")
     previous_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    message: Mapped[str] = mapped_column(Text, default="")  # the latest exception message, for search
 
 
 class AnalysisRow(Base):
@@ -122,7 +136,6 @@ class Report(Base):
 
     __tablename__ = "reports"
     __table_args__ = (
-        Index("ix_reports_project_id_received_at", "project_id", "received_at"),
         Index("ix_reports_group_id_id", "group_id", "id"),
         # event_id first: a batch looks its event ids up, and the selective column leads, so the lookup is an index
         # probe even while the planner's statistics still think the table is empty (a fresh database under load).
@@ -156,3 +169,56 @@ class Heartbeat(Base):
 
     node: Mapped[str] = mapped_column(String(255), primary_key=True)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class User(Base):
+    """A person of a team, who logs in to the dashboard. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class GroupDay(Base):
+    """A group's reports per day (UTC), kept exact by the transaction that stores them: the dashboard's trends
+    and windows read these, never the reports table."""
+
+    __tablename__ = "group_days"
+    __table_args__ = (PrimaryKeyConstraint("group_id", "day"),)
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GroupFacet(Base):
+    """A group's reports by who, where and on what (user, host, framework version, tag), kept like GroupDay."""
+
+    __tablename__ = "group_facets"
+    __table_args__ = (PrimaryKeyConstraint("group_id", "facet", "value"),)
+
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    facet: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(300))
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StatusChange(Base):
+    """Who set a group's status, when, from what to what: the group page's history."""
+
+    __tablename__ = "status_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320))  # a user's email, "token <prefix>", or "diagnoser"
+    old_status: Mapped[str] = mapped_column(String(16))
+    new_status: Mapped[str] = mapped_column(String(16))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from diagnoser.store.models import AnalysisRow, Group, Project, Report
+from diagnoser.store.models import AnalysisRow, Group, GroupDay, Project, Report
 
 
 @dataclass(frozen=True)
@@ -138,18 +138,17 @@ def get_report(session: Session, team_id: int, report_id: int) -> dict[str, Any]
 def cause_counts(
     session: Session, team_id: int, since: datetime, until: datetime | None, project: str | None = None
 ) -> list[dict[str, Any]]:
-    """Reports and groups per cause over a window, most frequent first (undiagnosed reports under cause null)."""
+    """Reports and groups per cause over a window of whole days (UTC), most frequent first (undiagnosed reports
+    under cause null): from the daily rollups, so it costs the same at a million reports as at ten."""
     stmt = (
-        select(
-            Group.cause, func.count(Report.id), func.count(func.distinct(Report.group_id)), func.max(Report.received_at)
-        )
-        .join(Group, Group.id == Report.group_id)
-        .join(Project, Project.id == Report.project_id)
-        .where(Project.team_id == team_id, Report.received_at >= since)
+        select(Group.cause, func.sum(GroupDay.count), func.count(func.distinct(Group.id)), func.max(Group.last_seen))
+        .join(Group, Group.id == GroupDay.group_id)
+        .join(Project, Project.id == Group.project_id)
+        .where(Project.team_id == team_id, GroupDay.day >= since.date())
         .group_by(Group.cause)
     )
     if until is not None:
-        stmt = stmt.where(Report.received_at < until)
+        stmt = stmt.where(GroupDay.day <= (until - timedelta(microseconds=1)).date())
     if project is not None:
         stmt = stmt.where(Project.name == project)
     rows: Any = session.execute(stmt).all()

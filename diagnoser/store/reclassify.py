@@ -20,8 +20,8 @@ from diagnoser.store import analysis as _analysis
 from diagnoser.store.analysis import analyse
 from diagnoser.store.base import utcnow
 from diagnoser.store.db import reading, writing
-from diagnoser.store.ingest import _insert
-from diagnoser.store.models import AnalysisRow, Group, Report, table
+from diagnoser.store.ingest import _insert, facets_of
+from diagnoser.store.models import AnalysisRow, Group, GroupDay, GroupFacet, Report, table
 
 
 @dataclass
@@ -160,7 +160,44 @@ def recount_groups(connection: Connection, group_ids: Iterable[int]) -> int:
             .where(Group.id == group_id)
             .values(count=count, first_seen=_as_datetime(first), last_seen=_as_datetime(last))
         )
+        rebuild_rollups(connection, group_id)
     return removed
+
+
+def rebuild_rollups(connection: Connection, group_id: int) -> None:
+    """A group's days and breakdowns counted again from its reports (after reports moved in or out of it)."""
+    connection.execute(delete(GroupDay).where(GroupDay.group_id == group_id))
+    connection.execute(delete(GroupFacet).where(GroupFacet.group_id == group_id))
+    days: dict[Any, int] = {}
+    facets: dict[tuple[str, str], list[Any]] = {}
+    columns = [
+        Report.received_at,
+        Report.user,
+        Report.hostname,
+        Report.framework,
+        Report.framework_version,
+        Report.tags,
+    ]
+    for row in connection.execute(select(*columns).where(Report.group_id == group_id)):
+        received = _as_datetime(row.received_at)
+        day = received.date()  # type: ignore[attr-defined]
+        days[day] = days.get(day, 0) + 1
+        for facet, value in facets_of(dict(row._mapping)):
+            entry = facets.setdefault((facet, value), [0, received])
+            entry[0] += 1
+            entry[1] = max(entry[1], received)
+    if days:
+        connection.execute(
+            table(GroupDay).insert(), [{"group_id": group_id, "day": d, "count": n} for d, n in sorted(days.items())]
+        )
+    if facets:
+        connection.execute(
+            table(GroupFacet).insert(),
+            [
+                {"group_id": group_id, "facet": f, "value": v, "count": n, "last_seen": last}
+                for (f, v), (n, last) in sorted(facets.items())
+            ],
+        )
 
 
 def _as_datetime(value: object) -> object:

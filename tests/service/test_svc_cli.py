@@ -93,7 +93,13 @@ def test_reclassify_rediagnoses_and_regroups(db_url, app, client, ingest_token, 
     assert "2 distinct texts diagnosed again, 3 reports moved to another group, 2 emptied groups removed" in out
 
     with app.extensions["diagnoser"].sessions() as session:
+        from sqlalchemy import func
+
+        from diagnoser.store.models import GroupDay
+
+        days = session.execute(select(GroupDay.group_id, func.sum(GroupDay.count)).group_by(GroupDay.group_id)).all()
         groups = session.scalars(select(Group)).all()
+        assert [(g, n) for g, n in days] == [(groups[0].id, 3)]  # the rollups moved with the reports
         assert [(g.fingerprint, g.count, g.cause, g.status) for g in groups] == [
             ("fp-input_layer", 3, "input_layer", "open")
         ]

@@ -209,3 +209,17 @@ def test_an_event_id_must_look_like_one(client, ingest_token):
     for bad in ("short", "x" * 65, "has space in it", 12345678):
         response = post_report(client, ingest_token, {"traceback": KERAS_TRACEBACK, "event_id": bad})
         assert response.status_code == 400 and response.get_json()["error"]["field"] == "event_id"
+
+
+def test_each_report_is_counted_into_its_groups_days_and_breakdowns(app, client, ingest_token):
+    from diagnoser.store.models import GroupDay, GroupFacet
+
+    meta = {"user": "ada", "hostname": "gpu-1", "framework": "keras3", "framework_version": "3.15.1",
+            "tags": {"team": "vision"}}
+    for user in ("ada", "ada", "bob"):
+        post_report(client, ingest_token, {"traceback": KERAS_TRACEBACK, "meta": {**meta, "user": user}})
+    with app.extensions["diagnoser"].sessions() as session:
+        assert session.scalar(select(func.sum(GroupDay.count))) == 3
+        facets = {(f.facet, f.value): f.count for f in session.scalars(select(GroupFacet))}
+    assert facets == {("user", "ada"): 2, ("user", "bob"): 1, ("host", "gpu-1"): 3,
+                      ("framework", "keras3 3.15.1"): 3, ("tag", "team=vision"): 3}

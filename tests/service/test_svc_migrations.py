@@ -90,6 +90,14 @@ def test_a_journal_era_database_comes_to_head_with_everything(db_url, tmp_path):
     diagnoses = rows[0][3] if isinstance(rows[0][3], list) else json.loads(rows[0][3])
     assert diagnoses[0]["cause"] == "input_layer" and diagnoses[0]["fix"] == "F"
     assert texts == 2  # the same text twice is kept once
+    engine = make_engine(url)
+    try:
+        with engine.connect() as c:
+            assert c.execute(text("SELECT sum(count) FROM group_days")).scalar() == 3  # rollups filled from reports
+            assert c.execute(text("SELECT count(*) FROM group_facets WHERE facet = 'user'")).scalar() == 3
+            assert c.execute(text("SELECT message FROM groups")).scalar() == "ValueError: a"
+    finally:
+        engine.dispose()
     assert next_id == 2050  # ids go on after the largest one, in arrival order
 
 
