@@ -25,7 +25,7 @@ EXC_LINE_RE = re.compile(
 )
 # A bare error pasted without its traceback: the type must look like an exception class.
 BARE_RE = re.compile(
-    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception))(?: \(see above for traceback\))?"
+    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception)|Exception))(?: \(see above for traceback\))?"
     r"[ \t]*:[ \t]+(?P<msg>\S.*)$"
 )
 # Lines that begin a new log record: they end a message that has no other end marker.
