@@ -45,6 +45,8 @@ INTS = (
     Term("input_size", "int", "the spatial size a kernel or pool met"),
     Term("count_a", "int", "a count (samples, inputs, batch) on one side of a mismatch"),
     Term("count_b", "int", "the count on the other side"),
+    Term("size_a", "int", "an axis size (or a rank) on one side of a mismatch, in the order the message prints them"),
+    Term("size_b", "int", "the size (or rank) on the other side"),
 )
 TEXTS = (
     Term("layer", "text", "the layer whose check failed, as the message prints it"),
