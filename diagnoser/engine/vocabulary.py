@@ -80,6 +80,7 @@ CHECKS = {
     "missing": "that a value is present (not None)",
     "squeeze": "that an axis to remove has size 1",
     "defined": "that an axis size is known when a layer builds its weights",
+    "truth_value": "that an array used as a condition holds one element (NumPy's ambiguous truth value)",
 }
 SITES = {
     "model_input": "the model's own input check, on what was passed to the model",
