@@ -19,10 +19,14 @@ CHAIN_LINES = (
     "The above exception was the direct cause of the following exception:",
 )
 # An exception line: a (dotted) Python identifier, then ':' and the message, or nothing at all.
-EXC_LINE_RE = re.compile(r"^(?P<type>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)(?::[ \t]?(?P<msg>.*))?$")
+# TF 1.x session errors print "InvalidArgumentError (see above for traceback): <message>".
+EXC_LINE_RE = re.compile(
+    r"^(?P<type>[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)(?: \(see above for traceback\))?(?::[ \t]?(?P<msg>.*))?$"
+)
 # A bare error pasted without its traceback: the type must look like an exception class.
 BARE_RE = re.compile(
-    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*[A-Z]\w*(?:Error|Exception))[ \t]*:[ \t]+(?P<msg>\S.*)$"
+    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception)|Exception))(?: \(see above for traceback\))?"
+    r"[ \t]*:[ \t]+(?P<msg>\S.*)$"
 )
 # Lines that begin a new log record: they end a message that has no other end marker.
 LOG_RECORD_RE = re.compile(
@@ -203,7 +207,12 @@ class Extractor:
                 if len(block.frame_lines) < MAX_FRAMES * 3:
                     block.frame_lines.append(line)
                 return None
-            if line.startswith((" ", "\t")) or not line.strip() or line.startswith("[Previous line repeated"):
+            if (
+                line.startswith((" ", "\t"))
+                or not line.strip()
+                or line.startswith("[Previous line repeated")
+                or set(line.strip()) <= set("^~")  # a caret line under a code line as wide as the terminal
+            ):
                 if line.strip() and len(block.frame_lines) < MAX_FRAMES * 3:
                     block.frame_lines.append(line)
                 return None

@@ -17,6 +17,9 @@ from diagnoser.engine.extract import RawBlock
 from diagnoser.engine.result import Frame
 
 FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*(?:\*{1,2})?\s*$')
+# TF 2.0-2.4 autograph prints the frames inside "in converted code:" / "in user code:" as
+# "    /venv/lib/python3.7/site-packages/tensorflow/python/keras/engine/training.py:805 train_function  *"
+AUTOGRAPH_FRAME_RE = re.compile(r"^\s*(?P<file>(?:[A-Za-z]:)?[^\s:]+\.py|<[^>]+>):(?P<line>\d+) (?P<func>[\w<>.]+)\s*(?:\*{1,2})?\s*$")
 NESTED_EXC_RE = re.compile(
     r"^(?P<indent>\s*)(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)):(?:\s(?P<msg>.*))?$"
 )
@@ -33,6 +36,15 @@ INFER_RE = re.compile(
 )
 FUNCTION_NODE_RE = re.compile(r"^\{\{function_node __wrapped__(?P<op>\w+?)_device_[^}]*\}\}")
 ARG_SHAPE_RE = re.compile(r"•\s*(?P<name>[\w.]+)=.*?shape=(?P<shape>\([^)]*\)|\[[^\]]*\])")
+# JAX appends a notice to the message of errors raised under jit (Keras 3 on the jax backend).
+JAX_NOTICE_RE = re.compile(r"^\s*(?:-{10,}\s*)?For simplicity, JAX has removed its internal frames")
+# Colour codes, with their escape character or with it lost by a log shipper ("[1mInput 0 ...[0m").
+ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|(?<![\w\[])\[(?:0|1|22|39|0;\d{1,2}|\d;\d{1,2})m")
+# TF 1.x session errors: "InvalidArgumentError (see above for traceback): Incompatible shapes: ..."
+SEE_ABOVE_RE = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*) \(see above for traceback\)\s*:\s?(?P<msg>.*)$")
+# TF eager ops end their message with the op: "... In[1]: [4,5] [Op:MatMul] name: " (or "[Op:MatMul]").
+EAGER_OP_RE = re.compile(r"\s*\[Op:(?P<op>[\w.]+)\](?:\s*name:\s*\S*)?\s*$")
+TRAILER_STARTS = ("Original stack trace for", "Caused by op", "Errors may have originated", "Function call stack:")
 
 
 @dataclass
@@ -106,7 +118,7 @@ def parse_frames(lines: list[str]) -> list[Frame]:
     pending: dict[str, object] | None = None
     code: str | None = None
     for line in lines:
-        m = FRAME_RE.match(line)
+        m = FRAME_RE.match(line) or AUTOGRAPH_FRAME_RE.match(line)
         if m:
             if pending is not None:
                 frames.append(Frame(code=code, **pending))  # type: ignore[arg-type]
@@ -122,6 +134,9 @@ def parse_frames(lines: list[str]) -> list[Frame]:
 
 
 def _split_exception_line(line: str) -> tuple[str, str]:
+    sm = SEE_ABOVE_RE.match(line.strip())
+    if sm:
+        return sm["type"], sm["msg"]
     if ":" in line:
         head, tail = line.split(":", 1)
         if re.fullmatch(r"[A-Za-z_][\w.]*", head.strip()):
@@ -145,18 +160,22 @@ def unwrap(
     args: dict[str, str] = {}
     node: str | None = None
     wrapper: str | None = None
+    lines = [ANSI_RE.sub("", x) for x in lines]
     for _ in range(8):  # wrappers nest a few levels at most; bound it anyway
         text_first = lines[0].strip() if lines else ""
-        # 1. tf.keras "in user code:" and PyTorch "Original Traceback": an inner traceback in the message
+        # 1. tf.keras "in user code:" (TF 2.0-2.1 autograph: "in converted code:") and PyTorch "Original
+        # Traceback": an inner traceback in the message. Autograph's is peeled to the first exception after
+        # its frames (a Keras wrapper nested there is peeled next); a worker's to its last (chained) one.
+        autograph = text_first.startswith(("in user code", "in converted code"))
         if (
-            text_first.startswith("in user code")
+            autograph
             or any("Original Traceback (most recent call last)" in x for x in lines[:5])
             or text_first.startswith("Caught ")
         ):
             inner_idx = None
-            for i in range(len(lines) - 1, -1, -1):
-                m = NESTED_EXC_RE.match(lines[i])
-                if m and i > 0:
+            order = range(1, len(lines)) if autograph else range(len(lines) - 1, 0, -1)
+            for i in order:
+                if NESTED_EXC_RE.match(lines[i]) and not FRAME_RE.match(lines[i]):
                     inner_idx = i
                     break
             if inner_idx is None:
@@ -213,33 +232,61 @@ def unwrap(
             if nm:
                 node = nm["node"] or nm["node2"]
             last_file = max((i for i, x in enumerate(lines) if FRAME_RE.match(x)), default=-1)
-            nested += parse_frames(lines[: last_file + 1])
-            body = [x for x in lines[last_file + 1 :] if x.strip()]
+            after = last_file + 1
+            if last_file >= 0:  # TF <= 2.15 prints the last frame's code line, indented below it
+                frame_indent = len(lines[last_file]) - len(lines[last_file].lstrip())
+                while after < len(lines) and lines[after].strip() and (
+                    len(lines[after]) - len(lines[after].lstrip()) > frame_indent
+                ):
+                    after += 1
+            nested += parse_frames(lines[:after])
+            body = [x for x in lines[after:] if x.strip()]
             body = [x for x in body if not x.strip().startswith("[[{{node") and not x.strip().startswith("Node:")]
             if not body:
                 break
             lines = _dedent(body)
             continue
         break
-    # Strip TensorFlow's trailing op annotations and the TF1 "Original stack trace" appendix.
+    # Strip what follows the message: TF's op annotations and TF1's "Original stack trace" appendix, Keras'
+    # call arguments (left after an inner "in user code" was peeled), JAX's notice about filtered frames.
     out: list[str] = []
     if lines:
         fm = FUNCTION_NODE_RE.match(lines[0].strip())
         if fm:  # TF eager ops: "{{function_node __wrapped__Op_device_...}} message"
             node = node or fm.group("op")
             lines = [lines[0].strip()[fm.end() :].lstrip()] + lines[1:]
+    in_args = False
     for x in lines:
         s = x.strip()
-        if s.startswith(("Original stack trace for", "Caused by op", "Errors may have originated")):
+        if s.startswith(TRAILER_STARTS) or JAX_NOTICE_RE.match(x):
             break
+        if ARGS_HEADER_RE.match(x):
+            in_args = True
+            continue
+        if in_args:
+            am = ARG_SHAPE_RE.search(x)
+            if am:
+                args.setdefault(am["name"], am["shape"])
+            elif s and not s.startswith("•"):
+                in_args = False
+            if in_args:
+                continue
         nm = NODE_RE.search(x) if "{{node" in x else None
         if nm and node is None:
             node = nm["node"] or nm["node2"]
-        if s.startswith("[[{{node") or s.startswith("[[node"):
+        if s.startswith(("[[{{node", "[[node", "[[Node:")):
             continue
         out.append(x)
-    while out and not out[-1].strip():
+    while out and (not out[-1].strip() or set(out[-1].strip()) <= {"-"}):
         out.pop()
+    if out:
+        em = EAGER_OP_RE.search(out[-1])
+        if em:
+            if not em["op"].startswith("__inference"):
+                node = node or em["op"]
+            out[-1] = out[-1][: em.start()]
+            while out and not out[-1].strip():
+                out.pop()
     return core_type, out, nested, args, node, wrapper
 
 

@@ -45,6 +45,8 @@ INTS = (
     Term("input_size", "int", "the spatial size a kernel or pool met"),
     Term("count_a", "int", "a count (samples, inputs, batch) on one side of a mismatch"),
     Term("count_b", "int", "the count on the other side"),
+    Term("size_a", "int", "an axis size (or a rank) on one side of a mismatch, in the order the message prints them"),
+    Term("size_b", "int", "the size (or rank) on the other side"),
 )
 TEXTS = (
     Term("layer", "text", "the layer whose check failed, as the message prints it"),
@@ -78,6 +80,7 @@ CHECKS = {
     "missing": "that a value is present (not None)",
     "squeeze": "that an axis to remove has size 1",
     "defined": "that an axis size is known when a layer builds its weights",
+    "truth_value": "that an array used as a condition holds one element (NumPy's ambiguous truth value)",
 }
 SITES = {
     "model_input": "the model's own input check, on what was passed to the model",
