@@ -26,6 +26,8 @@ SHAPES = (
     Term("weights", "shape", "a layer's weight or kernel"),
     Term("left", "shape", "the first operand of a two-operand op (matmul, broadcast, concat)"),
     Term("right", "shape", "the second operand of a two-operand op"),
+    Term("computed", "shape", "the output size a layer computed from its input and configuration (empty or negative)"),
+    Term("kernel", "shape", "a kernel or pool window as the message prints it, e.g. (7 x 7)"),
 )
 INTS = (
     Term("expected_rank", "int", "the number of axes the check wanted (ndim, min_ndim or a rank)"),
@@ -47,6 +49,10 @@ INTS = (
     Term("count_b", "int", "the count on the other side"),
     Term("size_a", "int", "an axis size (or a rank) on one side of a mismatch, in the order the message prints them"),
     Term("size_b", "int", "the size (or rank) on the other side"),
+    Term("concat_axis", "int", "the axis tensors are joined along (cat, stack), when the message prints it"),
+    Term("position", "int", "which tensor of a list the message names (tensor number, entry)"),
+    Term("expected_count", "int", "how many values the code expected (unpacking)"),
+    Term("found_count", "int", "how many values arrived"),
 )
 TEXTS = (
     Term("layer", "text", "the layer whose check failed, as the message prints it"),
@@ -57,6 +63,17 @@ TEXTS = (
     Term("dtype_found", "text", "the dtype that arrived"),
     Term("input_name", "text", "the model input's name, as the message prints it"),
     Term("loss", "text", "the loss the message names"),
+    Term("expected_ranks", "text", "the ranks a check accepts, as printed (2D or 3D)"),
+    Term("argument", "text", "the argument the message names ('target', 'mat1', 'indices', 'input')"),
+    Term("found_type", "text", "the Python type that arrived where a tensor belongs (numpy.ndarray, tuple, list)"),
+    Term("path", "text", "the file path the message names"),
+    Term("undefined_name", "text", "the name Python could not find (NameError) or could not import"),
+    Term("module", "text", "the module that could not be imported"),
+    Term("key", "text", "the key a dict, record or dataframe does not hold, as printed"),
+    Term("identifier", "text", "the string given for a loss, metric, optimizer or activation"),
+    Term("identifier_kind", "text", "what that string was meant to name: loss, metric, optimizer, activation"),
+    Term("device", "text", "the device the script asked for (cuda, GPU:0)"),
+    Term("allocation", "text", "the memory the failing allocation asked for, as printed (2.00 GiB, 4096 bytes)"),
 )
 TERMS = {t.name: t for t in SHAPES + INTS + TEXTS}
 
@@ -81,6 +98,14 @@ CHECKS = {
     "squeeze": "that an axis to remove has size 1",
     "defined": "that an axis size is known when a layer builds its weights",
     "truth_value": "that an array used as a condition holds one element (NumPy's ambiguous truth value)",
+    "contiguous": "that a view's shape fits the tensor's memory layout (strides)",
+    "type": "that an argument is a tensor (not a NumPy array, list, tuple or None)",
+    "memory": "that a tensor fits in the device's memory",
+    "device": "that the device the script asks for exists in this machine and build",
+    "file": "that a file the script opens exists",
+    "name": "that a name or module the script uses is defined or installed",
+    "identifier": "that a string names a loss, metric, optimizer or activation the library knows",
+    "key": "that a mapping or dataframe holds the key the script reads",
 }
 SITES = {
     "model_input": "the model's own input check, on what was passed to the model",
@@ -94,4 +119,10 @@ SITES = {
     "embedding": "an embedding lookup of token ids",
     "preprocessing": "user-side preprocessing (NumPy, to_categorical, tensor conversion)",
     "unknown": "the message does not say",
+    "torch_dataset": "a PyTorch Dataset building or returning samples (TensorDataset, __getitem__, __len__)",
+    "device": "placing the model or tensors on a device",
+    "allocator": "a memory allocator (CUDA caching allocator, CPU allocator, TensorFlow's BFC allocator)",
+    "io": "reading a file (data, weights, checkpoints)",
+    "script": "the user's own code, where Python itself raised",
+    "compile": "resolving the names given to compile() (loss, optimizer, metrics)",
 }
