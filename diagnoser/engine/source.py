@@ -408,8 +408,28 @@ _LABEL_NAME_RE = re.compile(
     r"^(?:y|Y|labels?|targets?|tgts?|lbls?|classes|[yY]_\w+|\w+_labels?|\w+_targets?|\w+_y|\w+_Y|y\d)$"
 )
 _CLASS_CONST_RE = re.compile(
-    r"^(?:n|num|nb|no|number|number_of|n_of)?_?(?:classes|class|labels|categories|cls)$|^classes$", re.I
+    r"^(?:n|num|nb|no|number|number_of|n_of|total)_?(?:classes|class|labels|categories|cls|outputs?)$|^classes$", re.I
 )
+# The arrays keras.datasets.X.load_data() returns: ((x_train, y_train), (x_test, y_test)) shapes and dtypes.
+_KERAS_DATASETS: dict[
+    str, tuple[tuple[tuple[Shape, str], tuple[Shape, str]], tuple[tuple[Shape, str], tuple[Shape, str]]]
+] = {
+    "mnist": ((((60000, 28, 28), "uint8"), ((60000,), "uint8")), (((10000, 28, 28), "uint8"), ((10000,), "uint8"))),
+    "fashion_mnist": (
+        (((60000, 28, 28), "uint8"), ((60000,), "uint8")),
+        (((10000, 28, 28), "uint8"), ((10000,), "uint8")),
+    ),
+    "cifar10": (
+        (((50000, 32, 32, 3), "uint8"), ((50000, 1), "uint8")),
+        (((10000, 32, 32, 3), "uint8"), ((10000, 1), "uint8")),
+    ),
+    "cifar100": (
+        (((50000, 32, 32, 3), "uint8"), ((50000, 1), "int64")),
+        (((10000, 32, 32, 3), "uint8"), ((10000, 1), "int64")),
+    ),
+    "boston_housing": ((((404, 13), "float64"), ((404,), "float64")), (((102, 13), "float64"), ((102,), "float64"))),
+}
+_KERAS_DATASET_CLASSES = {"mnist": 10, "fashion_mnist": 10, "cifar10": 10, "cifar100": 100}
 _CLASS_LIST_RE = re.compile(r"^(?:classes|class_names|CLASSES|CLASS_NAMES|labels_names|label_names)$")
 
 _DTYPE_ROOTS = frozenset({"numpy", "torch", "tensorflow", "jax", "jnp", "keras"})
@@ -448,7 +468,7 @@ _DATA_OP_NAMES = frozenset(
     "reshape expand_dims squeeze unsqueeze stack concatenate cat concat vstack hstack dstack tensor as_tensor "
     "from_numpy convert_to_tensor asarray array cast permute transpose moveaxis movedim swapaxes resize "
     "resize_with_pad resize_with_crop_or_pad interpolate to_categorical one_hot argmax flatten ravel view astype "
-    "to type".split()
+    "to type pad_sequences".split()
 )
 # The last names of every call `_other_call` reads: anything else is skipped at once.
 _OTHER_NAMES = (
@@ -490,6 +510,8 @@ _CREATORS = frozenset(
     "zeros_like ones_like choice permutation".split()
 )
 _LIBRARY_ROOTS = frozenset({"torch", "tensorflow", "keras", "tf_keras", "numpy", "tensorflow_datasets", "jax"})
+_FOLDABLE_CALLS = frozenset({"len", "int", "tuple", "list", "array", "asarray", "prod"})
+_RANDINT_NAMES = frozenset({"randint", "integers", "choice", "uniform"})
 _ARRAY_EXPRS = frozenset({ast.Call, ast.Name, ast.Subscript, ast.BinOp})
 _UNKNOWN: Any = type("_Unknown", (), {"__repr__": lambda self: "<unknown>"})()
 _MAX_EVAL_DEPTH = 24
@@ -583,6 +605,7 @@ _STMT_START_RE = re.compile(
 )
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _MAX_CHUNK_TRIES = 40
+_MAX_PARSES = 600  # parse attempts for one script's repairs, all statements together
 
 
 def _parse_tolerant(code: str) -> tuple[ast.Module | None, bool, list[str]]:
@@ -605,8 +628,9 @@ def _parse_tolerant(code: str) -> tuple[ast.Module | None, bool, list[str]]:
     if isinstance(tree, ast.Module):
         return tree, not tabs, lines
     body: list[ast.stmt] = []
+    budget = [_MAX_PARSES]
     for start, end in _chunks(lines):
-        sub = _parse_chunk(lines, start, end)
+        sub = _parse_chunk(lines, start, end, budget)
         if sub is not None:
             body.extend(sub.body)
     return ast.Module(body=body, type_ignores=[]), False, lines
@@ -716,28 +740,33 @@ def _chunks(lines: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-def _parse_chunk(lines: list[str], start: int, end: int) -> ast.Module | None:
+def _parse_chunk(lines: list[str], start: int, end: int, budget: list[int]) -> ast.Module | None:
+    """One top-level statement, repaired until it parses (or dropped); its line numbers are the script's."""
     chunk = lines[start:end]
     if not any(x.strip() for x in chunk):
         return None
-    pad = "\n" * start
     tried: set[int] = set()
-    for _ in range(_MAX_CHUNK_TRIES):
-        src = pad + "\n".join(chunk)
+    for attempt in range(_MAX_CHUNK_TRIES):
+        if attempt:
+            if budget[0] <= 0:  # a script broken everywhere: stop repairing, keep what parses as it is
+                return None
+            budget[0] -= 1
+        src = "\n".join(chunk)
         res = _try_parse(src)
+        if not isinstance(res, ast.Module):
+            stack: list[str] = []
+            quote: str | None = None
+            for x in chunk:
+                quote = _scan_line(x, stack, quote)
+            if stack and quote is None:  # left open: close what was opened, innermost first
+                closed = _try_parse(src + "\n" + "".join(reversed(stack)))
+                if isinstance(closed, ast.Module):
+                    res = closed
         if isinstance(res, ast.Module):
+            if start:
+                ast.increment_lineno(res, start)
             return res
-        stack: list[str] = []
-        quote: str | None = None
-        for x in chunk:
-            quote = _scan_line(x, stack, quote)
-        if stack and quote is None:  # left open: close what was opened, innermost first
-            closed = _try_parse(src + "\n" + "".join(reversed(stack)))
-            if isinstance(closed, ast.Module):
-                return closed
-        if res is None:
-            return None
-        if not _repair(chunk, res[0] - 1 - start, res[1], tried):
+        if res is None or not _repair(chunk, res[0] - 1, res[1], tried):
             return None
     return None
 
@@ -806,7 +835,7 @@ class _Reader:
         self.tree = tree
         self.lines = lines
         self.aliases: dict[str, str] = {}
-        self.qcache: dict[int, str | None] = {}
+        self.qcache: dict[ast.AST, str | None] = {}  # nodes hash by identity
         self.handlers = self._handlers()
         self.stars: list[str] = []
         self.env: dict[str, list[tuple[int, Any]]] = {}
@@ -825,7 +854,8 @@ class _Reader:
         self.target: str | None = None
         self.direct: ast.AST | None = None
         self.direct_target: str | None = None
-        self.spine: set[int] = set()  # ids of the nodes whose value becomes the assignment target's
+        self.spine: set[int] | None = None  # ids of the nodes whose value becomes the target's (made when asked)
+        self.spine_of: ast.expr | None = None
         self.seq_vars: set[str] = set()
         # results
         self.declared: list[Declared] = []
@@ -959,6 +989,29 @@ class _Reader:
                     self._bind(t, v, line)
             else:
                 self._unknown_targets(tgt, line)
+                self._bind_load_data(tgt, value, line)
+
+    def _bind_load_data(self, tgt: ast.Tuple | ast.List, value: ast.expr, line: int) -> None:
+        """`(x_train, y_train), (x_test, y_test) = mnist.load_data()`: shapes the library fixes."""
+        if not (isinstance(value, ast.Call) and _call_name(value) == "load_data" and len(tgt.elts) == 2):
+            return
+        q = self._qual(value.func) or ""
+        parts = q.split(".")
+        name = parts[-2] if len(parts) >= 2 else ""
+        known = _KERAS_DATASETS.get(name)
+        if known is None or not ("datasets" in parts or parts[-2] in self.aliases):
+            return
+        for split, pair in zip(tgt.elts, known, strict=False):
+            if not isinstance(split, (ast.Tuple, ast.List)) or len(split.elts) != 2:
+                continue
+            for var, (shape, dtype) in zip(split.elts, pair, strict=False):
+                if isinstance(var, ast.Name):
+                    self.shapes.setdefault(var.id, []).append((line, (shape, dtype, f"{name}.load_data")))
+                    self.arrays.append(
+                        ArrayDecl(var=var.id, shape=shape, dtype=dtype, via=f"{name}.load_data", line=line)
+                    )
+        if name in _KERAS_DATASET_CLASSES:
+            self._classes(_KERAS_DATASET_CLASSES[name], f"dataset:{name}")
 
     def _bind_value(self, name: str, value: ast.expr, line: int) -> None:
         if type(value) is ast.Attribute:  # `layers = tf.keras.layers`, `Dense = keras.layers.Dense`: an alias
@@ -1011,12 +1064,11 @@ class _Reader:
 
         Memoised per node: the same callee is asked about by several readers (layers, losses, datasets, ops).
         """
-        key = id(node)
-        if key in self.qcache:
-            return self.qcache[key]
-        q = self._qual_uncached(node)
-        self.qcache[key] = q
-        return q
+        try:
+            return self.qcache[node]
+        except KeyError:
+            q = self.qcache[node] = self._qual_uncached(node)
+            return q
 
     def _qual_uncached(self, node: ast.AST) -> str | None:
         parts: list[str] = []
@@ -1149,6 +1201,9 @@ class _Reader:
         return _UNKNOWN
 
     def _ev_call(self, node: ast.Call, line: int, depth: int) -> Any:
+        name = _call_name(node)
+        if name not in _FOLDABLE_CALLS:
+            return _UNKNOWN
         if isinstance(node.func, ast.Name) and len(node.args) == 1 and not node.keywords:
             fn = node.func.id
             v = self._ev(node.args[0], line, depth + 1)
@@ -1416,12 +1471,12 @@ class _Reader:
             return
         line = node.lineno
         single = _target_text(targets[0]) if len(targets) == 1 else None
-        saved = (self.target, self.direct, self.direct_target, self.spine)
+        saved = (self.target, self.direct, self.direct_target, self.spine, self.spine_of)
         self.target = single if isinstance(targets[0], ast.Name) else None
         self.direct, self.direct_target = value, single
-        self.spine = self._spine(value) if self.target else set()
+        self.spine, self.spine_of = None, value
         self._visit(value)
-        self.target, self.direct, self.direct_target, self.spine = saved
+        self.target, self.direct, self.direct_target, self.spine, self.spine_of = saved
         # datasets: follow the variable through reassignments
         is_call = type(value) is ast.Call
         ds = self._dataset_from(value, line) if is_call or type(value) is ast.Name else None
@@ -1445,6 +1500,14 @@ class _Reader:
                 self.randints.append((tname, high, line))
             if isinstance(t0, ast.Name) and (self._qual(value.func) or "").endswith("Sequential"):  # type: ignore[attr-defined]
                 self.seq_vars.add(tname)
+
+    def _target_of(self, node: ast.AST) -> str | None:
+        """The assignment target an op's result flows into, if it does."""
+        if self.target is None or self.spine_of is None:
+            return None
+        if self.spine is None:
+            self.spine = self._spine(self.spine_of)
+        return self.target if id(node) in self.spine else None
 
     def _spine(self, value: ast.expr) -> set[int]:
         """The nodes an assignment's value is built along (`x = np.expand_dims(x.reshape(...), -1) / 255.0`): an
@@ -1500,8 +1563,8 @@ class _Reader:
                         v = self._ev(k.value, line)
                         if _is_int(v) and v > 0:
                             self._classes(v, "to_categorical" if last == "to_categorical" else "num_classes")
-        # children, with the context of this call
-        if not isinstance(func, ast.Name):
+        # children, with the context of this call (a dotted callee, the usual case, has nothing below it to read)
+        if q is None:
             self._visit(func)
         saved = (self.in_seq, self.wrapper)
         if seq_args:
@@ -1887,11 +1950,22 @@ class _Reader:
         if last in _DS_DIR_FUNCS and ("keras" in q or "tensorflow" in q or "." not in q):
             bsv: Any = self._ev(kw["batch_size"], line) if "batch_size" in kw else _DS_DIR_FUNCS[last]
             return _DS("", "other", [] if bsv is None else ["batch"], bsv if _is_int(bsv) else None, None, False, line)
+        if last in ("flow_from_directory", "flow_from_dataframe") or (
+            last == "flow" and isinstance(call.func, ast.Attribute) and self._from_image_generator(call.func.value)
+        ):  # ImageDataGenerator: batches of batch_size (32 unless given)
+            bsv = self._ev(kw["batch_size"], line) if "batch_size" in kw else 32
+            return _DS("", "other", ["batch"], bsv if _is_int(bsv) else None, None, False, line)
         if last in _DS_OTHER_CTORS and (".data." in q or "Dataset" in q or q.startswith("tensorflow.data")):
             return _DS("", "other", [], None, None, False, line)
         if isinstance(call.func, ast.Name) and call.func.id in self.ds_factories:
             return self.ds_factories[call.func.id].copy()
         return None
+
+    def _from_image_generator(self, recv: ast.expr) -> bool:
+        if isinstance(recv, ast.Call):
+            return (self._qual(recv.func) or "").endswith("ImageDataGenerator")
+        name = _dotted(recv) if isinstance(recv, (ast.Name, ast.Attribute)) else None
+        return name is not None and self.var_ctor.get(name, "").endswith("ImageDataGenerator")
 
     def _ds_step(self, ds: _DS, call: ast.Call, line: int) -> None:
         m = call.func.attr  # type: ignore[attr-defined]
@@ -1915,6 +1989,15 @@ class _Reader:
 
     def _randint_high(self, value: ast.expr, line: int) -> int | None:
         node = value
+        probe: ast.expr = value
+        while isinstance(probe, ast.Call):  # cheap test first: is there a randint-like call in the chain at all
+            if _call_name(probe) in _RANDINT_NAMES:
+                break
+            if not isinstance(probe.func, ast.Attribute):
+                return None
+            probe = probe.func.value
+        else:
+            return None
         while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             q = self._qual(node.func) or ""
             if q.split(".")[0] in ("numpy", "torch", "tensorflow") or node.func.attr == "integers":
@@ -2016,6 +2099,9 @@ class _Reader:
                 op, subject = last, args[0]
                 src = args[1] if len(args) > 1 else kw.get("num_classes", kw.get("depth"))
                 vals = (self._opval(src, line),) if src is not None else ()
+            elif last == "pad_sequences" and args:
+                op, subject = "pad_sequences", args[0]
+                vals = tuple(self._opval(kw[k], line) for k in ("maxlen", "padding", "truncating") if k in kw)
             elif last == "argmax" and args:
                 op, subject = "argmax", args[0]
                 ax = args[1] if len(args) > 1 else kw.get("axis", kw.get("dim"))
@@ -2024,7 +2110,10 @@ class _Reader:
                 op, subject = "flatten", args[0]
                 vals = tuple(self._opval(a, line) for a in args[1:])
         elif isinstance(func, ast.Name):
-            if last in ("to_categorical", "one_hot") and args:
+            if last == "pad_sequences" and args:
+                op, subject = "pad_sequences", args[0]
+                vals = tuple(self._opval(kw[k], line) for k in ("maxlen", "padding", "truncating") if k in kw)
+            elif last in ("to_categorical", "one_hot") and args:
                 op, subject = last, args[0]
                 src = args[1] if len(args) > 1 else kw.get("num_classes", kw.get("depth"))
                 vals = (self._opval(src, line),) if src is not None else ()
@@ -2077,7 +2166,7 @@ class _Reader:
             op=op,
             args=vals,
             line=line,
-            target=self.target if id(node) in self.spine else None,
+            target=self._target_of(node),
             scope=self.func,
         )
 
@@ -2146,7 +2235,7 @@ class _Reader:
                 op="newaxis",
                 args=tuple(enc),
                 line=node.lineno,
-                target=self.target if id(node) in self.spine else None,
+                target=self._target_of(node),
                 scope=self.func,
             )
         )

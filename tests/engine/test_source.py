@@ -682,6 +682,61 @@ def test_arrays_made_with_known_shapes() -> None:
     ]
 
 
+def test_keras_datasets_have_known_shapes() -> None:
+    f = read(
+        """
+        from tensorflow.keras.datasets import mnist
+        from tensorflow import keras
+        (x_train, y_train), (x_test, y_test) = mnist.load_data()
+        x_train = x_train.reshape(x_train.shape[0], 28, 28, 1).astype("float32") / 255
+        model = keras.Sequential([keras.layers.Conv2D(8, 3, input_shape=x_train.shape[1:])])
+        """
+    )
+    assert [(a.var, a.shape, a.dtype) for a in f.arrays] == [
+        ("x_train", (60000, 28, 28), "uint8"),
+        ("y_train", (60000,), "uint8"),
+        ("x_test", (10000, 28, 28), "uint8"),
+        ("y_test", (10000,), "uint8"),
+        ("x_train", (60000, 28, 28, 1), "float32"),
+    ]
+    assert f.data_ops[0].args == (60000, 28, 28, 1)
+    assert f.declared_inputs[0].shape == (28, 28, 1)
+    assert (10, "dataset:mnist") in f.class_sources
+
+
+def test_image_generators_and_padding() -> None:
+    f = read(
+        """
+        from tensorflow.keras.preprocessing.image import ImageDataGenerator
+        from tensorflow.keras.preprocessing.sequence import pad_sequences
+        gen = ImageDataGenerator(rescale=1.0 / 255)
+        gen.fit(x)
+        train = gen.flow_from_directory("d", target_size=(150, 150), batch_size=20, class_mode="binary")
+        flowed = gen.flow(x, y)
+        seqs = pad_sequences(tokens, maxlen=100, padding="post")
+        model.fit(train, validation_data=flowed)
+        """
+    )
+    assert [(d.var, d.ops, d.batch_size) for d in f.datasets] == [("train", ("batch",), 20), ("flowed", ("batch",), 32)]
+    assert [(o.op, o.var, o.args) for o in f.data_ops] == [("pad_sequences", "tokens", (100, "post"))]
+    assert [c.receiver for c in f.fit_calls] == ["model"]  # the generator's own fit is not a model's
+
+
+def test_module_aliases_by_assignment() -> None:
+    f = read(
+        """
+        import tensorflow as tf
+        layers = tf.keras.layers
+        Dense = tf.keras.layers.Dense
+        m = tf.keras.Sequential([layers.Conv1D(4, 3), Dense(2)])
+        """
+    )
+    assert [(la.cls, la.kind, la.in_sequential) for la in f.layers] == [
+        ("Conv1D", "conv1d", True),
+        ("Dense", "dense", True),
+    ]
+
+
 # --------------------------------------------------------------------------------------------------- broken scripts
 
 
