@@ -16,6 +16,7 @@ offending statement (or its top-level block) and parses again, so one bad line c
 from __future__ import annotations
 
 import ast
+import json
 import re
 import warnings
 from collections.abc import Callable, Iterator
@@ -526,6 +527,8 @@ def read_source(code: str | None) -> SourceFacts | None:
     if code is None or not isinstance(code, str) or not code.strip():
         return None
     try:
+        if code.lstrip().startswith("{") and '"cells"' in code:
+            code = _ipynb_code(code) or code
         tree, ok, lines = _parse_tolerant(code)
         if tree is None:
             return SourceFacts(parse_ok=False)
@@ -556,7 +559,7 @@ def summary(facts: SourceFacts | None) -> dict[str, object]:
         "layer_kinds": [la.kind for la in facts.layers],
         "n_layers": len(facts.layers),
         "losses": list(facts.losses),
-        "loss_args": {k: {a: _jsonable(v) for a, v in d.items()} for k, d in facts.loss_args.items()},
+        "loss_args": [f"{k}({_fmt_args(d)})" for k, d in facts.loss_args.items()],
         "num_classes": list(facts.num_classes),
         "class_sources": [f"{n} from {via}" for n, via in facts.class_sources],
         "datasets": [
@@ -585,12 +588,6 @@ def _fmt(shape: Shape | None) -> str:
 
 def _fmt_args(args: dict[str, Value]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in args.items())
-
-
-def _jsonable(v: Any) -> object:
-    if isinstance(v, tuple):
-        return [_jsonable(x) for x in v]
-    return v
 
 
 # --------------------------------------------------------------------------------------------------- parsing
@@ -634,6 +631,27 @@ def _parse_tolerant(code: str) -> tuple[ast.Module | None, bool, list[str]]:
         if sub is not None:
             body.extend(sub.body)
     return ast.Module(body=body, type_ignores=[]), False, lines
+
+
+def _ipynb_code(text: str) -> str | None:
+    """The code cells of a notebook pasted as .ipynb JSON, in order, one blank line apart; None if it is not one."""
+    try:
+        nb = json.loads(text)
+    except ValueError:
+        return None
+    cells = nb.get("cells") if isinstance(nb, dict) else None
+    if not isinstance(cells, list):
+        return None
+    out: list[str] = []
+    for cell in cells:
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        src = cell.get("source")
+        if isinstance(src, list):
+            src = "".join(x for x in src if isinstance(x, str))
+        if isinstance(src, str):
+            out.append(src.rstrip("\n"))
+    return "\n\n".join(out) + "\n" if out else None
 
 
 def _try_parse(text: str) -> ast.Module | tuple[int, str] | None:
