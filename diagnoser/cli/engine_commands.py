@@ -206,38 +206,45 @@ def register(cli: click.Group) -> None:
 
     @cli.group("rules")
     def rules_group() -> None:
-        """Inspect and test the rules in rules/."""
+        """Inspect and test the message families in rules/families/."""
 
     @rules_group.command("test")
-    @click.option("--dir", "directory", metavar="DIR", help="rules folder (default: the shipped rules)")
+    @click.option("--dir", "directory", metavar="DIR", help="families folder (default: the shipped families)")
     def rules_test(directory: str | None) -> None:
-        """Run every rule against its own examples, and lint the rule set."""
-        from diagnoser.engine.rulecheck import run_all
+        """Run every family against its own examples (recognition and cause), and lint fixes and weights."""
+        from diagnoser.engine.selftest import run
 
-        ruleset, failures = run_all(directory)
-        for f in failures:
-            click.echo(f"FAIL {f.rule}: {f.problem}")
-        n_rules = len(ruleset.rules) if ruleset else 0
-        n_examples = sum(len(r.examples_match) + len(r.examples_no_match) for r in ruleset.rules) if ruleset else 0
-        if failures:
-            click.echo(f"{len(failures)} failed, {n_rules} rules, {n_examples} examples")
+        summary = run(directory)
+        for f in summary.failures:
+            click.echo(f"FAIL {f.family}: {f.problem}")
+        if summary.failures:
+            click.echo(f"{len(summary.failures)} failed, {summary.families} families, {summary.examples} examples")
             sys.exit(1)
         click.echo(
-            f"{n_rules} rules, {n_examples} examples: all passed "
-            f"(rule-set version {ruleset.version if ruleset else '-'})"
+            f"{summary.families} families, {summary.examples} examples: all passed (families {summary.version})"
         )
 
     @rules_group.command("list")
-    @click.option("--dir", "directory", metavar="DIR")
-    def rules_list(directory: str | None) -> None:
-        """List the rules with the causes they can name."""
-        from diagnoser.engine.rules import RuleError, load_rules
+    @click.option("--dir", "directory", metavar="DIR", help="families folder (default: the shipped families)")
+    @click.option("--library", metavar="NAME", help="only the families of one library (keras, torch, numpy, ...)")
+    def rules_list(directory: str | None, library: str | None) -> None:
+        """The message families: which library check each recognises and the causes it can name."""
+        from rich.console import Console
+        from rich.table import Table
+
+        from diagnoser.engine.families import FamilyError, default_families, load_families
 
         try:
-            ruleset = load_rules(directory)
-        except RuleError as exc:
-            raise click.ClickException("the rules do not load:\n" + "\n".join(exc.problems)) from None
-        for rule in ruleset.rules:
-            causes = ",".join(dict.fromkeys(c.cause for c in rule.candidates))
-            click.echo(f"{rule.id:<34} {causes:<48} {rule.title}")
-        click.echo(f"{len(ruleset.rules)} rules")
+            families = load_families(directory) if directory else default_families()
+        except FamilyError as exc:
+            raise click.ClickException("the families do not load:\n" + "\n".join(exc.problems)) from None
+        shown = [f for f in families.families if not library or f.library == library]
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        table.add_column("family", no_wrap=True)
+        table.add_column("library")
+        table.add_column("causes")
+        table.add_column("recognises")
+        for family in shown:
+            table.add_row(family.id, family.library, ", ".join(family.causes), family.title)
+        Console(width=None if sys.stdout.isatty() else 160).print(table)
+        click.echo(f"{len(shown)} families")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from diagnoser.engine.extract import RawBlock
 from diagnoser.engine.explain import FixEntry, choose, render, render_facts, title_for
 from diagnoser.engine.families import SHAPE_CAUSES, FamilySet
 from diagnoser.engine.features import layer_kind
@@ -19,7 +20,7 @@ from diagnoser.engine.model import Scored, Weights, score
 from diagnoser.engine.parse import parse_block
 from diagnoser.engine.reading import Reading, blocks_of, coerce_text, read_block, read_source_facts
 from diagnoser.engine.result import Diagnosis, DiagnosisResult, Evidence, TracebackResult
-from diagnoser.engine.summary import parse_summary
+from diagnoser.engine.summary import ModelSummary, parse_summary
 
 MIN_ALTERNATIVE = 0.05  # causes less likely than this are not listed
 UNDECIDED_BELOW = 0.6  # a best cause below this, with deciding evidence missing, is answered as undecided
@@ -36,33 +37,45 @@ def diagnose(
     families: FamilySet | None = None,
     weights: Weights | None = None,
 ) -> DiagnosisResult:
-    """Every traceback in `text`, in order, each with its ranked diagnoses. Never raises on any text."""
-    body = coerce_text(text)
-    blocks = blocks_of(body)
+    """Every traceback in `text`, in order, each with its ranked diagnoses. Never raises on any text.
+
+    `inputs` is optional evidence from the client: shapes and dtypes of what fit/evaluate/predict received."""
+    blocks = blocks_of(coerce_text(text))
     model = parse_summary(coerce_text(summary)) if summary else None
     facts = read_source_facts(coerce_text(source)) if source else None
     results: list[TracebackResult] = []
     for block in blocks:
-        tb = parse_block(block)
-        reading = read_block(tb, model, facts, inputs, families)
-        diagnoses = diagnoses_for(reading, weights)
-        if not diagnoses and block.chained_from_previous and results and results[-1].diagnoses:
-            # "During handling of the above exception, another exception occurred": the run died of this one,
-            # but the explained error before it is what the user needs
-            diagnoses = [_inherited(d) for d in results[-1].diagnoses]
-        results.append(
-            TracebackResult(
-                exception_type=tb.exception_type,
-                message=tb.message,
-                framework=tb.framework,
-                frames=tb.frames,
-                diagnoses=diagnoses,
-                headline=_first_line(tb.core_message),
-            )
-        )
+        results.append(diagnose_block(block, model, facts, inputs, families, weights, results[-1] if results else None))
     if len(blocks) == 1 and blocks[0].bare and not results[0].diagnoses:
         return DiagnosisResult([])  # a pasted line no family recognises is not a traceback
     return DiagnosisResult(results)
+
+
+def diagnose_block(
+    block: RawBlock,
+    model: ModelSummary | None = None,
+    facts: Any = None,
+    inputs: Any = None,
+    families: FamilySet | None = None,
+    weights: Weights | None = None,
+    previous: TracebackResult | None = None,
+) -> TracebackResult:
+    """One traceback block diagnosed; `previous` is the block before it in the same log, for chained errors."""
+    tb = parse_block(block)
+    reading = read_block(tb, model, facts, inputs, families)
+    diagnoses = diagnoses_for(reading, weights)
+    if not diagnoses and block.chained_from_previous and previous is not None and previous.diagnoses:
+        # "During handling of the above exception, another exception occurred": the run died of this one,
+        # but the explained error before it is what the user needs
+        diagnoses = [_inherited(d) for d in previous.diagnoses]
+    return TracebackResult(
+        exception_type=tb.exception_type,
+        message=tb.message,
+        framework=tb.framework,
+        frames=tb.frames,
+        diagnoses=diagnoses,
+        headline=_first_line(tb.core_message),
+    )
 
 
 def _inherited(d: Diagnosis) -> Diagnosis:

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
-from diagnoser.engine.diagnose import diagnose_block
+from diagnoser.engine.answer import diagnose_block
 from diagnoser.engine.extract import iter_blocks_in_chunks
 from diagnoser.engine.result import TracebackResult
-from diagnoser.engine.rules import RuleSet, default_ruleset
+from diagnoser.engine.families import FamilySet
+from diagnoser.engine.reading import read_source_facts
 from diagnoser.engine.summary import ModelSummary
 
 CHUNK_BYTES = 4 * 1024 * 1024
@@ -41,10 +42,12 @@ def scan_stream(
     stream: BinaryIO,
     model: ModelSummary | None = None,
     source: str | None = None,
-    rules: RuleSet | None = None,
+    families: FamilySet | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Iterator[tuple[int, TracebackResult]]:
     """(line number, diagnosed traceback) for every traceback in the stream, in order."""
-    ruleset = rules or default_ruleset()
+    facts = read_source_facts(source)
+    previous: TracebackResult | None = None
     for block in iter_blocks_in_chunks(iter_line_chunks(stream, progress)):
-        yield block.start_line, diagnose_block(block, model, source, ruleset)
+        previous = diagnose_block(block, model, facts, families=families, previous=previous)
+        yield block.start_line, previous

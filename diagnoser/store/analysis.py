@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from diagnoser.engine import diagnose
-from diagnoser.engine.rules import RULESET_VERSION as _RULESET_VERSION
+from diagnoser.engine.version import engine_version
 
-RULESET_VERSION: str = str(_RULESET_VERSION)[:64] or "0"
+RULESET_VERSION: str = engine_version()
 
 _EXCEPTION_LINE = re.compile(
     r"^([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning|Failure|Fault|Stop\w*|Iteration))(?::\s*(.*))?$"
