@@ -7,10 +7,11 @@ reads them without executing anything: no import of the script's modules, no eva
 recovered by `ast.literal_eval`-style reading of literals and a small constant folder for module constants,
 tuples built from names and the shapes of arrays the script makes with `np.random.rand(...)` and friends.
 
-Scripts arrive in every state: notebooks exported to .py with `!pip` and `%magics`, Python 2 prints, fragments
-cut mid-statement. The reader drops what is not Python and, when the rest still does not parse, blanks the
-offending statement (or its top-level block) and parses again, so one bad line costs only that line's facts.
-`read_source` never raises.
+Scripts arrive in every state: notebooks exported to .py with `!pip` and `%magics` (or pasted as .ipynb JSON),
+Python 2 prints, syntax newer than the reader's Python, fragments cut mid-statement. The reader drops what is not
+Python and, when the rest still does not parse, parses it one top-level statement at a time, closing brackets left
+open and turning the lines the parser rejects into `pass`, so one bad line costs only that line's facts. Line
+numbers stay the script's. `read_source` never raises.
 """
 
 from __future__ import annotations
