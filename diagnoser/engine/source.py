@@ -7,10 +7,11 @@ reads them without executing anything: no import of the script's modules, no eva
 recovered by `ast.literal_eval`-style reading of literals and a small constant folder for module constants,
 tuples built from names and the shapes of arrays the script makes with `np.random.rand(...)` and friends.
 
-Scripts arrive in every state: notebooks exported to .py with `!pip` and `%magics`, Python 2 prints, fragments
-cut mid-statement. The reader drops what is not Python and, when the rest still does not parse, blanks the
-offending statement (or its top-level block) and parses again, so one bad line costs only that line's facts.
-`read_source` never raises.
+Scripts arrive in every state: notebooks exported to .py with `!pip` and `%magics` (or pasted as .ipynb JSON),
+Python 2 prints, syntax newer than the reader's Python, fragments cut mid-statement. The reader drops what is not
+Python and, when the rest still does not parse, parses it one top-level statement at a time, closing brackets left
+open and turning the lines the parser rejects into `pass`, so one bad line costs only that line's facts. Line
+numbers stay the script's. `read_source` never raises.
 """
 
 from __future__ import annotations
@@ -513,6 +514,13 @@ _CREATORS = frozenset(
 _LIBRARY_ROOTS = frozenset({"torch", "tensorflow", "keras", "tf_keras", "numpy", "tensorflow_datasets", "jax"})
 _FOLDABLE_CALLS = frozenset({"len", "int", "tuple", "list", "array", "asarray", "prod"})
 _RANDINT_NAMES = frozenset({"randint", "integers", "choice", "uniform"})
+# Last names of the calls an array of known shape can come out of (creators, wrappers, shape-keeping methods).
+_ARRAY_CALLS = frozenset(
+    "rand randn random random_sample normal uniform randint integers choice binomial zeros ones empty full "
+    "from_numpy tensor as_tensor convert_to_tensor constant array asarray cast expand_dims unsqueeze reshape view "
+    "transpose permute astype double float long int half to type copy numpy cpu detach contiguous clone "
+    "requires_grad_".split()
+)
 _ARRAY_EXPRS = frozenset({ast.Call, ast.Name, ast.Subscript, ast.BinOp})
 _UNKNOWN: Any = type("_Unknown", (), {"__repr__": lambda self: "<unknown>"})()
 _MAX_EVAL_DEPTH = 24
@@ -857,6 +865,7 @@ class _Reader:
         self.handlers = self._handlers()
         self.stars: list[str] = []
         self.env: dict[str, list[tuple[int, Any]]] = {}
+        self.dicts: dict[str, list[tuple[int, Any]]] = {}  # name -> [(line, {keyword: expr} or _UNKNOWN)]
         self.shapes: dict[str, list[tuple[int, _Arr | None]]] = {}
         self.var_ctor: dict[str, str] = {}
         self.keras_layer_classes: set[str] = set()
@@ -955,6 +964,8 @@ class _Reader:
                 if value is not None:
                     for tgt in targets:
                         self._bind(tgt, value, stmt.lineno)
+            elif t is ast.Expr and isinstance(stmt.value, ast.Call):  # type: ignore[attr-defined]
+                self._scan_update(stmt.value, stmt.lineno)  # type: ignore[attr-defined]
             elif t is ast.AugAssign:
                 self._unknown_targets(stmt.target, stmt.lineno)  # type: ignore[attr-defined]
             elif t is ast.For or t is ast.AsyncFor:
@@ -981,6 +992,28 @@ class _Reader:
             elif t is ast.Match:
                 for case in stmt.cases:  # type: ignore[attr-defined]
                     self._scan(case.body)
+
+    def _scan_update(self, call: ast.Call, line: int) -> None:
+        """`train_kwargs.update(cuda_kwargs)`: the keyword dict grows (or can no longer be read)."""
+        f = call.func
+        if not (isinstance(f, ast.Attribute) and f.attr == "update" and isinstance(f.value, ast.Name)):
+            return
+        name = f.value.id
+        if name not in self.dicts:
+            return
+        base = self._lookup(self.dicts, name, line)
+        new: Any = dict(base) if isinstance(base, dict) else _UNKNOWN
+        for a in call.args:
+            extra = self._lookup(self.dicts, a.id, line) if isinstance(a, ast.Name) else _dict_of(a)
+            if isinstance(new, dict) and isinstance(extra, dict):
+                new.update(extra)
+            else:
+                new = _UNKNOWN
+        if isinstance(new, dict):
+            for k in call.keywords:
+                if k.arg:
+                    new[k.arg] = k.value
+        self.dicts[name].append((line, new))
 
     def _note_import(self, mod: str) -> None:
         top = mod.split(".")[0]
@@ -1031,6 +1064,11 @@ class _Reader:
         if name in _KERAS_DATASET_CLASSES:
             self._classes(_KERAS_DATASET_CLASSES[name], f"dataset:{name}")
 
+    def _bind_dict(self, name: str, value: ast.expr, line: int) -> None:
+        """`train_kwargs = {"batch_size": 64}` (or dict(batch_size=64)): kept as keyword -> expression."""
+        d = _dict_of(value)
+        self.dicts.setdefault(name, []).append((line, d if d is not None else _UNKNOWN))
+
     def _bind_value(self, name: str, value: ast.expr, line: int) -> None:
         if type(value) is ast.Attribute:  # `layers = tf.keras.layers`, `Dense = keras.layers.Dense`: an alias
             q = self._qual(value)
@@ -1039,13 +1077,19 @@ class _Reader:
                 return
         elif name in self.aliases and not self.aliases[name].startswith(tuple(_LIBRARY_ROOTS)):
             del self.aliases[name]
+        if type(value) is ast.Dict or name in self.dicts:
+            self._bind_dict(name, value, line)
+        elif type(value) is ast.Call and _call_name(value) == "dict":
+            self._bind_dict(name, value, line)
         v = self._ev(value, line)
         self.env.setdefault(name, []).append((line, v))
         if isinstance(v, int) and not isinstance(v, bool) and 1 < v <= 100000 and _CLASS_CONST_RE.match(name):
             self._classes(v, f"constant:{name}")
         elif isinstance(v, tuple) and _CLASS_LIST_RE.match(name) and 1 < len(v) <= 100000:
             self._classes(len(v), f"constant:{name}")
-        arr = self._array_of(value, line) if type(value) in _ARRAY_EXPRS else None
+        tv = type(value)
+        wanted = tv in _ARRAY_EXPRS and (not isinstance(value, ast.Call) or (_call_name(value) or "") in _ARRAY_CALLS)
+        arr = self._array_of(value, line) if wanted else None
         self.shapes.setdefault(name, []).append((line, arr))
         if arr is not None:
             self.arrays.append(ArrayDecl(var=name, shape=arr[0], dtype=arr[1], via=arr[2], line=line))
@@ -1064,6 +1108,9 @@ class _Reader:
             q = self._qual(b) or ""
             last = q.rsplit(".", 1)[-1]
             fw = _fw_of(q)
+            if last == "LightningModule":
+                self.torch_classes.add(node.name)
+                return
             if last in self.torch_classes or (last == "Module" and (fw == "torch" or self.hint != "keras")):
                 if last in self.torch_classes or fw == "torch" or "." not in q:
                     self.torch_classes.add(node.name)
@@ -1953,9 +2000,10 @@ class _Reader:
         if q.startswith("tensorflow_datasets."):
             return _DS("", "tfds", [], None, None, False, line)
         if last == "DataLoader":
+            splat = self._splat_kwargs(call, kw, line)  # DataLoader(ds, **train_kwargs)
             src = kw.get("batch_size") or (call.args[1] if len(call.args) >= 2 else None)
-            bs: Any = 1 if src is None else self._ev(src, line)
-            dl = self._ev(kw["drop_last"], line) if "drop_last" in kw else False
+            bs: Any = (_UNKNOWN if splat is None else 1) if src is None else self._ev(src, line)
+            dl = self._ev(kw["drop_last"], line) if "drop_last" in kw else (False if splat is not None else None)
             collate = "collate_fn" in kw and not (
                 isinstance(kw["collate_fn"], ast.Constant) and kw["collate_fn"].value is None
             )
@@ -1978,6 +2026,20 @@ class _Reader:
         if isinstance(call.func, ast.Name) and call.func.id in self.ds_factories:
             return self.ds_factories[call.func.id].copy()
         return None
+
+    def _splat_kwargs(self, call: ast.Call, kw: dict[str, ast.expr], line: int) -> dict[str, ast.expr] | None:
+        """Merge `**name` arguments whose dict the script spells out into kw; None if one cannot be read."""
+        ok: dict[str, ast.expr] | None = kw
+        for k in call.keywords:
+            if k.arg is not None:
+                continue
+            d = self._lookup(self.dicts, k.value.id, line) if isinstance(k.value, ast.Name) else _dict_of(k.value)
+            if not isinstance(d, dict):
+                ok = None
+                continue
+            for key, value in d.items():
+                kw.setdefault(key, value)
+        return ok
 
     def _from_image_generator(self, recv: ast.expr) -> bool:
         if isinstance(recv, ast.Call):
@@ -2420,6 +2482,21 @@ def _indexed(shape: Shape, index: ast.expr) -> Shape | None:
     if tail is None:
         return None
     return tuple(head + list(reversed(tail_dims)) + list(reversed(tail)))
+
+
+def _dict_of(node: ast.expr) -> dict[str, ast.expr] | None:
+    """A dict spelled out with string keys, `{"batch_size": 64}` or `dict(batch_size=64)`, as key -> expression."""
+    if isinstance(node, ast.Dict):
+        out: dict[str, ast.expr] = {}
+        for k, v in zip(node.keys, node.values, strict=False):
+            if not (isinstance(k, ast.Constant) and isinstance(k.value, str)):
+                return None
+            out[k.value] = v
+        return out
+    if isinstance(node, ast.Call) and _call_name(node) == "dict" and not node.args:
+        if all(k.arg for k in node.keywords):
+            return {k.arg: k.value for k in node.keywords if k.arg}
+    return None
 
 
 def _is_newaxis(e: ast.expr) -> bool:

@@ -357,6 +357,20 @@ def test_torch_custom_block_inside_module() -> None:
     assert [(la.cls, la.kind) for la in f.layers] == [("Conv2d", "conv2d"), ("Block", "other")]
 
 
+def test_lightning_module_is_a_torch_module() -> None:
+    f = read(
+        """
+        import pytorch_lightning as pl
+        from torch import nn
+        class Lit(pl.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 2)
+        """
+    )
+    assert f.models == ("torch_module",) and f.layers[0].name == "fc"
+
+
 # --------------------------------------------------------------------------------------------------- aliases
 
 
@@ -562,6 +576,11 @@ def test_dataloader_arguments() -> None:
         e = DataLoader(data, batch_size=args.bs, collate_fn=None)
         for xb, yb in DataLoader(data, batch_size=4):
             pass
+        train_kwargs = {"batch_size": 64}
+        train_kwargs.update({"shuffle": True})
+        f = DataLoader(data, **train_kwargs)
+        g = DataLoader(data, **dict(batch_size=7, drop_last=True))
+        h = DataLoader(data, **opaque)
         """
     )
     got = {d.var: (d.origin, d.ops, d.batch_size, d.drop_last, d.collate_fn) for d in f.datasets}
@@ -572,6 +591,9 @@ def test_dataloader_arguments() -> None:
         "d": ("DataLoader", (), None, False, False),
         "e": ("DataLoader", ("batch",), None, False, False),
         "DataLoader(data, batch_size=4)": ("DataLoader", ("batch",), 4, False, False),
+        "f": ("DataLoader", ("batch",), 64, False, False),
+        "g": ("DataLoader", ("batch",), 7, True, False),
+        "h": ("DataLoader", ("batch",), None, None, False),  # **kwargs it cannot read: no default assumed
     }
 
 
