@@ -25,8 +25,8 @@ EXC_LINE_RE = re.compile(
 )
 # A bare error pasted without its traceback: the type must look like an exception class.
 BARE_RE = re.compile(
-    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception)|Exception))(?: \(see above for traceback\))?"
-    r"[ \t]*:[ \t]+(?P<msg>\S.*)$"
+    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception)|Exception))"
+    r"(?: \(see above for traceback\))?[ \t]*:[ \t]+(?P<msg>\S.*)$"
 )
 # Lines that begin a new log record: they end a message that has no other end marker.
 LOG_RECORD_RE = re.compile(
