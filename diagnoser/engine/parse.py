@@ -36,7 +36,8 @@ INFER_RE = re.compile(
     r"(?:Could not automatically infer the output shape / dtype of '(?P<name>[^']+)'[\s\S]*?Error encountered:"
     r"|Unable to automatically build the model[\s\S]*?Exception encountered:)\s*"
 )
-FUNCTION_NODE_RE = re.compile(r"^\{\{function_node __wrapped__(?P<op>\w+?)_device_[^}]*\}\}")
+# "{{function_node __wrapped__ConcatV2_N_2_device_/job:...}}": the op, without its arity or type suffix
+FUNCTION_NODE_RE = re.compile(r"^\{\{function_node __wrapped__(?P<op>_?[A-Za-z0-9]+)\w*?_device_[^}]*\}\}")
 ARG_SHAPE_RE = re.compile(r"•\s*(?P<name>[\w.]+)=.*?shape=(?P<shape>\([^)]*\)|\[[^\]]*\])")
 # JAX appends a notice to the message of errors raised under jit (Keras 3 on the jax backend).
 JAX_NOTICE_RE = re.compile(r"^\s*(?:-{10,}\s*)?For simplicity, JAX has removed its internal frames")
