@@ -25,8 +25,8 @@ EXC_LINE_RE = re.compile(
 )
 # A bare error pasted without its traceback: the type must look like an exception class.
 BARE_RE = re.compile(
-    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception)|Exception))(?: \(see above for traceback\))?"
-    r"[ \t]*:[ \t]+(?P<msg>\S.*)$"
+    r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception)|Exception))"
+    r"(?: \(see above for traceback\))?[ \t]*:[ \t]+(?P<msg>\S.*)$"
 )
 # Lines that begin a new log record: they end a message that has no other end marker.
 LOG_RECORD_RE = re.compile(
@@ -250,9 +250,13 @@ class Extractor:
 
 
 def _continues(block: RawBlock) -> bool:
-    """Whether a bare error's message announces more paragraphs (Keras 3 wraps the real error)."""
-    first = block.exception_line
-    return first.endswith(":") or "Exception encountered when calling" in first or "in user code" in first
+    """Whether a bare error's message announces more paragraphs (Keras 3 wraps the real error, and quotes it after
+    "Exception encountered:" when it cannot build a model)."""
+    last = next((x.strip() for x in reversed(block.message_lines) if x.strip()), "")
+    return any(
+        line.endswith(":") or "Exception encountered when calling" in line or "in user code" in line
+        for line in (block.exception_line, last)
+    )
 
 
 def extract_blocks(text: str) -> list[RawBlock]:

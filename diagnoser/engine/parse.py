@@ -19,7 +19,9 @@ from diagnoser.engine.result import Frame
 FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"]*)", line (?P<line>\d+)(?:, in (?P<func>.+?))?\s*(?:\*{1,2})?\s*$')
 # TF 2.0-2.4 autograph prints the frames inside "in converted code:" / "in user code:" as
 # "    /venv/lib/python3.7/site-packages/tensorflow/python/keras/engine/training.py:805 train_function  *"
-AUTOGRAPH_FRAME_RE = re.compile(r"^\s*(?P<file>(?:[A-Za-z]:)?[^\s:]+\.py|<[^>]+>):(?P<line>\d+) (?P<func>[\w<>.]+)\s*(?:\*{1,2})?\s*$")
+AUTOGRAPH_FRAME_RE = re.compile(
+    r"^\s*(?P<file>(?:[A-Za-z]:)?[^\s:]+\.py|<[^>]+>):(?P<line>\d+) (?P<func>[\w<>.]+)\s*(?:\*{1,2})?\s*$"
+)
 NESTED_EXC_RE = re.compile(
     r"^(?P<indent>\s*)(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*(?:Error|Exception|Exit)):(?:\s(?P<msg>.*))?$"
 )
@@ -34,7 +36,8 @@ INFER_RE = re.compile(
     r"(?:Could not automatically infer the output shape / dtype of '(?P<name>[^']+)'[\s\S]*?Error encountered:"
     r"|Unable to automatically build the model[\s\S]*?Exception encountered:)\s*"
 )
-FUNCTION_NODE_RE = re.compile(r"^\{\{function_node __wrapped__(?P<op>\w+?)_device_[^}]*\}\}")
+# "{{function_node __wrapped__ConcatV2_N_2_device_/job:...}}": the op, without its arity or type suffix
+FUNCTION_NODE_RE = re.compile(r"^\{\{function_node __wrapped__(?P<op>_?[A-Za-z0-9]+)\w*?_device_[^}]*\}\}")
 ARG_SHAPE_RE = re.compile(r"•\s*(?P<name>[\w.]+)=.*?shape=(?P<shape>\([^)]*\)|\[[^\]]*\])")
 # JAX appends a notice to the message of errors raised under jit (Keras 3 on the jax backend).
 JAX_NOTICE_RE = re.compile(r"^\s*(?:-{10,}\s*)?For simplicity, JAX has removed its internal frames")
@@ -44,6 +47,7 @@ ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|(?<![\w\[])\[(?:0|1|22|39|0;\d{1,2}
 SEE_ABOVE_RE = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*) \(see above for traceback\)\s*:\s?(?P<msg>.*)$")
 # TF eager ops end their message with the op: "... In[1]: [4,5] [Op:MatMul] name: " (or "[Op:MatMul]").
 EAGER_OP_RE = re.compile(r"\s*\[Op:(?P<op>[\w.]+)\](?:\s*name:\s*\S*)?\s*$")
+OLD_NODE_RE = re.compile(r"\[\[(?:node |Node: )(?P<node>[^\s\]{}=]+)")
 TRAILER_STARTS = ("Original stack trace for", "Caused by op", "Errors may have originated", "Function call stack:")
 
 
@@ -275,6 +279,9 @@ def unwrap(
         if nm and node is None:
             node = nm["node"] or nm["node2"]
         if s.startswith(("[[{{node", "[[node", "[[Node:")):
+            om = OLD_NODE_RE.match(s)
+            if om and node is None:  # TF 1.x-2.8: "[[node a/b (defined at f.py:3) ]]", "[[Node: a/b = Op[...]"
+                node = om["node"]
             continue
         out.append(x)
     while out and (not out[-1].strip() or set(out[-1].strip()) <= {"-"}):
