@@ -33,13 +33,15 @@ def folds(records: list[L.Record], split: str) -> dict[str, list[L.Record]]:
     return dict(groups)
 
 
-def run(records: list[L.Record], split: str, l2: float, regimes: tuple[str, ...]) -> dict[str, dict[str, float]]:
+def run(
+    records: list[L.Record], split: str, l2: float, regimes: tuple[str, ...], misses: bool = False
+) -> dict[str, dict[str, float]]:
     groups = folds(records, split)
     held: dict[str, list[tuple[L.Record, L.Example | None, np.ndarray | None]]] = {r: [] for r in regimes}
     for name, test in sorted(groups.items()):
-        if split == "arch" and name == "unknown":
-            continue  # records of no stated architecture are never held out alone
-        train = [r for g, rs in groups.items() if g != name for r in rs]
+        if name in ("unknown", L.EXAMPLES):
+            continue  # records of no stated architecture, and the families' examples, are never held out alone
+        train = L.held_out_training(records, test)
         model = L.fit(L.examples(train), l2=l2)
         for regime in regimes:
             exs = [L.example(rec, regime) for rec in test]
@@ -60,7 +62,26 @@ def run(records: list[L.Record], split: str, l2: float, regimes: tuple[str, ...]
             y = np.array([L.CAUSES.index(ex.label) for _, ex, _ in fitted])
             temperature = L.fit_temperature(z, mask, y)
         results[regime] = metrics(rows, temperature)
+        if misses:
+            print_misses(split, regime, rows, temperature)
     return results
+
+
+def print_misses(
+    split: str, regime: str, rows: list[tuple[L.Record, L.Example | None, np.ndarray | None]], temperature: float
+) -> None:
+    """Our own held-out records answered wrongly: id, label, answer, confidence and the strongest features."""
+    for rec, ex, z in rows:
+        if rec.label not in L.SHAPE_CAUSES:
+            continue
+        if ex is None or z is None:
+            print(f"MISS {split}/{regime} {rec.id} {rec.label}: not recognised")
+            continue
+        mask = np.array([[c in ex.allowed for c in L.CAUSES]])
+        p = L.probabilities(z[None, :], mask, temperature)[0]
+        answer = L.CAUSES[int(np.argmax(p))]
+        if answer != rec.label:
+            print(f"MISS {split}/{regime} {rec.id} {rec.label} -> {answer} {p.max():.2f}")
 
 
 def metrics(rows: list[tuple[L.Record, L.Example | None, np.ndarray | None]], temperature: float) -> dict[str, float]:
@@ -116,13 +137,14 @@ def main() -> None:
     parser.add_argument("--l2", type=float, default=1.0)
     parser.add_argument("--regimes", default="summary,bare,full")
     parser.add_argument("--table", action="store_true", help="print the calibration table")
+    parser.add_argument("--misses", action="store_true", help="print every held-out shape fault answered wrongly")
     args = parser.parse_args()
-    records = L.load()
+    records = L.load() + L.family_records()
     regimes = tuple(args.regimes.split(","))
     splits = ["version", "arch"] if args.split == "both" else [args.split]
     print(f"{len(records)} records; l2={args.l2}; regimes {', '.join(regimes)} (summary = what the scorer sends)")
     for split in splits:
-        results = run(records, split, args.l2, regimes)
+        results = run(records, split, args.l2, regimes, args.misses)
         for regime, m in results.items():
             print(
                 f"leave-one-{split}-out [{regime:7s}] top1={m['top1']:.3f} f1={m['f1']:.3f} "

@@ -31,6 +31,7 @@ from diagnoser.engine.reading import read_traceback  # noqa: E402
 
 CAUSES = (*SHAPE_CAUSES, "other")
 REGIMES = ("full", "summary", "plain", "bare")
+EXAMPLES = "examples"  # the version and architecture of the families' own examples: fitted on, never held out
 # Our own runs only. tests/fixtures/public*/ hold tracebacks other people published: never fitted to.
 TRAINING = sorted(glob.glob(str(ROOT / "corpus" / "generated" / "*.jsonl"))) + [
     str(ROOT / "tests" / "fixtures" / "real" / "cases.jsonl"),
@@ -47,6 +48,7 @@ class Record:
     text: str
     summary: str | None
     source: str | None
+    regimes: tuple[str, ...] = REGIMES  # a family's example is seen only as written ("given")
 
 
 @dataclass
@@ -111,6 +113,46 @@ def load(paths: Iterable[str] = TRAINING) -> list[Record]:
     return out
 
 
+def family_records() -> list[Record]:
+    """The families' match examples that name a cause: each is written (or rendered from a real run) to show what
+    a correct engine answers for it, with the summary and script that decide it, so the model is fitted on them too
+    (`diagnoser rules test` checks that it answers them)."""
+    from diagnoser.engine.families import default_families
+
+    out = []
+    for family in default_families().families:
+        for n, ex in enumerate(family.examples_match, 1):
+            cause = ex.get("cause")
+            if not cause:
+                continue
+            out.append(
+                Record(
+                    id=f"{family.id}#{n}",
+                    label=str(cause),
+                    version=EXAMPLES,
+                    arch=EXAMPLES,
+                    text=str(ex["text"]),
+                    summary=ex.get("summary"),
+                    source=ex.get("source"),
+                    regimes=("given",),
+                )
+            )
+    return out
+
+
+def held_out_training(records: Sequence[Record], test: Sequence[Record]) -> list[Record]:
+    """The training records of a fold: every record outside `test`, without family examples quoting a held-out
+    record's traceback (many examples are corpus runs), so a fold never sees its own answers."""
+    held = {id(r) for r in test}
+    texts = {_key(r.text) for r in test}
+    return [r for r in records if id(r) not in held and not (r.version == EXAMPLES and _key(r.text) in texts)]
+
+
+def _key(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def bare_line(text: str) -> str:
     """The last exception line alone, as users paste it (the same rule as the scorer's `bare` variant)."""
     lines = [line for line in text.splitlines() if line.strip()]
@@ -121,6 +163,8 @@ def bare_line(text: str) -> str:
 
 
 def inputs_for(rec: Record, regime: str) -> tuple[str, str | None, str | None]:
+    if regime == "given":
+        return rec.text, rec.summary, rec.source
     if regime == "bare":
         return bare_line(rec.text), None, None
     summary = rec.summary if regime in ("full", "summary") else None
@@ -128,7 +172,18 @@ def inputs_for(rec: Record, regime: str) -> tuple[str, str | None, str | None]:
     return rec.text, summary, source
 
 
+_EXAMPLES: dict[tuple[int, str], Example | None] = {}
+
+
 def example(rec: Record, regime: str) -> Example | None:
+    """The example of one record under one regime; computed once per process (every fold reuses it)."""
+    key = (id(rec), regime)
+    if key not in _EXAMPLES:
+        _EXAMPLES[key] = _example(rec, regime)
+    return _EXAMPLES[key]
+
+
+def _example(rec: Record, regime: str) -> Example | None:
     text, summary, source = inputs_for(rec, regime)
     reading = read_traceback(text, summary=summary, source=source)
     if reading is None or not reading.allowed:
@@ -140,7 +195,7 @@ def example(rec: Record, regime: str) -> Example | None:
 def examples(records: Sequence[Record], regimes: Sequence[str] = REGIMES) -> list[Example]:
     out = []
     for rec in records:
-        for regime in regimes:
+        for regime in regimes if rec.regimes == REGIMES else rec.regimes:
             ex = example(rec, regime)
             if ex is not None and ex.label and ex.label in ex.allowed:
                 out.append(ex)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from diagnoser.engine.extract import RawBlock
 from diagnoser.engine.explain import FixEntry, choose, render, render_facts, title_for
+from diagnoser.engine.extract import RawBlock
 from diagnoser.engine.families import SHAPE_CAUSES, FamilySet
 from diagnoser.engine.features import layer_kind
 from diagnoser.engine.grouping import fingerprint

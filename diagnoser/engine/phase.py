@@ -54,8 +54,8 @@ def detect_phase(tb: ParsedTraceback) -> str:
             continue
         for name, pattern in _USER_CALLS:
             if pattern.search(frame.code):
-                if name == "build" and phase == "forward":
-                    continue
+                if phase == "forward" and name not in ("fit", "evaluate", "predict"):
+                    continue  # `loss_fn(model(x), y)`: the innermost frames are the forward pass, not the loss
                 return name
     return phase
 

@@ -7,9 +7,9 @@ from typing import BinaryIO
 
 from diagnoser.engine.answer import diagnose_block
 from diagnoser.engine.extract import iter_blocks_in_chunks
-from diagnoser.engine.result import TracebackResult
 from diagnoser.engine.families import FamilySet
 from diagnoser.engine.reading import read_source_facts
+from diagnoser.engine.result import TracebackResult
 from diagnoser.engine.summary import ModelSummary
 
 CHUNK_BYTES = 4 * 1024 * 1024
