@@ -174,6 +174,20 @@ def test_a_dataloader_worker_error_is_read_through_its_wrapper(families):
     assert reading.family.id == "torch-stack-sizes" and reading.site == "collate"
 
 
+def test_torch_compile_meta_wordings_are_read_inside_dynamos_wrapper(families):
+    text = (
+        "torch._dynamo.exc.TorchRuntimeError: RuntimeError when making fake tensor call\n"
+        "  Explanation: Dynamo failed to run FX node with fake tensors: call_function <built-in function linear>"
+        "(*(FakeTensor(..., size=(4, 1568)), Parameter(FakeTensor(..., size=(2, 10), requires_grad=True))), **{}): "
+        "got RuntimeError('a and b must have same reduction dim, but got [4, 1568] X [10, 2].')\n"
+    )
+    reading = one(families, text)
+    assert reading.family.id == "torch-matmul-shapes"
+    assert (reading.facts["left"], reading.facts["right"]) == ((4, 1568), (10, 2))
+    eager = one(families, "RuntimeError: mat1 and mat2 shapes cannot be multiplied (4x1568 and 10x2)")
+    assert (eager.facts["left"], eager.facts["right"]) == ((4, 1568), (10, 2))
+
+
 @pytest.mark.parametrize(
     "text, family",
     [
