@@ -73,6 +73,11 @@ def print_misses(
     """Our own held-out records answered wrongly: id, label, answer, confidence and the strongest features."""
     for rec, ex, z in rows:
         if rec.label not in L.SHAPE_CAUSES:
+            if ex is not None and z is not None:
+                mask = np.array([[c in ex.allowed for c in L.CAUSES]])
+                p = L.probabilities(z[None, :], mask, temperature)[0]
+                if L.CAUSES[int(np.argmax(p))] in L.SHAPE_CAUSES:
+                    print(f"FALSE {split}/{regime} {rec.id} {rec.label} -> {L.CAUSES[int(np.argmax(p))]} {p.max():.2f}")
             continue
         if ex is None or z is None:
             print(f"MISS {split}/{regime} {rec.id} {rec.label}: not recognised")

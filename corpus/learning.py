@@ -32,6 +32,9 @@ from diagnoser.engine.reading import read_traceback  # noqa: E402
 CAUSES = (*SHAPE_CAUSES, "other")
 REGIMES = ("full", "summary", "plain", "bare")
 EXAMPLES = "examples"  # the version and architecture of the families' own examples: fitted on, never held out
+# A family example stands for a mechanism (one wording, the context that decides it), a corpus record for one run
+# of many alike; an example counts as this many runs.
+EXAMPLE_WEIGHT = 3.0
 # Our own runs only. tests/fixtures/public*/ hold tracebacks other people published: never fitted to.
 TRAINING = sorted(glob.glob(str(ROOT / "corpus" / "generated" / "*.jsonl"))) + [
     str(ROOT / "tests" / "fixtures" / "real" / "cases.jsonl"),
@@ -58,6 +61,7 @@ class Example:
     features: list[str]
     allowed: tuple[str, ...]
     label: str  # a cause of CAUSES; "" when the record is not a fault (label none)
+    weight: float = 1.0
 
 
 def _mm(version: object) -> str:
@@ -189,7 +193,10 @@ def _example(rec: Record, regime: str) -> Example | None:
     if reading is None or not reading.allowed:
         return None
     label = rec.label if rec.label in SHAPE_CAUSES else ("other" if rec.label == "other" else "")
-    return Example(rec, regime, sorted(reading.features), reading.allowed, label)
+    # a non-shape cause of the taxonomy (file_not_found, unknown_identifier, ...) is "other" to the model
+    allowed = tuple(dict.fromkeys(c if c in SHAPE_CAUSES else "other" for c in reading.allowed))
+    weight = EXAMPLE_WEIGHT if rec.version == EXAMPLES else 1.0
+    return Example(rec, regime, sorted(reading.features), allowed, label, weight)
 
 
 def examples(records: Sequence[Record], regimes: Sequence[str] = REGIMES) -> list[Example]:
@@ -240,7 +247,7 @@ def fit(exs: Sequence[Example], l2: float = 1.0, min_count: int = 2) -> Fitted:
     k = len(CAUSES)
     onehot = np.zeros((n, k))
     onehot[np.arange(n), y] = 1.0
-    sample_weight = np.ones(n)
+    sample_weight = np.array([ex.weight for ex in exs], dtype=float)
 
     def unpack(theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return theta[: d * k].reshape(d, k), theta[d * k :]

@@ -99,7 +99,7 @@ def _inherited(d: Diagnosis) -> Diagnosis:
 def diagnoses_for(reading: Reading, weights: Weights | None = None) -> list[Diagnosis]:
     if not reading.recognitions or not reading.allowed:
         return []
-    ranked = score(reading.features, reading.allowed, weights)
+    ranked = score(reading.features, reading.allowed, weights, MIN_ALTERNATIVE)
     facts = render_facts(reading)
     out = []
     undecided = _undecided(reading, ranked)

@@ -21,8 +21,6 @@ from diagnoser.engine.features import Feature, layer_kind
 from diagnoser.engine.reading import Reading
 from diagnoser.engine.shapes import Shape, fmt, fmt_data
 
-_TEMPLATE = re.compile(r"\{(\w+)(?:\|([^{}]*))?\}")
-
 
 @dataclass(frozen=True)
 class FixEntry:
@@ -82,32 +80,132 @@ def _holds(condition: str, features: dict[str, Feature]) -> bool:
     return condition in features
 
 
+@lru_cache(maxsize=1)
+def _fixes_by_cause() -> dict[str, tuple[FixEntry, ...]]:
+    by: dict[str, list[FixEntry]] = {}
+    for entry in default_fixes():
+        by.setdefault(entry.cause, []).append(entry)
+    return {c: tuple(es) for c, es in by.items()}
+
+
 def choose(cause: str, features: dict[str, Feature], fixes: tuple[FixEntry, ...] | None = None) -> FixEntry | None:
-    for entry in fixes if fixes is not None else default_fixes():
+    """The first fix entry of the cause whose conditions hold (file order: the most specific first)."""
+    entries = fixes if fixes is not None else _fixes_by_cause().get(cause, ())
+    names = features.keys()
+    for entry in entries:
         if entry.cause != cause:
             continue
-        if all(_holds(c, features) for c in entry.when) and (
+        plain = _plain(entry)
+        if plain is not None:
+            required, forbidden, wanted = plain
+            if required <= names and not (forbidden & names) and (not wanted or wanted & names):
+                return entry
+        elif all(_holds(c, features) for c in entry.when) and (
             not entry.any or any(_holds(c, features) for c in entry.any)
         ):
             return entry
     return None
 
 
+@lru_cache(maxsize=1024)
+def _plain(entry: FixEntry) -> tuple[frozenset[str], frozenset[str], frozenset[str]] | None:
+    """An entry's conditions as sets (required, forbidden, any of), when none is a prefix pattern."""
+    if any(c.endswith("*") for c in (*entry.when, *entry.any)) or any(c.startswith("!") for c in entry.any):
+        return None
+    required = frozenset(c for c in entry.when if not c.startswith("!"))
+    forbidden = frozenset(c[1:] for c in entry.when if c.startswith("!"))
+    return required, forbidden, frozenset(entry.any)
+
+
 def render(template: str | None, facts: dict[str, str]) -> str | None:
-    """Fill {name} and {name|fallback}; a sentence with a name that has neither a value nor a fallback is left out,
-    so a fix never prints an empty shape."""
+    """Fill a fix template from the facts.
+
+    `{name}` is the fact; `{name|words}` is the fact, or the words when it is unknown; `{name|words with {name}}`
+    (the words quote a fact) is those words filled when `name` is known and nothing when it is not. A sentence
+    quoting a fact that is unknown and has no fallback is left out, so a fix never prints an empty shape."""
     if template is None:
         return None
+    parts = []
+    for sentence in _sentences(template):
+        filled = _fill(sentence, facts)
+        if filled is not None:
+            parts.append(filled)
+    return " ".join(" ".join(parts).split()) or None
 
-    def known(sentence: str) -> bool:
-        return all(facts.get(m.group(1)) or m.group(2) is not None for m in _TEMPLATE.finditer(sentence))
 
-    def fill(sentence: str) -> str:
-        return _TEMPLATE.sub(lambda m: facts.get(m.group(1)) or (m.group(2) or ""), sentence)
+Token = str | tuple[str, "str | None", "tuple[Token, ...] | None"]  # text, or (name, fallback, conditional)
 
-    sentences = re.split(r"(?<=[.;])\s+", template.strip())
-    text = " ".join(fill(s) for s in sentences if known(s))
-    return " ".join(text.split()) or None
+
+@lru_cache(maxsize=4096)
+def _sentences(template: str) -> tuple[tuple[Token, ...], ...]:
+    """A template's sentences as tokens: parsed once per template."""
+    return tuple(_tokens(sentence) for sentence in re.split(r"(?<=[.;])\s+(?![^{]*\})", template.strip()))
+
+
+def _tokens(text: str) -> tuple[Token, ...]:
+    out: list[Token] = []
+    i = 0
+    while i < len(text):
+        start = text.find("{", i)
+        if start < 0:
+            out.append(text[i:])
+            break
+        out.append(text[i:start])
+        depth, j = 0, start
+        while j < len(text):
+            depth += {"{": 1, "}": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        inner = text[start + 1 : j]
+        name, bar, rest = inner.partition("|")
+        if not re.fullmatch(r"\w+", name):
+            out.append(text[start : j + 1])
+        elif bar and "{" in rest:
+            out.append((name, None, _tokens(rest)))
+        else:
+            out.append((name, rest if bar else None, None))
+        i = j + 1
+    return tuple(t for t in out if t != "")
+
+
+def _fill(tokens: tuple[Token, ...], facts: dict[str, str]) -> str | None:
+    """The tokens filled; None when a fact without fallback is unknown (conditionals never are)."""
+    out = []
+    for token in tokens:
+        if isinstance(token, str):
+            out.append(token)
+            continue
+        name, fallback, conditional = token
+        value = facts.get(name)
+        if conditional is not None:
+            if value:
+                filled = _fill(conditional, facts)
+                out.append(filled or "")
+            continue
+        if value:
+            out.append(value)
+        elif fallback is not None:
+            out.append(fallback)
+        else:
+            return None
+    return "".join(out)
+
+
+def template_names(text: str | None) -> list[str]:
+    """Every fact name a template quotes, nested ones included (for `diagnoser rules test`)."""
+    names: list[str] = []
+
+    def walk(tokens: tuple[Token, ...]) -> None:
+        for token in tokens:
+            if not isinstance(token, str):
+                names.append(token[0])
+                if token[2] is not None:
+                    walk(token[2])
+
+    for sentence in _sentences(text or ""):
+        walk(sentence)
+    return names
 
 
 def _dims(shape: Shape | None) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -193,6 +194,8 @@ def typed_value(name: str, value: Any) -> Any:
         text = str(value).strip()
         if text and text[0] not in "([" and not text.startswith(("torch", "TensorShape")) and "," in text:
             text = f"[{text}]"  # "896,10" as TensorFlow prints inside its own brackets
+        elif re.fullmatch(r"-?\d+(?:\s+-?\d+)+", text):
+            text = f"[{text}]"  # "64 3 7 7": torch 0.4's space-separated sizes
         return parse_shape(text)
     if term.kind == "int":
         try:

@@ -18,6 +18,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from diagnoser.engine.families import Recognition
@@ -82,13 +83,19 @@ _KINDS: list[tuple[str, str]] = [
 ]
 
 
+_KIND_RES = [(kind, re.compile(pattern)) for kind, pattern in _KINDS]
+_NUMBERED = re.compile(r"_\d+$")
+_NUMBERED_MODEL = re.compile(r"^(?:sequential|functional|model)_\d+$")
+
+
+@lru_cache(maxsize=4096)
 def layer_kind(name: str | None) -> str | None:
     if not name:
         return None
     low = name.strip().strip("'\"`").lower()
-    low = re.sub(r"_\d+$", "", low) if not re.match(r"^(?:sequential|functional|model)_\d+$", low) else low
-    for kind, pattern in _KINDS:
-        if re.search(pattern, low):
+    low = _NUMBERED.sub("", low) if not _NUMBERED_MODEL.match(low) else low
+    for kind, pattern in _KIND_RES:
+        if pattern.search(low):
             return kind
     return "other"
 
@@ -114,6 +121,9 @@ def what(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
             site = "model_input"  # the model's own input check: it ran on what was passed to the model
         out.add(f"site={site}", "message", f"the check ran at the {site.replace('_', ' ')}")
     out.add(f"framework={ctx.tb.framework}", "frame", f"raised by {ctx.tb.framework}")
+    short = (ctx.tb.core_type or ctx.tb.exception_type or "").rsplit(".", 1)[-1]
+    if short and short.isidentifier():
+        out.add(f"exception={short}", "message", f"raised as {short}")
 
 
 _PHASE_TEXT = {
@@ -216,6 +226,16 @@ def shape_relations(out: Collector, recognitions: list[Recognition], ctx: Contex
             out.add("rel:axes_permuted", "message", f"{rs} holds the axes of {es} in another order")
             if r[1] == e[-1] or r[-1] == e[1]:
                 out.add("rel:channels_moved", "message", f"the channel axis of {es} sits elsewhere in {rs}")
+            sizes = [d for d in r[1:] if d is not None]
+            small = min(sizes) if sizes else None
+            # Keras is channels-last: the small axis (channels, features) belongs last. The side that breaks the
+            # convention is the one that is wrong.
+            if small is not None and r[-1] == small and e[-1] != small:
+                out.add("rel:received_follows_channels_last", "message",
+                        f"{rs} has its smallest axis last, as Keras wants; the declared {es} does not")
+            elif small is not None and e[-1] == small and r[-1] != small:
+                out.add("rel:expected_follows_channels_last", "message",
+                        f"the declared {es} has its smallest axis last, as Keras wants; {rs} does not")
         differing = [i for i, (a, b) in enumerate(zip(r, e, strict=True)) if a is not None and b is not None and a != b]
         if differing and all(0 < i < len(r) - 1 for i in differing):
             out.add("rel:spatial_differs", "message", f"{rs} and {es} differ in height/width, not in channels")
@@ -252,6 +272,18 @@ def _axis_value(out: Collector, recognitions: list[Recognition], received: Shape
             )
         if received[1] == want and axis in (-1, len(received) - 1):
             out.add("dim:channels_first", "message", f"{fmt(received)} has {want} on axis 1: channels first")
+        inner = [d for d in received[1:] if d is not None]
+        if (
+            axis in (-1, len(received) - 1)
+            and inner
+            and received[-1] == min(inner)
+            and want in received[1:-1]
+        ):
+            out.add(
+                "dim:wanted_size_is_spatial",
+                "message",
+                f"{fmt(received)} is channels-last; the {want} wanted on its last axis is one of its other axes",
+            )
     if want and got and max(want, got) % min(want, got) == 0 and want != got:
         out.add("dim:integer_ratio", "message", f"{got} and {want} differ by a whole factor")
 
@@ -410,9 +442,39 @@ def layer_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -
                 "summary",
                 f"{target.name} follows {previous.name} ({previous.type}), output {fmt(previous.output_shape)}",
             )
+            _rank_against(out, recognitions, previous.output_shape, f"{previous.name} ({previous.type})", "summary")
     if body:
         first_kind = layer_kind(body[0].type) or "other"
         out.add(f"summary:first_kind={first_kind}", "summary", f"the model starts with {body[0].type}")
+
+
+def _wanted_rank(recognitions: list[Recognition]) -> int | None:
+    want = _first(recognitions, lambda r: r.int("expected_rank"))
+    if want is None:
+        expected = _first(recognitions, lambda r: r.shape("expected"))
+        want = len(expected) if expected is not None else None
+    return want
+
+
+def _rank_against(
+    out: Collector, recognitions: list[Recognition], given: Shape | int | None, what: str, source: str
+) -> None:
+    """The layer before the failing one (from the summary or the script) against the rank the check wanted."""
+    want = _wanted_rank(recognitions)
+    rank = given if isinstance(given, int) else (len(given) if given is not None else None)
+    if want is None or rank is None:
+        return
+    spec = _first(recognitions, lambda r: r.text("spec")) or "ndim"
+    fits = rank >= want if spec == "min_ndim" else rank <= want if spec == "max_ndim" else rank == want
+    prefix = "summary" if source == "summary" else "src"
+    if fits:
+        out.add(f"{prefix}:prev_gives_wanted_rank", source, f"{what} gives {rank}-D tensors, as the layer wants")
+    else:
+        out.add(
+            f"{prefix}:prev_gives_other_rank",
+            source,
+            f"{what} gives {rank}-D tensors where the layer wants {want}-D: the two layers do not fit",
+        )
 
 
 def summary_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
@@ -515,6 +577,7 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
             out.add(f"src:data_{name}", "code", f"the script applies {name} to its data")
     layers = list(getattr(src, "layers", ()))
     kinds = [getattr(x, "kind", "other") for x in layers]
+    _source_position(out, recognitions, ctx, layers)
     rnns = [x for x in layers if getattr(x, "kind", "") in ("lstm", "gru", "simple_rnn", "rnn")]
     if rnns:
         last = rnns[-1]
@@ -548,6 +611,76 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
                 "src:output_units_differ_from_classes",
                 "code",
                 f"the output layer has {out_units} units; the script has {sorted(classes)} classes",
+            )
+
+
+# The rank of what a layer kind gives and takes (Keras and torch alike); None when it depends on the input.
+_GIVES = {
+    "dense": None, "linear": None, "flatten": 2, "global_pool1d": 2, "global_pool2d": 2, "global_pool3d": 2,
+    "conv1d": 3, "pool1d": 3, "embedding": 3, "conv2d": 4, "pool2d": 4, "conv3d": 5, "pool3d": 5,
+}
+_TAKES = {"conv1d": 3, "pool1d": 3, "lstm": 3, "gru": 3, "simple_rnn": 3, "rnn": 3, "conv2d": 4, "pool2d": 4,
+          "conv3d": 5, "pool3d": 5, "global_pool1d": 3, "global_pool2d": 4}
+_PASSES = {"dropout", "batchnorm", "layernorm", "activation", "other"}
+
+
+def _gives_rank(layer: Any) -> int | None:
+    kind = getattr(layer, "kind", "other")
+    if kind in ("lstm", "gru", "simple_rnn", "rnn"):
+        return 3 if (getattr(layer, "args", {}) or {}).get("return_sequences") is True else 2
+    return _GIVES.get(kind)
+
+
+def _source_layer(name: str | None, layers: list[Any]) -> int | None:
+    """Where the failing layer sits in the script: by its name= (or torch attribute), else by Keras' auto-name
+    (`max_pooling2d_1` is the second MaxPooling2D), when that is unambiguous."""
+    if not name or not layers:
+        return None
+    low = name.strip().strip("'\"`").lower()
+    for i, layer in enumerate(layers):
+        if (getattr(layer, "name", None) or "").lower() == low:
+            return i
+    base, _, number = low.rpartition("_") if re.search(r"_\d+$", low) else (low, "", "")
+    same = [i for i, layer in enumerate(layers) if _auto_name(getattr(layer, "cls", "")) == base]
+    if len(same) == 1:
+        return same[0]
+    if same and number.isdigit() and int(number) < len(same):
+        return same[int(number)]
+    return same[0] if same and not number else None
+
+
+def _auto_name(cls: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls).lower().replace("_d", "d")
+
+
+def _source_position(out: Collector, recognitions: list[Recognition], ctx: Context, layers: list[Any]) -> None:
+    """The failing layer's place in the script: first (it meets the declared input or the data) or after another
+    layer whose output rank it cannot take (the layers do not fit together)."""
+    name = _first(recognitions, lambda r: r.text("layer")) or ctx.tb.wrapper_layer
+    body = [x for x in layers if getattr(x, "kind", "other") != "input"]
+    at = _source_layer(name, body)
+    if at is None:
+        return
+    layer = body[at]
+    if at == 0:
+        out.add("src:failing_layer_first", "code", f"{layer.cls} is the first layer in the script")
+        return
+    before = [x for x in body[:at] if getattr(x, "kind", "other") not in _PASSES]
+    if not before:
+        out.add("src:failing_layer_first", "code", f"{layer.cls} is the first layer in the script")
+        return
+    previous = before[-1]
+    out.add("src:failing_layer_after_another", "code", f"{layer.cls} follows {previous.cls} in the script")
+    gives = _gives_rank(previous)
+    if gives is not None and _wanted_rank(recognitions) is not None:
+        _rank_against(out, recognitions, gives, previous.cls, "code")
+    elif gives is not None and _TAKES.get(getattr(layer, "kind", "")) is not None:
+        takes = _TAKES[layer.kind]
+        if gives != takes:
+            out.add(
+                "src:prev_gives_other_rank",
+                "code",
+                f"{previous.cls} gives {gives}-D tensors where {layer.cls} takes {takes}-D: the layers do not fit",
             )
 
 

@@ -27,6 +27,16 @@ class Weights:
     temperature: float = 1.0
     version: str = "0"
     meta: dict[str, object] = field(default_factory=dict)
+    vectors: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)  # feature -> weight per cause
+    projections: dict[tuple[str, ...], dict[str, tuple[tuple[float, ...], float]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        # the same weights as one tuple per feature in `causes` order: scoring is then index arithmetic
+        if not self.vectors and self.weights:
+            vectors = {f: tuple(row.get(c, 0.0) for c in self.causes) for f, row in self.weights.items()}
+            object.__setattr__(self, "vectors", vectors)
 
 
 @dataclass(frozen=True)
@@ -88,23 +98,59 @@ def softmax(scores: dict[str, float], temperature: float = 1.0) -> dict[str, flo
     return {c: e / total for c, e in exps.items()}
 
 
-def score(features: dict[str, Feature], allowed: tuple[str, ...], weights: Weights | None = None) -> list[Scored]:
-    """The allowed causes, most probable first, each with the features that favoured it over the others."""
+def _projection(weights: Weights, allowed: tuple[str, ...]) -> dict[str, tuple[tuple[float, ...], float]]:
+    """Per feature, its weights for just the allowed causes and their sum; filled lazily, kept per cause set
+    (a family declares a fixed set, so there are few)."""
+    cache = weights.projections.get(allowed)
+    if cache is None:
+        cache = weights.projections[allowed] = {}
+    return cache
+
+
+def score(
+    features: dict[str, Feature],
+    allowed: tuple[str, ...],
+    weights: Weights | None = None,
+    min_probability: float = 0.0,
+) -> list[Scored]:
+    """The allowed causes, most probable first, each with the features that favoured it over the others.
+
+    Causes below `min_probability` (after the first) are left out: nobody is shown them, and their evidence is
+    most of the cost."""
     weights = weights or default_weights()
     if not allowed:
         return []
-    probabilities = softmax(logits(features, allowed, weights), weights.temperature)
-    ranked = sorted(allowed, key=lambda c: (-probabilities[c], allowed.index(c)))
-    out = []
-    for cause in ranked:
-        pushes = []
+    index = {c: i for i, c in enumerate(weights.causes)}
+    known = [index[c] for c in allowed if c in index] if weights.causes else []
+    projected = _projection(weights, allowed)
+    rows: list[tuple[Feature, tuple[float, ...], float]] = []
+    if len(known) == len(allowed):
         for name, feature in features.items():
-            row = weights.weights.get(name)
-            if not row:
-                continue
+            entry = projected.get(name)
+            if entry is None:
+                vec = weights.vectors.get(name)
+                if vec is None:
+                    continue
+                sub = tuple(vec[i] for i in known)
+                entry = projected[name] = (sub, sum(sub))
+            rows.append((feature, entry[0], entry[1]))
+    sums = [weights.bias.get(c, 0.0) for c in allowed]
+    for _, sub, _ in rows:
+        for k, w in enumerate(sub):
+            sums[k] += w
+    probabilities = softmax(dict(zip(allowed, sums, strict=True)), weights.temperature)
+    ranked = sorted(range(len(allowed)), key=lambda k: (-probabilities[allowed[k]], k))
+    out = []
+    n_others = len(allowed) - 1
+    for position, k in enumerate(ranked):
+        cause = allowed[k]
+        if position and probabilities[cause] < min_probability:
+            break
+        pushes = []
+        for feature, sub, total in rows:
             # how much this feature favours the cause over the mean of the others allowed
-            others = [row.get(c, 0.0) for c in allowed if c != cause]
-            push = row.get(cause, 0.0) - (sum(others) / len(others) if others else 0.0)
+            mine = sub[k]
+            push = mine - ((total - mine) / n_others if n_others else 0.0)
             if push > 0.05:
                 pushes.append((feature, push))
         pushes.sort(key=lambda fp: -fp[1])

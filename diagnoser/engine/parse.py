@@ -10,6 +10,7 @@ one rule covers a message however it was wrapped.
 
 from __future__ import annotations
 
+import ast
 import re
 from dataclasses import dataclass, field
 
@@ -49,6 +50,11 @@ SEE_ABOVE_RE = re.compile(r"^(?P<type>(?:[A-Za-z_]\w*\.)*[A-Za-z_]\w*) \(see abo
 EAGER_OP_RE = re.compile(r"\s*\[Op:(?P<op>[\w.]+)\](?:\s*name:\s*\S*)?\s*$")
 OLD_NODE_RE = re.compile(r"\[\[(?:node |Node: )(?P<node>[^\s\]{}=]+)")
 TRAILER_STARTS = ("Original stack trace for", "Caused by op", "Errors may have originated", "Function call stack:")
+# torch.compile (Dynamo) runs the graph on fake tensors first and wraps what they raise: torch 2.13 quotes it as
+# "... **{}): got RuntimeError('message')", torch 2.1-2.5 puts it below "Failed running call_function ...:".
+DYNAMO_GOT_RE = re.compile(r"\): got (?P<type>[A-Za-z_][\w.]*)\((?P<q>['\"])(?P<msg>.*)(?P=q)\)\s*$")
+DYNAMO_FAILED_RE = re.compile(r"^Failed running (?:call_function|call_method|call_module|get_attr) .*:\s*$")
+DYNAMO_TRAILER = ("from user code:", "Set TORCH_LOGS=", "Set TORCHDYNAMO_VERBOSE=")
 
 
 @dataclass
@@ -122,7 +128,9 @@ def parse_frames(lines: list[str]) -> list[Frame]:
     pending: dict[str, object] | None = None
     code: str | None = None
     for line in lines:
-        m = FRAME_RE.match(line) or AUTOGRAPH_FRAME_RE.match(line)
+        m = (FRAME_RE.match(line) if "File" in line else None) or (
+            AUTOGRAPH_FRAME_RE.match(line) if ":" in line else None
+        )
         if m:
             if pending is not None:
                 frames.append(Frame(code=code, **pending))  # type: ignore[arg-type]
@@ -156,6 +164,32 @@ def _dedent(lines: list[str]) -> list[str]:
     return [x[cut:] if len(x) >= cut else x.strip() for x in lines]
 
 
+def _dynamo_inner(lines: list[str]) -> tuple[str, list[str]] | None:
+    if not lines or not (
+        DYNAMO_FAILED_RE.match(lines[0].strip()) or lines[0].strip().startswith("RuntimeError when making fake tensor")
+    ):
+        return None
+    for x in lines[:6]:
+        m = DYNAMO_GOT_RE.search(x)
+        if m:
+            try:
+                message = str(ast.literal_eval(m["q"] + m["msg"] + m["q"]))
+            except (ValueError, SyntaxError):
+                message = m["msg"]
+            return m["type"].rsplit(".", 1)[-1], message.splitlines() or [""]
+    if DYNAMO_FAILED_RE.match(lines[0].strip()):
+        body = []
+        for x in lines[1:]:
+            if x.strip().startswith(DYNAMO_TRAILER):
+                break
+            body.append(x)
+        while body and not body[-1].strip():
+            body.pop()
+        if body:
+            return "RuntimeError", body
+    return None
+
+
 def unwrap(
     core_type: str, lines: list[str]
 ) -> tuple[str, list[str], list[Frame], dict[str, str], str | None, str | None]:
@@ -164,7 +198,7 @@ def unwrap(
     args: dict[str, str] = {}
     node: str | None = None
     wrapper: str | None = None
-    lines = [ANSI_RE.sub("", x) for x in lines]
+    lines = [ANSI_RE.sub("", x) if "[" in x else x for x in lines]
     for _ in range(8):  # wrappers nest a few levels at most; bound it anyway
         text_first = lines[0].strip() if lines else ""
         # 1. tf.keras "in user code:" (TF 2.0-2.1 autograph: "in converted code:") and PyTorch "Original
@@ -227,6 +261,11 @@ def unwrap(
             if inner:
                 lines = inner.splitlines()
                 continue
+        # 2c. torch.compile: the fake-tensor run's error, quoted (2.13) or on the lines after (2.1-2.5)
+        dynamo = _dynamo_inner(lines)
+        if dynamo is not None:
+            core_type, lines = dynamo
+            continue
         # 3. TensorFlow graph errors: frames of where the op was defined, then the op's message
         if text_first.startswith(("Graph execution error", "Detected at node")) or (
             lines and any(x.lstrip().startswith("Detected at node") for x in lines[:3])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diagnoser.engine.answer import diagnose
-from diagnoser.engine.explain import _TEMPLATE, default_fixes
+from diagnoser.engine.explain import default_fixes, template_names
 from diagnoser.engine.families import SHAPE_CAUSES, FamilySet, default_families_dir, known_causes
 from diagnoser.engine.familycheck import Failure, run_all
 from diagnoser.engine.model import default_weights
@@ -62,9 +62,9 @@ def lint_fixes(causes: set[str]) -> list[Failure]:
         if fix.cause not in causes:
             failures.append(Failure("fixes", f"{fix.id}: unknown cause {fix.cause}"))
         for text in (fix.title, fix.explanation, fix.fix, fix.fix_code, fix.clause):
-            for m in _TEMPLATE.finditer(text or ""):
-                if m.group(1) not in TERMS and m.group(1) not in DERIVED:
-                    failures.append(Failure("fixes", f"{fix.id}: {{{m.group(1)}}} is neither a fact nor derived"))
+            for name in template_names(text):
+                if name not in TERMS and name not in DERIVED:
+                    failures.append(Failure("fixes", f"{fix.id}: {{{name}}} is neither a fact nor derived"))
     return failures
 
 

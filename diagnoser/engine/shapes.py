@@ -14,9 +14,9 @@ from collections.abc import Sequence
 Dim = int | None
 Shape = tuple[Dim, ...]
 
-_DIM_RE = re.compile(r"None|\?|-1|\d+")
+_DIM_RE = re.compile(r"None|\?|-?\d+")
 _BRACKETED_RE = re.compile(r"[\(\[]\s*((?:None|\?|-?\d+)?(?:\s*[,\s]\s*(?:None|\?|-?\d+))*)\s*,?\s*[\)\]]")
-_TIMES_RE = re.compile(r"^\(?\s*(\d+(?:\s*x\s*\d+)+)\s*\)?$")
+_TIMES_RE = re.compile(r"^[\(\[]?\s*(-?\d+(?:\s*x\s*-?\d+)+)\s*[\)\]]?$")
 
 
 def parse_shape(text: str | None) -> Shape | None:
@@ -30,7 +30,7 @@ def parse_shape(text: str | None) -> Shape | None:
     s = s.strip()
     m = _TIMES_RE.match(s)
     if m:
-        return tuple(int(x) for x in re.split(r"\s*x\s*", m.group(1)))
+        return tuple(_dim(x) for x in re.split(r"\s*x\s*", m.group(1)))
     if s.startswith("[(") and s.endswith(")]"):  # Keras 2 InputLayer output shape: [(None, 28, 28)]
         s = s[1:-1]
     if not (s[0] in "([" and s[-1] in ")]"):
@@ -50,6 +50,7 @@ def parse_shape(text: str | None) -> Shape | None:
 
 
 def _dim(token: str) -> Dim:
+    """-1 is "any size" in view/reshape; other negative sizes are kept (a convolution's negative output)."""
     if token in ("None", "?", "-1"):
         return None
     return int(token)

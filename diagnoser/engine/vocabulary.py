@@ -106,6 +106,7 @@ CHECKS = {
     "name": "that a name or module the script uses is defined or installed",
     "identifier": "that a string names a loss, metric, optimizer or activation the library knows",
     "key": "that a mapping or dataframe holds the key the script reads",
+    "wrapped": "unknown: only a wrapper's line was pasted (Keras' layer call, TensorFlow's graph step)",
 }
 SITES = {
     "model_input": "the model's own input check, on what was passed to the model",

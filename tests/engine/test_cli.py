@@ -107,7 +107,7 @@ def test_rules_test_and_list(runner):
     assert r.exit_code == 0, r.output
     assert "all passed" in r.output
     r = runner.invoke(cli, ["rules", "list"])
-    assert "keras-input-ndim" in r.output
+    assert "keras-input-spec-rank" in r.output
 
 
 def test_the_engine_imports_nothing_of_flask_or_the_database():

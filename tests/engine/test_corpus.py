@@ -3,9 +3,9 @@
 import collections
 
 from diagnoser.engine import diagnose
-from diagnoser.engine.rules import default_ruleset
+from diagnoser.engine.families import SHAPE_CAUSES
 
-SHAPE = {c.id for c in default_ruleset().causes.values() if c.shape}
+SHAPE = set(SHAPE_CAUSES)
 
 
 def score(records, with_summary=True, with_source=False):

