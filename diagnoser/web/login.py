@@ -54,14 +54,16 @@ def current_person() -> Person | None:
         return cast(Person | None, g.person)
     person = None
     settings = _services().settings
-    if settings.auth_header and _from_trusted_proxy():
-        email = request.headers.get(settings.auth_header, "").strip()
-        if email:
-            with reading(_services().sessions) as db:
-                person = person_by_email(db, email)
-            if person is not None and session.get(SESSION_USER) != person.id:
-                start_session(person)
-    if person is None:
+    email = request.headers.get(settings.auth_header, "").strip() if settings.auth_header else ""
+    if email and _from_trusted_proxy():
+        # The proxy's word is final: the person it names (when enabled), or nobody, whatever the cookie says.
+        with reading(_services().sessions) as db:
+            person = person_by_email(db, email)
+        if person is None:
+            session.pop(SESSION_USER, None)
+        elif session.get(SESSION_USER) != person.id:
+            start_session(person)
+    else:
         user_id = session.get(SESSION_USER)
         if isinstance(user_id, int):
             with reading(_services().sessions) as db:
