@@ -49,7 +49,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL: connections each web process keeps open (it may open as many again at peaks); size "
         "max_connections or PgBouncer for nodes x workers x 2 x this.",
     ),
-    Setting("DIAGNOSER_SECRET_KEY", "", "Flask secret key; a random one per process when unset.", secret=True),
+    Setting(
+        "DIAGNOSER_SECRET_KEY",
+        "",
+        "Signs the dashboard's session cookies; unset: kept in <DATA_DIR>/secret_key by the service (a random one "
+        "per process for apps built by tests).",
+        secret=True,
+    ),
     Setting("DIAGNOSER_MAX_BODY_BYTES", "1048576", "Largest accepted request body, after gzip decompression (bytes)."),
     Setting("DIAGNOSER_BASE_URL", "", "Public base URL used in the `url` of answers; default: the request's host."),
     Setting(
