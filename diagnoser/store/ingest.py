@@ -31,7 +31,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from diagnoser.store.analysis import Analysis
-from diagnoser.store.models import AnalysisRow, Group, GroupDay, GroupFacet, Report, Token, table
+from diagnoser.store.models import AnalysisRow, Group, GroupDay, GroupFacet, OutboxEvent, Report, Token, table
 
 META_FIELDS = (
     "hostname",
@@ -98,6 +98,7 @@ class _Statements:
     report_status: Any
     day_upsert: Any
     facet_upsert: Any
+    event_insert: Any
 
 
 @cache
@@ -109,6 +110,7 @@ def _statements(dialect: str) -> _Statements:
         group_upsert=_group_upsert(insert),
         analysis_insert=insert(table(AnalysisRow)).on_conflict_do_nothing().returning(table(AnalysisRow).c.id),
         report_insert=table(Report).insert().returning(reports.id, sort_by_parameter_order=True),
+        event_insert=table(OutboxEvent).insert(),
         day_upsert=_adding_upsert(insert, GroupDay, ("group_id", "day")),
         facet_upsert=_adding_upsert(insert, GroupFacet, ("group_id", "facet", "value")),
         report_status=table(Report)
@@ -340,10 +342,18 @@ def _store_new(
     for key in sorted(looked_up):
         actual = count(key)
         if actual != statuses[key]:  # a status set meanwhile: the first report of the group says so
+            statuses[key] = actual
             index = first_of_group[key]
             connection.execute(statements.report_status, {"report_id": inserted[index], "status": actual})
             rows[index]["group_status"] = actual
     _count_rollups(connection, statements, rows)
+    events = [
+        {"project_id": key[0], "group_id": group_ids[key], "report_id": inserted[index], "kind": statuses[key],
+         "created_at": reports[index].received_at}
+        for key, index in sorted(first_of_group.items()) if statuses[key] in ("new", "regressed")
+    ]
+    if events:  # the notification worker's outbox, in this same transaction (store.models.OutboxEvent)
+        connection.execute(statements.event_insert, events)
     return [
         Stored(report_id, row["group_id"], row["group_status"])  # type: ignore[arg-type]
         for report_id, row in zip(inserted, rows, strict=True)

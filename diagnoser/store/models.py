@@ -30,6 +30,8 @@ FACETS = ("user", "host", "framework", "tag")  # what a group's reports are brok
 def table(model: type[Base]) -> Table:
     """A model's Table, typed as one (SQLAlchemy types `__table__` as any FromClause), for Core statements."""
     return cast(Table, model.__table__)
+
+
 TOKEN_SCOPES = ("read", "ingest")
 
 
@@ -222,3 +224,94 @@ class StatusChange(Base):
     actor: Mapped[str] = mapped_column(String(320))  # a user's email, "token <prefix>", or "diagnoser"
     old_status: Mapped[str] = mapped_column(String(16))
     new_status: Mapped[str] = mapped_column(String(16))
+
+
+class Channel(Base):
+    """Where a team hears about its causes: a Slack or Mattermost incoming webhook, or a signed JSON webhook.
+
+    The URL (a secret: whoever holds it can post to the channel) and the webhook signing secret are kept encrypted
+    with the key from the settings; `url_hint` is the masked form shown in listings.
+    """
+
+    __tablename__ = "channels"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id", ondelete="CASCADE"), index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # slack | mattermost | webhook
+    name: Mapped[str] = mapped_column(String(200), default="")
+    url_encrypted: Mapped[str] = mapped_column(Text)
+    url_hint: Mapped[str] = mapped_column(String(200))
+    secret_encrypted: Mapped[str | None] = mapped_column(Text, nullable=True)
+    events: Mapped[str] = mapped_column(String(100), default="new,regressed,spike,digest")
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | disabled
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    digest_hour: Mapped[int] = mapped_column(Integer, default=9)
+    digest_tz: Mapped[str] = mapped_column(String(64), default="UTC")
+    last_digest_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    next_send_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # one message a second
+    last_delivery_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_delivery_status: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OutboxEvent(Base):
+    """Something to tell the team, written in the transaction that caused it: a group's first report (`new`), a
+    resolved group seen again (`regressed`), or, written by the worker, a `spike` or a `digest`. A crash can
+    neither send a message about a report that was not stored nor lose one about a report that was."""
+
+    __tablename__ = "outbox_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), nullable=True)
+    report_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # new | regressed | spike | digest | test
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True, index=True)
+
+
+class Delivery(Base):
+    """One event to one channel: its state, attempts and the next time to try."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("event_id", "channel_id"),
+        Index("ix_deliveries_state_due", "state", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("outbox_events.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DeliveryAttempt(Base):
+    """Every attempt to send, kept: when, the answer's status, the error."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WorkerState(Base):
+    """Small named values the notification worker keeps between runs (how far it has read the reports, when a
+    group last spiked), each changed in the transaction that acts on it."""
+
+    __tablename__ = "worker_state"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)

@@ -65,7 +65,11 @@ def test_two_workers_ingesting_one_new_fingerprint_make_one_group_with_the_exact
     engine = make_engine(db_url)
     try:
         with make_sessionmaker(engine)() as session:
+            from diagnoser.store.models import OutboxEvent
+
             rows = session.scalars(select(Report.id).where(Report.group_id == group["id"])).all()
+            events = session.scalars(select(OutboxEvent.kind).where(OutboxEvent.group_id == group["id"])).all()
+            assert events == ["new"]  # 64 reports of one new cause at once: one event to tell
             assert sorted(rows) == ids and session.get(Group, group["id"]).count == n  # type: ignore[union-attr]
     finally:
         engine.dispose()

@@ -223,3 +223,23 @@ def test_each_report_is_counted_into_its_groups_days_and_breakdowns(app, client,
         facets = {(f.facet, f.value): f.count for f in session.scalars(select(GroupFacet))}
     assert facets == {("user", "ada"): 2, ("user", "bob"): 1, ("host", "gpu-1"): 3,
                       ("framework", "keras3 3.15.1"): 3, ("tag", "team=vision"): 3}
+
+
+def test_a_new_group_and_a_regression_are_written_to_the_outbox_in_the_same_transaction(app, client, ingest_token,
+                                                                                        read_token):
+    from diagnoser.store.models import OutboxEvent
+
+    def events():
+        with app.extensions["diagnoser"].sessions() as session:
+            return [(e.kind, e.group_id) for e in session.scalars(select(OutboxEvent).order_by(OutboxEvent.id))]
+
+    first = post_report(client, ingest_token).get_json()
+    post_report(client, ingest_token)
+    assert events() == [("new", first["group_id"])]  # the same error again tells nothing
+    client.patch(f"/api/v1/groups/{first['group_id']}", json={"status": "resolved"}, headers=auth(read_token))
+    again = post_report(client, ingest_token).get_json()
+    assert again["group_status"] == "regressed"
+    assert events() == [("new", first["group_id"]), ("regressed", first["group_id"])]
+    client.patch(f"/api/v1/groups/{first['group_id']}", json={"status": "ignored"}, headers=auth(read_token))
+    post_report(client, ingest_token)
+    assert len(events()) == 2  # an ignored group notifies nothing
