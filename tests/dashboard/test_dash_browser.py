@@ -42,7 +42,8 @@ def _chromium_or_skip() -> None:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     _chromium_or_skip()
     pytest.importorskip("playwright")
-    from seed import EMAIL, PASSWORD as SEED_PASSWORD, reset, seed
+    from seed import EMAIL, reset, seed
+    from seed import PASSWORD as SEED_PASSWORD
     from servers import cli, service_env, start_serve
 
     folder = tmp_path_factory.mktemp("browser")
