@@ -258,12 +258,12 @@ def list_groups(
     offset = (max(1, page) - 1) * per_page
     stmt = select(Group, Project.name).join(Project, Project.id == Group.project_id).where(*conditions)
     if flt.sort == "count" and flt.days:
-        window = _window_counts(team_id, since)
+        window = _window_counts(conditions, since)
         stmt = stmt.join(window, window.c.group_id == Group.id).order_by(window.c.n.desc(), Group.id.desc())
     elif flt.sort == "count":
         stmt = stmt.order_by(Group.count.desc(), Group.id.desc())
     elif flt.sort == "trend":
-        trend = _trends(team_id, today)
+        trend = _trends(conditions, today)
         stmt = stmt.outerjoin(trend, trend.c.group_id == Group.id).order_by(
             func.coalesce(trend.c.trend, 0).desc(), Group.last_seen.desc(), Group.id.desc())
     else:
@@ -284,18 +284,19 @@ def list_groups(
                      axis=[d.isoformat() for d in axis])
 
 
-def _window_counts(team_id: int, since: date) -> Any:
+def _window_counts(conditions: list[Any], since: date) -> Any:
+    """Reports per group since `since`, of the groups the filters keep only (they are applied inside too)."""
     return (
         select(GroupDay.group_id, func.sum(GroupDay.count).label("n"))
         .join(Group, Group.id == GroupDay.group_id)
         .join(Project, Project.id == Group.project_id)
-        .where(Project.team_id == team_id, GroupDay.day >= since)
+        .where(*conditions, GroupDay.day >= since)
         .group_by(GroupDay.group_id)
         .subquery()
     )
 
 
-def _trends(team_id: int, today: date) -> Any:
+def _trends(conditions: list[Any], today: date) -> Any:
     recent = today - timedelta(days=6)
     return (
         select(
@@ -304,7 +305,7 @@ def _trends(team_id: int, today: date) -> Any:
         )
         .join(Group, Group.id == GroupDay.group_id)
         .join(Project, Project.id == Group.project_id)
-        .where(Project.team_id == team_id, GroupDay.day >= today - timedelta(days=13))
+        .where(*conditions, GroupDay.day >= today - timedelta(days=13))
         .group_by(GroupDay.group_id)
         .subquery()
     )
