@@ -9,14 +9,33 @@ beside the goal (p95 under 100 ms for /, /groups with and without filters and /g
 
 The database given is emptied and seeded (not with --no-seed): never point it at one whose data you want.
 
-Notes (2-CPU development VM; 1,000,000 reports, 1,998 groups, the largest holding 20% of the reports):
-- Seeding (bulk inserts of reports, analyses, groups and rollups; COPY on PostgreSQL, then VACUUM ANALYZE):
-  see the figures recorded below; each page's queries read the rollups (group_days ~40k rows, group_facets
-  ~60k) and the groups table, never scan the reports.
-- Recorded runs: filled in from the last measurement in the section "Measured" at the end of this docstring.
+Notes (2-CPU development VM shared with other work: load average 5-8 during these runs, so every figure is
+inflated and noisy; on a quiet machine earlier runs were ~1.5-2x faster):
+- Seed of 1,000,000 reports (1,998-2,000 groups, the largest holding 20% of the reports and the top 10 half;
+  71,341 group days, 70,033 facets): SQLite 96.5 s (91.2 s of bulk inserts), PostgreSQL 64.4 s (59.6 s: COPY,
+  then VACUUM ANALYZE).
+- Measured at 1,000,000 reports, 50 runs per page, p50 / p95 in ms:
 
-Measured:
-  (see the dashboard report; rerun this to check)
+      page                                              SQLite        PostgreSQL
+      /  (30 days)                                      54.4 / 71.8   45.7 / 66.6
+      /?days=7                                          30.0 / 40.7   32.1 / 43.0
+      /?days=90                                         88.9 / 104.5  54.5 / 121.2   (over the goal at p95)
+      /groups                                           23.5 / 33.0   34.0 / 51.9
+      /groups?sort=count                                44.1 / 53.5   45.6 / 69.4
+      /groups?sort=trend                                50.2 / 65.3   57.6 / 73.0
+      /groups?cause=..&status=..&days=90                19.0 / 28.8   34.8 / 47.8
+      /groups?q=conv2d&days=0                           22.5 / 51.0   29.8 / 43.6
+      /groups?framework=torch&project=1&sort=count      42.0 / 61.4   33.0 / 48.1
+      /groups/<largest group, 195,000 reports>          10.1 / 13.2   14.3 / 17.2
+      /groups/<a tail group>                             9.4 / 10.2   13.6 / 17.7
+      /reports/<id>                                      1.9 / 6.1     3.9 / 7.2
+      /causes                                           29.5 / 36.7   20.4 / 28.2
+
+- What costs: the overview sums the window's group days per cause and day (one pass over ~71,000 rows at 90
+  days; SQLite's GROUP BY sorts them, about 40 ms of a quiet 90-day page); its ranking visits the groups by all-time
+  count and stops once none left can beat the top 20, so it reads a few thousand rows. A group's page costs the
+  same for its largest group as for a tail one (index probes only). A rollup per cause and day kept by the ingest
+  transaction would make the 90-day chart read at most 14 x 90 rows.
 """
 
 from __future__ import annotations
