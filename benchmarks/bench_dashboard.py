@@ -9,8 +9,8 @@ beside the goal (p95 under 100 ms for /, /groups with and without filters and /g
 
 The database given is emptied and seeded (not with --no-seed): never point it at one whose data you want.
 
-Notes (2-CPU development VM shared with other work: load average 5-8 during these runs, so every figure is
-inflated and noisy; on a quiet machine earlier runs were ~1.5-2x faster):
+Notes (2-CPU development VM shared with other work: load average 5-8 during these runs, so the figures are
+inflated and noisy, the p95s most):
 - Seed of 1,000,000 reports (1,998-2,000 groups, the largest holding 20% of the reports and the top 10 half;
   71,341 group days, 70,033 facets): SQLite 96.5 s (91.2 s of bulk inserts), PostgreSQL 64.4 s (59.6 s: COPY,
   then VACUUM ANALYZE).
