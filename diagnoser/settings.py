@@ -49,7 +49,13 @@ SETTINGS: tuple[Setting, ...] = (
         "PostgreSQL: connections each web process keeps open (it may open as many again at peaks); size "
         "max_connections or PgBouncer for nodes x workers x 2 x this.",
     ),
-    Setting("DIAGNOSER_SECRET_KEY", "", "Flask secret key; a random one per process when unset.", secret=True),
+    Setting(
+        "DIAGNOSER_SECRET_KEY",
+        "",
+        "Signs the dashboard's session cookies; unset: kept in <DATA_DIR>/secret_key by the service (a random one "
+        "per process for apps built by tests).",
+        secret=True,
+    ),
     Setting("DIAGNOSER_MAX_BODY_BYTES", "1048576", "Largest accepted request body, after gzip decompression (bytes)."),
     Setting("DIAGNOSER_BASE_URL", "", "Public base URL used in the `url` of answers; default: the request's host."),
     Setting(
@@ -78,6 +84,24 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("DIAGNOSER_METRICS_PUBLIC", "0", "1: /metrics answers anyone (for a scraper on a private network)."),
     Setting("DIAGNOSER_LOG_LEVEL", "INFO", "Logging level of the service."),
+    Setting(
+        "DIAGNOSER_AUTH_HEADER",
+        "",
+        "Dashboard behind an SSO proxy: the request header holding the logged-in person's email (e.g. "
+        "X-Forwarded-Email), trusted only from DIAGNOSER_TRUSTED_PROXIES; unset: people log in with a password.",
+    ),
+    Setting(
+        "DIAGNOSER_TRUSTED_PROXIES",
+        "127.0.0.1,::1",
+        "Addresses or networks (comma-separated) of the reverse proxies whose DIAGNOSER_AUTH_HEADER and "
+        "X-Forwarded-For are believed.",
+    ),
+    Setting(
+        "DIAGNOSER_SECURE_COOKIES",
+        "auto",
+        "1: the session cookie is sent over HTTPS only; 0: also over HTTP; auto: 1 when DIAGNOSER_BASE_URL is https.",
+    ),
+    Setting("DIAGNOSER_SESSION_HOURS", "336", "How long a dashboard login lasts (hours)."),
 )
 
 
@@ -96,6 +120,10 @@ class Settings:
     metrics_token: str = field(default="", repr=False)
     metrics_public: bool = False
     log_level: str = "INFO"
+    auth_header: str = ""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
+    secure_cookies: bool = False
+    session_hours: int = 336
 
     @property
     def resolved_database_url(self) -> str:
@@ -190,4 +218,36 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         metrics_token=get("DIAGNOSER_METRICS_TOKEN").strip(),
         metrics_public=_bool("DIAGNOSER_METRICS_PUBLIC", get("DIAGNOSER_METRICS_PUBLIC")),
         log_level=level,
+        auth_header=_header_name(get("DIAGNOSER_AUTH_HEADER")),
+        trusted_proxies=_networks("DIAGNOSER_TRUSTED_PROXIES", get("DIAGNOSER_TRUSTED_PROXIES")),
+        secure_cookies=_secure(get("DIAGNOSER_SECURE_COOKIES"), base_url),
+        session_hours=_int("DIAGNOSER_SESSION_HOURS", get("DIAGNOSER_SESSION_HOURS"), 1),
     )
+
+
+def _header_name(value: str) -> str:
+    name = value.strip()
+    if name and not all(c.isalnum() or c == "-" for c in name):
+        raise SettingsError(f"DIAGNOSER_AUTH_HEADER: not a header name: {name!r}")
+    return name
+
+
+def _networks(name: str, value: str) -> tuple[str, ...]:
+    import ipaddress
+
+    found = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise SettingsError(f"{name}: not an address or network: {item!r}") from None
+        found.append(item)
+    return tuple(found)
+
+
+def _secure(value: str, base_url: str) -> bool:
+    if value.strip().lower() == "auto":
+        return base_url.startswith("https://")
+    return _bool("DIAGNOSER_SECURE_COOKIES", value)

@@ -6,8 +6,10 @@ Thin by design: handlers authenticate, parse and call `diagnoser.store`; one err
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask, Response, request
@@ -54,6 +56,14 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
 
     app = Flask(__name__, static_folder=None)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes)
+    if test_config is None and not any(k in os.environ for k in ("DIAGNOSER_SECRET_KEY", "DIAGNOSER_SECRET_KEY_FILE")):
+        from diagnoser.web.login import persistent_secret_key
+
+        app.config["SECRET_KEY"] = persistent_secret_key(settings.data_dir) or settings.secret_key
+    # The dashboard's session cookie (web.login): signed, HttpOnly, SameSite=Lax, Secure behind HTTPS.
+    app.config.update(SESSION_COOKIE_NAME="diagnoser_session", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=settings.secure_cookies,
+                      PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_hours))
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.session_interface = Sessions()
     url = settings.resolved_database_url

@@ -10,10 +10,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 
 from diagnoser.store.analysis import Analysis, analyse
 from diagnoser.store.base import utcnow
+from diagnoser.store.dashboard import change_group_status
 from diagnoser.store.db import reading, writing
 from diagnoser.store.ingest import NewReport, Stored
 from diagnoser.store.models import GROUP_STATUSES
-from diagnoser.store.queries import GroupFilter, cause_counts, get_group, get_report, list_groups, set_group_status
+from diagnoser.store.queries import GroupFilter, cause_counts, get_group, get_report, list_groups
 from diagnoser.store.scrub import scrub_text, scrub_value
 from diagnoser.store.tokens import Principal
 from diagnoser.web.auth import authenticate
@@ -183,7 +184,7 @@ def group_update(group_id: int) -> Response:
     _query(())
     status = parse_status(read_json(_services().settings.max_body_bytes), SETTABLE_STATUSES)
     with writing(_services().sessions) as session:
-        group = set_group_status(session, principal.team_id, _id(group_id), status)
+        group = change_group_status(session, principal.team_id, _id(group_id), status, token_id=principal.token_id)
     return _group_answer(group, group_id)
 
 

@@ -47,7 +47,9 @@ def test_a_group_shows_its_latest_diagnoses_and_page_url(client, ingest_token, r
     group = client.get(f"/api/v1/groups/{created['group_id']}", headers=auth(read_token)).get_json()
     assert group["count"] == 1 and group["status"] == "open" and group["latest_report_id"] == created["report_id"]
     assert group["url"] == created["url"]
-    page = client.get(f"/groups/{created['group_id']}")
+    page = client.get(f"/groups/{created['group_id']}")  # the dashboard's page: people log in first
+    assert page.status_code == 302 and page.headers["Location"] == f"/login?next=/groups/{created['group_id']}"
+    page = client.get(f"/groups/{created['group_id']}", follow_redirects=True)
     assert page.status_code == 200 and b"<html" in page.data and b"ValueError" not in page.data
 
 
