@@ -37,12 +37,13 @@ def run(
     records: list[L.Record], split: str, l2: float, regimes: tuple[str, ...], misses: bool = False
 ) -> dict[str, dict[str, float]]:
     groups = folds(records, split)
+    everything = L.fit(L.examples(records), l2=l2)
     held: dict[str, list[tuple[L.Record, L.Example | None, np.ndarray | None]]] = {r: [] for r in regimes}
     for name, test in sorted(groups.items()):
         if name in ("unknown", L.EXAMPLES):
             continue  # records of no stated architecture, and the families' examples, are never held out alone
         train = L.held_out_training(records, test)
-        model = L.fit(L.examples(train), l2=l2)
+        model = L.fit(L.examples(train), l2=l2, start=everything)
         for regime in regimes:
             exs = [L.example(rec, regime) for rec in test]
             present = [e for e in exs if e is not None]

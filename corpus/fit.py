@@ -39,12 +39,13 @@ def main() -> None:
     # held-out logits of every version fold and every architecture fold, for the temperature: a confidence is
     # what the model earns on versions and on kinds of model it was not fitted on
     z_all, masks, ys = [], [], []
+    everything = L.fit(L.examples(records), l2=args.l2)
     for split in ("version", "arch"):
         groups = evaluate.folds(records, split)
         for name, test in sorted(groups.items()):
             if name in ("unknown", L.EXAMPLES):
                 continue
-            model = L.fit(L.examples(L.held_out_training(records, test)), l2=args.l2)
+            model = L.fit(L.examples(L.held_out_training(records, test)), l2=args.l2, start=everything)
             exs = L.examples(test)
             if exs:
                 z, mask = L.predict_logits(model, exs)
@@ -54,7 +55,7 @@ def main() -> None:
             print(f"  fold {split}={name}", file=sys.stderr)
     temperature = L.fit_temperature(np.vstack(z_all), np.vstack(masks), np.concatenate(ys))
     examples = L.examples(records)
-    model = L.fit(examples, l2=args.l2)
+    model = everything
     weights = {}
     for i, name in enumerate(model.features):
         row = {

@@ -221,7 +221,8 @@ def register(cli: click.Group) -> None:
             click.echo(f"{len(summary.failures)} failed, {summary.families} families, {summary.examples} examples")
             sys.exit(1)
         click.echo(
-            f"{summary.families} families, {summary.examples} examples: all passed (families {summary.version})"
+            f"{summary.families} families, {summary.examples} examples: all passed (families {summary.version}; "
+            f"{summary.undecided} examples answered undecided, naming their cause: their evidence cannot decide)"
         )
 
     @rules_group.command("list")

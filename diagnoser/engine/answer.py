@@ -46,8 +46,8 @@ def diagnose(
     results: list[TracebackResult] = []
     for block in blocks:
         results.append(diagnose_block(block, model, facts, inputs, families, weights, results[-1] if results else None))
-    if len(blocks) == 1 and blocks[0].bare and not results[0].diagnoses:
-        return DiagnosisResult([])  # a pasted line no family recognises is not a traceback
+    if len(blocks) == 1 and blocks[0].bare and not results[0].diagnoses and not results[0].exception_type:
+        return DiagnosisResult([])  # pasted text with no exception type that no family recognises: not an error
     return DiagnosisResult(results)
 
 
@@ -138,7 +138,11 @@ def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecide
     fix = render(entry.fix, facts) if entry else None
     fix_code = render(entry.fix_code, facts) if entry else None
     evidence = [Evidence("message", _first_line(reading.tb.core_message))]
-    for feature, _ in scored.evidence[:MAX_EVIDENCE]:
+    for feature, _ in scored.evidence:
+        if len(evidence) > MAX_EVIDENCE:
+            break
+        if feature.name.startswith("has_"):
+            continue  # "the summary is known" is not evidence of anything
         if feature.text and all(feature.text != e.text for e in evidence):
             evidence.append(Evidence(feature.source, feature.text))
     confidence = scored.probability

@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -36,6 +36,7 @@ class Feature:
     name: str
     source: str  # one of SOURCES: where a user can see this for themselves
     text: str  # the evidence, in words
+    scored: bool = True  # False: a fact for the fixes and the crosses, weighed only in its pairs
 
 
 @dataclass
@@ -47,6 +48,19 @@ class Context:
     source: Any = None  # engine.source.SourceFacts
     fed: FedData | None = None
     phase: str = "unknown"
+    facts: dict[str, Any] = field(default_factory=dict)  # the recognitions' facts merged, the first reading wins
+
+    def shape(self, name: str) -> Shape | None:
+        value = self.facts.get(name)
+        return value if isinstance(value, tuple) else None
+
+    def int(self, name: str) -> int | None:
+        value = self.facts.get(name)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    def text(self, name: str) -> str | None:
+        value = self.facts.get(name)
+        return value if isinstance(value, str) else None
 
 
 class Collector:
@@ -149,14 +163,6 @@ def phase(out: Collector, recognitions: list[Recognition], ctx: Context) -> None
         out.add("bare", "message", "only the error line is known (no frames)")
 
 
-def _first(recognitions: list[Recognition], getter: Callable[[Recognition], Any]) -> Any:
-    for r in recognitions:
-        value = getter(r)
-        if value is not None:
-            return value
-    return None
-
-
 def _batch_state(shape: Shape) -> str:
     if not shape:
         return "unknown"
@@ -167,10 +173,10 @@ def _batch_state(shape: Shape) -> str:
 
 def ranks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """How many axes arrived against how many the check wanted."""
-    received = _first(recognitions, lambda r: r.shape("received"))
-    expected = _first(recognitions, lambda r: r.shape("expected") or r.shape("declared"))
-    want = _first(recognitions, lambda r: r.int("expected_rank"))
-    got = _first(recognitions, lambda r: r.int("found_rank"))
+    received = ctx.shape("received")
+    expected = (ctx.shape("expected") or ctx.shape("declared"))
+    want = ctx.int("expected_rank")
+    got = ctx.int("found_rank")
     if got is None and received is not None:
         got = len(received)
     if want is None and expected is not None:
@@ -202,10 +208,10 @@ def _product(shape: Iterable[int | None]) -> int | None:
 
 def shape_relations(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """How what arrived relates to what was wanted: the arithmetic that names a missing or extra axis."""
-    received = _first(recognitions, lambda r: r.shape("received"))
-    expected = _first(recognitions, lambda r: r.shape("expected") or r.shape("declared"))
+    received = ctx.shape("received")
+    expected = (ctx.shape("expected") or ctx.shape("declared"))
     if received is None or expected is None:
-        _axis_value(out, recognitions, received)
+        _axis_value(out, ctx, received)
         return
     r, e = list(received), list(expected)
     rs, es = fmt(received), fmt(expected)
@@ -244,18 +250,18 @@ def shape_relations(out: Collector, recognitions: list[Recognition], ctx: Contex
     pr, pe = _product(r[1:]), _product(e[1:])
     if pr is not None and pe is not None and pr == pe and r[1:] != e[1:]:
         out.add("rel:elements_kept", "message", f"{rs} holds as many values per sample as {es}: a reshape away")
-    _axis_value(out, recognitions, received)
+    _axis_value(out, ctx, received)
 
 
 def _fits(a: list[int | None], b: list[int | None]) -> bool:
     return len(a) == len(b) and all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
 
 
-def _axis_value(out: Collector, recognitions: list[Recognition], received: Shape | None) -> None:
+def _axis_value(out: Collector, ctx: Context, received: Shape | None) -> None:
     """One axis checked (Keras' "expected axis -1 ... to have value 784"): how the size found relates."""
-    want = _first(recognitions, lambda r: r.int("expected_dim"))
-    got = _first(recognitions, lambda r: r.int("found_dim"))
-    axis = _first(recognitions, lambda r: r.int("axis"))
+    want = ctx.int("expected_dim")
+    got = ctx.int("found_dim")
+    axis = ctx.int("axis")
     if got is None and received is not None and axis is not None and -len(received) <= axis < len(received):
         got = received[axis]
     if want is None or got is None:
@@ -290,8 +296,8 @@ def _axis_value(out: Collector, recognitions: list[Recognition], received: Shape
 
 def loss_relations(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """Labels against the model's output: which side has the extra axis or the other width."""
-    target = _first(recognitions, lambda r: r.shape("target"))
-    output = _first(recognitions, lambda r: r.shape("output"))
+    target = ctx.shape("target")
+    output = ctx.shape("output")
     if target is not None and output is not None:
         ts, os_ = fmt(target), fmt(output)
         if len(target) == 0:
@@ -325,8 +331,8 @@ def loss_relations(out: Collector, recognitions: list[Recognition], ctx: Context
         if target and output and target[0] is not None and output[0] is not None and target[0] != output[0]:
             out.add("loss:batch_differs", "message", f"{target[0]} targets against {output[0]} outputs")
     label, classes = (
-        _first(recognitions, lambda r: r.int("label_value")),
-        _first(recognitions, lambda r: r.int("num_classes")),
+        ctx.int("label_value"),
+        ctx.int("num_classes"),
     )
     if label is not None and classes is not None:
         if label >= classes:
@@ -339,8 +345,8 @@ def loss_relations(out: Collector, recognitions: list[Recognition], ctx: Context
 
 def operand_relations(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """Two operands of one op (a matmul's matrices, two broadcast shapes, concatenated tensors)."""
-    left = _first(recognitions, lambda r: r.shape("left"))
-    right = _first(recognitions, lambda r: r.shape("right"))
+    left = ctx.shape("left")
+    right = ctx.shape("right")
     if left is None or right is None or not left or not right:
         return
     ls, rs = fmt(left), fmt(right)
@@ -372,12 +378,12 @@ def operand_relations(out: Collector, recognitions: list[Recognition], ctx: Cont
 
 def counts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """Two counts that disagree (samples of x and y, inputs given and taken, elements of a reshape)."""
-    a = _first(recognitions, lambda r: r.int("count_a"))
-    b = _first(recognitions, lambda r: r.int("count_b"))
+    a = ctx.int("count_a")
+    b = ctx.int("count_b")
     if a is not None and b is not None and a != b and min(a, b) > 0 and max(a, b) % min(a, b) == 0:
         out.add("count:integer_ratio", "message", f"{a} and {b} differ by a whole factor")
-    elements_in = _first(recognitions, lambda r: r.int("elements_in"))
-    elements_out = _first(recognitions, lambda r: r.int("elements_out"))
+    elements_in = ctx.int("elements_in")
+    elements_out = ctx.int("elements_out")
     if elements_in and elements_out and elements_in != elements_out:
         if max(elements_in, elements_out) % min(elements_in, elements_out) == 0:
             out.add(
@@ -392,7 +398,7 @@ def counts(out: Collector, recognitions: list[Recognition], ctx: Context) -> Non
 
 def looks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """What the tensor that arrived looks like, when only its rank is known to be wrong."""
-    received = _first(recognitions, lambda r: r.shape("received"))
+    received = ctx.shape("received")
     if not received or len(received) < 2 or any(d is None for d in received[1:]):
         return
     rs = fmt(received)
@@ -415,8 +421,8 @@ def looks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None
 
 def layer_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """The layer (or op) whose check failed, and its place in the model when the summary shows it."""
-    name = _first(recognitions, lambda r: r.text("layer")) or ctx.tb.wrapper_layer
-    op = _first(recognitions, lambda r: r.text("op"))
+    name = ctx.text("layer") or ctx.tb.wrapper_layer
+    op = ctx.text("op")
     kind = layer_kind(name) or layer_kind(op)
     if kind:
         out.add(f"layer_kind={kind}", "message", f"the check is a {kind} layer's")
@@ -442,29 +448,27 @@ def layer_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -
                 "summary",
                 f"{target.name} follows {previous.name} ({previous.type}), output {fmt(previous.output_shape)}",
             )
-            _rank_against(out, recognitions, previous.output_shape, f"{previous.name} ({previous.type})", "summary")
+            _rank_against(out, ctx, previous.output_shape, f"{previous.name} ({previous.type})", "summary")
     if body:
         first_kind = layer_kind(body[0].type) or "other"
         out.add(f"summary:first_kind={first_kind}", "summary", f"the model starts with {body[0].type}")
 
 
-def _wanted_rank(recognitions: list[Recognition]) -> int | None:
-    want = _first(recognitions, lambda r: r.int("expected_rank"))
+def _wanted_rank(ctx: Context) -> int | None:
+    want = ctx.int("expected_rank")
     if want is None:
-        expected = _first(recognitions, lambda r: r.shape("expected"))
+        expected = ctx.shape("expected")
         want = len(expected) if expected is not None else None
     return want
 
 
-def _rank_against(
-    out: Collector, recognitions: list[Recognition], given: Shape | int | None, what: str, source: str
-) -> None:
+def _rank_against(out: Collector, ctx: Context, given: Shape | int | None, what: str, source: str) -> None:
     """The layer before the failing one (from the summary or the script) against the rank the check wanted."""
-    want = _wanted_rank(recognitions)
+    want = _wanted_rank(ctx)
     rank = given if isinstance(given, int) else (len(given) if given is not None else None)
     if want is None or rank is None:
         return
-    spec = _first(recognitions, lambda r: r.text("spec")) or "ndim"
+    spec = ctx.text("spec") or "ndim"
     fits = rank >= want if spec == "min_ndim" else rank <= want if spec == "max_ndim" else rank == want
     prefix = "summary" if source == "summary" else "src"
     if fits:
@@ -483,7 +487,7 @@ def summary_facts(out: Collector, recognitions: list[Recognition], ctx: Context)
     if summary is None:
         return
     out.add("has_summary", "summary", "the model summary is known")
-    received = _first(recognitions, lambda r: r.shape("received"))
+    received = ctx.shape("received")
     declared = summary.input_shape
     if declared is not None and received is not None:
         if len(declared) == len(received) and _fits(list(declared[1:]), list(received[1:])):
@@ -499,7 +503,7 @@ def summary_facts(out: Collector, recognitions: list[Recognition], ctx: Context)
                 f"the model declares {fmt(declared)} but {fmt(received)} arrived",
             )
     output = summary.output_layer
-    target = _first(recognitions, lambda r: r.shape("target"))
+    target = ctx.shape("target")
     if output is not None and output.output_shape and target is not None and target:
         units = output.output_shape[-1]
         if units is not None and target[-1] is not None and len(target) >= 2 and target[-1] not in (1, units):
@@ -522,7 +526,7 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
     if src is None:
         return
     out.add("has_source", "code", "the training script is known")
-    received = _first(recognitions, lambda r: r.shape("received"))
+    received = ctx.shape("received")
     declared = [d for d in getattr(src, "declared_inputs", ()) if getattr(d, "shape", None) is not None]
     if declared and received is not None:
         shape = tuple(declared[0].shape)
@@ -538,6 +542,16 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
             )
     elif not declared and tuple(getattr(src, "layers", ())):
         out.add("src:no_declared_input", "code", "the script declares no input shape")
+    if received is not None and len(received) >= 2:
+        for array in getattr(src, "arrays", ()):
+            shape = tuple(getattr(array, "shape", ()) or ())
+            if len(shape) == len(received) and shape[1:] == tuple(received[1:]):
+                out.add(
+                    "src:received_is_script_array",
+                    "code",
+                    f"the script makes {array.var} as {fmt(shape)}: that is what reached the layer",
+                )
+                break
     for loss in getattr(src, "losses", ()):
         out.add(f"src:loss={loss}", "code", f"the script uses the {loss} loss")
     datasets = getattr(src, "datasets", ())
@@ -656,7 +670,7 @@ def _auto_name(cls: str) -> str:
 def _source_position(out: Collector, recognitions: list[Recognition], ctx: Context, layers: list[Any]) -> None:
     """The failing layer's place in the script: first (it meets the declared input or the data) or after another
     layer whose output rank it cannot take (the layers do not fit together)."""
-    name = _first(recognitions, lambda r: r.text("layer")) or ctx.tb.wrapper_layer
+    name = ctx.text("layer") or ctx.tb.wrapper_layer
     body = [x for x in layers if getattr(x, "kind", "other") != "input"]
     at = _source_layer(name, body)
     if at is None:
@@ -672,8 +686,8 @@ def _source_position(out: Collector, recognitions: list[Recognition], ctx: Conte
     previous = before[-1]
     out.add("src:failing_layer_after_another", "code", f"{layer.cls} follows {previous.cls} in the script")
     gives = _gives_rank(previous)
-    if gives is not None and _wanted_rank(recognitions) is not None:
-        _rank_against(out, recognitions, gives, previous.cls, "code")
+    if gives is not None and _wanted_rank(ctx) is not None:
+        _rank_against(out, ctx, gives, previous.cls, "code")
     elif gives is not None and _TAKES.get(getattr(layer, "kind", "")) is not None:
         takes = _TAKES[layer.kind]
         if gives != takes:
@@ -690,7 +704,7 @@ def fed_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> 
     if fed is None or fed.x is None:
         return
     out.add("has_fed", "fed", f"the data fed was {fmt(fed.x)}")
-    received = _first(recognitions, lambda r: r.shape("received"))
+    received = ctx.shape("received")
     if received is not None and len(fed.x) == len(received) and _fits(list(fed.x[1:]), list(received[1:])):
         out.add("fed:received_is_data", "fed", f"the data fed, {fmt(fed.x)}, reached the layer unchanged")
     if fed.from_dataset and fed.x and fed.x[0] is not None:
@@ -728,7 +742,7 @@ def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> 
     if re.search(r"\.add\(", code):
         out.add("line:model_add", "frame", f"the error comes from adding a layer: {code}")
     call = ctx.tb.call_arguments.get("inputs") or ctx.tb.call_arguments.get("x")
-    received = _first(recognitions, lambda r: r.shape("received"))
+    received = ctx.shape("received")
     if call and received is not None:
         from diagnoser.engine.shapes import parse_shape
 
@@ -768,11 +782,18 @@ _WHAT_PREFIXES = ("check=", "family=")
 _NOT_CROSSED = ("framework=", "has_", "bare")
 
 
+# What a tensor looks like and what kind of layer checked it mean different things in different checks (a 3-D
+# tensor of two large axes is images without channels at a conv's input, a sequence after an RNN): they are
+# features only in pairs with the check or the family, never alone.
+_CROSSED_ONLY = ("looks:", "layer_kind=", "layer_dims=", "found_rank=")
+
+
 def crossed(items: dict[str, Feature]) -> dict[str, Feature]:
     """Every (what, context) pair as a feature of its own: "check=rank&phase=build"."""
     whats = [f for n, f in items.items() if n.startswith(_WHAT_PREFIXES)]
     contexts = [f for n, f in items.items() if not n.startswith(_WHAT_PREFIXES) and not n.startswith(_NOT_CROSSED)]
-    out = dict(items)
+    out = {n: Feature(f.name, f.source, f.text, scored=False) if n.startswith(_CROSSED_ONLY) else f
+           for n, f in items.items()}
     for w in whats:
         for c in contexts:
             name = f"{w.name}&{c.name}"
@@ -784,6 +805,11 @@ def extract(recognitions: list[Recognition], ctx: Context) -> dict[str, Feature]
     """The features of one traceback (its families' readings and its context), crosses included."""
     if ctx.phase == "unknown":
         ctx.phase = detect_phase(ctx.tb)
+    if not ctx.facts:
+        for r in recognitions:
+            for name, value in r.facts.items():
+                if value is not None:
+                    ctx.facts.setdefault(name, value)
     out = Collector()
     for producer in PRODUCERS:
         producer(out, recognitions, ctx)

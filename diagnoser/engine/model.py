@@ -126,6 +126,8 @@ def score(
     rows: list[tuple[Feature, tuple[float, ...], float]] = []
     if len(known) == len(allowed):
         for name, feature in features.items():
+            if not feature.scored:
+                continue
             entry = projected.get(name)
             if entry is None:
                 vec = weights.vectors.get(name)

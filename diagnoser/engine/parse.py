@@ -128,8 +128,8 @@ def parse_frames(lines: list[str]) -> list[Frame]:
     pending: dict[str, object] | None = None
     code: str | None = None
     for line in lines:
-        m = (FRAME_RE.match(line) if "File" in line else None) or (
-            AUTOGRAPH_FRAME_RE.match(line) if ":" in line else None
+        m = (FRAME_RE.match(line) if 'File "' in line else None) or (
+            AUTOGRAPH_FRAME_RE.match(line) if (".py:" in line or ">:" in line) else None
         )
         if m:
             if pending is not None:
@@ -138,7 +138,7 @@ def parse_frames(lines: list[str]) -> list[Frame]:
             code = None
             continue
         s = line.strip()
-        if pending is not None and code is None and s and not set(s) <= set("^~ "):
+        if pending is not None and code is None and s and s.strip("^~ "):
             code = s
     if pending is not None:
         frames.append(Frame(code=code, **pending))  # type: ignore[arg-type]
@@ -233,11 +233,11 @@ def unwrap(
             body: list[str] = []
             in_args = False
             for x in lines[1:]:
-                if ARGS_HEADER_RE.match(x):
+                if ("received by" in x and ARGS_HEADER_RE.match(x)):
                     in_args = True
                     continue
                 if in_args:
-                    am = ARG_SHAPE_RE.search(x)
+                    am = ARG_SHAPE_RE.search(x) if "•" in x else None
                     if am:
                         args.setdefault(am["name"], am["shape"])
                     tm = re.search(r"•\s*training=(True|False)", x)
@@ -301,13 +301,13 @@ def unwrap(
     in_args = False
     for x in lines:
         s = x.strip()
-        if s.startswith(TRAILER_STARTS) or JAX_NOTICE_RE.match(x):
+        if s.startswith(TRAILER_STARTS) or ("For simplicity" in x and JAX_NOTICE_RE.match(x)):
             break
-        if ARGS_HEADER_RE.match(x):
+        if ("received by" in x and ARGS_HEADER_RE.match(x)):
             in_args = True
             continue
         if in_args:
-            am = ARG_SHAPE_RE.search(x)
+            am = ARG_SHAPE_RE.search(x) if "•" in x else None
             if am:
                 args.setdefault(am["name"], am["shape"])
             elif s and not s.startswith("•"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from diagnoser.engine.shapes import Shape, parse_shape
 
@@ -88,11 +89,15 @@ KINDS = [
 ]
 
 
+_KIND_RES = [(kind, re.compile(pattern)) for kind, pattern in KINDS]
+
+
+@lru_cache(maxsize=4096)
 def layer_kind(type_or_name: str) -> str:
     """A coarse family ('conv', 'rnn', 'pool', ...) from a class name or an auto-generated layer name."""
     low = type_or_name.lower()
-    for kind, pattern in KINDS:
-        if re.search(pattern, low):
+    for kind, pattern in _KIND_RES:
+        if pattern.search(low):
             return kind
     return "other"
 

@@ -1,7 +1,8 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright) against a real `diagnoser serve`: log in,
 see the overview's chart drawn with data and the groups ranked, filter, open a group, resolve it, see it regress
 when the error comes again, log out; another team's person gets 404 for every id of ours; hostile tracebacks run
-nothing. The overview's screenshot in the README (docs/overview.png) is written by this test.
+nothing. The overview's screenshot in the README (docs/overview.png) is written by this test when
+DIAGNOSER_UPDATE_SCREENSHOTS=1 (otherwise into a temporary folder, so a test run leaves the checkout clean).
 
 Skipped only when Chromium is absent and CI is not set; on CI a missing Chromium is a failure.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,11 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 CHROMIUM = os.environ.get("DIAGNOSER_TEST_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--no-first-run"]
-SCREENSHOT = ROOT / "docs" / "overview.png"
+SCREENSHOT = (
+    ROOT / "docs" / "overview.png"
+    if os.environ.get("DIAGNOSER_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "diagnoser-overview.png"
+)
 PASSWORD = "browser test password"
 XSS = ('Traceback (most recent call last):\n  File "<script>window.__pwned = 1; alert(1)</script>.py", line 1, in '
        '<img src=x onerror="window.__pwned = 2; alert(2)">\nValueError: <script>window.__pwned = 3; alert(3)</script>'
