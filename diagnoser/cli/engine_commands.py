@@ -249,3 +249,10 @@ def register(cli: click.Group) -> None:
             table.add_row(family.id, family.library, ", ".join(family.causes), family.title)
         Console(width=None if sys.stdout.isatty() else 160).print(table)
         click.echo(f"{len(shown)} families")
+
+    @rules_group.command("vocabulary")
+    def rules_vocabulary() -> None:
+        """The facts, checks and sites a family may name (the tables of rules/README.md)."""
+        from diagnoser.engine.vocabulary import markdown
+
+        click.echo(markdown(), nl=False)

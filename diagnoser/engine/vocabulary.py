@@ -127,3 +127,15 @@ SITES = {
     "script": "the user's own code, where Python itself raised",
     "compile": "resolving the names given to compile() (loss, optimizer, metrics)",
 }
+
+
+def markdown() -> str:
+    """The vocabulary as the Markdown tables of rules/README.md (`diagnoser rules vocabulary` prints it; a test
+    keeps the README equal to it)."""
+    lines = ["| fact | type | meaning |", "| --- | --- | --- |"]
+    lines += [f"| `{t.name}` | {t.kind} | {t.meaning} |" for t in SHAPES + INTS + TEXTS]
+    lines += ["", "| check | what the library checked |", "| --- | --- |"]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in CHECKS.items()]
+    lines += ["", "| site | where the check ran |", "| --- | --- |"]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in SITES.items()]
+    return "\n".join(lines) + "\n"

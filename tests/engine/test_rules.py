@@ -67,3 +67,10 @@ def test_the_cli_runs_the_same_checks():
     listing = CliRunner().invoke(cli, ["rules", "list", "--library", "torch"])
     assert listing.exit_code == 0
     assert "torch-matmul-shapes" in listing.output and "keras-input-spec-rank" not in listing.output
+
+
+def test_the_rules_readme_holds_the_vocabulary_as_the_code_defines_it():
+    from diagnoser.engine.vocabulary import markdown
+
+    readme = (default_families_dir().parent / "README.md").read_text(encoding="utf-8")
+    assert readme.endswith(markdown()), "regenerate: diagnoser rules vocabulary (the tables at the end of rules/README.md)"
