@@ -111,6 +111,19 @@ def finalize() -> None:
         with open(path, "w", encoding="utf-8") as f:
             for r in recs.values():
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        # a case rerun after a fix (--force) leaves its old drop line behind: keep one line per
+        # case id, and none for a case that now has a record
+        drop = path.replace(".jsonl", ".dropped.jsonl")
+        if os.path.exists(drop):
+            kept = {r["case_id"] for r in recs.values()}
+            drops: dict[str, str] = {}
+            for line in open(drop, encoding="utf-8"):
+                if line.strip():
+                    d = json.loads(line)
+                    if d["case_id"] not in kept:
+                        drops[d["case_id"]] = line if line.endswith("\n") else line + "\n"
+            with open(drop, "w", encoding="utf-8") as f:
+                f.writelines(drops.values())
 
 
 def stats() -> None:
@@ -137,6 +150,9 @@ def main() -> None:
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--stats", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--no-finalize", action="store_true",
+                    help="skip the dedupe/rewrite of corpus/generated at the end (when another generate.py "
+                         "is still appending to those files); run --stats afterwards")
     args = ap.parse_args()
     if args.stats:
         finalize()
@@ -171,7 +187,8 @@ def main() -> None:
         t.start()
     for t in threads:
         t.join()
-    finalize()
+    if not args.no_finalize:
+        finalize()
     stats()
 
 
