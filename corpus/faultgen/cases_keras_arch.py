@@ -294,7 +294,8 @@ def t_unet(p: P, mut: str, fault: bool):
          f'c4 = §Conv2D({f}, 3, padding="same", activation="relu")(m1)',
          f'outputs = §Conv2D({outK}, 1, activation="softmax", name="mask")(c4)',
          'model = ¤Model(inputs, outputs, name="unet")']
-    calls = ['model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])',
+    metric = "mean_iou" if (mut == "metric_name" and fault) else "accuracy"
+    calls = [f'model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["{metric}"])',
              f"model.fit(images, masks, epochs=1, batch_size={bs}, verbose={v})",
              "pred = model.predict(images[:2], verbose=0).argmax(-1)", "print(pred.shape)"]
     s = finish(p, head, [data, m, summary(p), calls])
@@ -308,6 +309,7 @@ def t_unet(p: P, mut: str, fault: bool):
         "output_classes": (f"output one channel per mask class: Conv2D({K}, 1) (mask ids go up to {K - 1})", f"Conv2D({K - 1}) head for {K} mask classes"),
         "masks_downsampled": (f"resize the masks to the image size {H}x{W} with nearest-neighbour interpolation", "masks at half the image resolution"),
         "input_hw": (f"declare Input(shape=({H}, {W}, {Ch})) like the images", f"Input declares {H2}x{W2}, the images are {H}x{W}"),
+        "metric_name": (f"'mean_iou' is not a metric name: use metrics=[keras.metrics.MeanIoU(num_classes={K}, sparse_y_pred=False)] or 'accuracy'", "unknown metric name 'mean_iou'"),
     }
     return (s,) + fixes[mut]
 
@@ -320,6 +322,7 @@ register(REG, "unet", t_unet, [
     ("output_classes", "loss_label_mismatch", "fit", 1),
     ("masks_downsampled", "data_preprocessing", "loss"),
     ("input_hw", "input_layer", "fit"),
+    ("metric_name", "other", "fit", 1),
 ])
 
 
@@ -543,7 +546,8 @@ def t_multi_output(p: P, mut: str, fault: bool):
          f'out_{a} = §Dense({C}, activation="softmax", name="{a}")(h)',
          f'out_{b} = §Dense({K2 if (mut == "reg_units" and fault) else K}, name="{b}")(h)',
          f"model = ¤Model(inputs, [out_{a}, out_{b}])"]
-    calls = [f'model.compile(optimizer="adam", loss={{"{a}": "sparse_categorical_crossentropy", "{b}": "mse"}}, loss_weights={{"{a}": 1.0, "{b}": 0.5}})']
+    lw = f"{b}_loss" if (mut == "loss_weights_key" and fault) else b
+    calls = [f'model.compile(optimizer="adam", loss={{"{a}": "sparse_categorical_crossentropy", "{b}": "mse"}}, loss_weights={{"{a}": 1.0, "{lw}": 0.5}})']
     tk = f"{a}s" if (mut == "target_key_typo" and fault) else a
     if mut == "targets_list_order" and fault:
         tgt = f"[y_{b}, y_{a}]"
@@ -560,6 +564,7 @@ def t_multi_output(p: P, mut: str, fault: bool):
         "cls_onehot_sparse": (f"keep y_{a} as integer ids for sparse_categorical_crossentropy", "one-hot class targets with sparse CE"),
         "features_extra_column": (f"drop the id column: x must have the {F} feature columns", f"{F + 1} columns for a {F}-feature Input"),
         "targets_list_order": (f"list the targets in the order of the outputs: [y_{a}, y_{b}]", "targets listed in the wrong order"),
+        "loss_weights_key": (f'key loss_weights by the output names: {{"{a}": 1.0, "{b}": 0.5}}', f'loss_weights key "{b}_loss" names no output'),
     }
     return (s,) + fixes[mut]
 
@@ -570,6 +575,7 @@ register(REG, "multi_output", t_multi_output, [
     ("cls_onehot_sparse", "loss_label_mismatch", "loss"),
     ("features_extra_column", "data_preprocessing", "fit"),
     ("targets_list_order", "input_pipeline", "loss"),
+    ("loss_weights_key", "other", "compile", 1),
 ])
 
 
@@ -672,7 +678,9 @@ def t_seq2seq(p: P, mut: str, fault: bool):
         f'seq = §{cell}({du}, {rs}name="decoder")(emb, initial_state={st})',
         f'probs = §Dense({V}, activation="softmax")(seq)', 'model = ¤Model([enc_inputs, dec_inputs], probs, name="seq2seq")']
     fx = "[dec_in, enc_x]" if (mut == "inputs_swapped" and fault) else "[enc_x, dec_in]"
-    calls = ['model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")',
+    opt = p.choice("optimizer", ["adam", "rmsprop", "nadam"])
+    bad_opt = {"adam": "adamm", "rmsprop": "rms_prop", "nadam": "nadamw"}[opt]
+    calls = [f'model.compile(optimizer="{bad_opt if (mut == "optimizer_name" and fault) else opt}", loss="sparse_categorical_crossentropy")',
              f"model.fit({fx}, dec_out, epochs=1, batch_size={bs}, verbose={v})"]
     s = finish(p, head, [data, m, summary(p), calls])
     fixes = {
@@ -683,6 +691,7 @@ def t_seq2seq(p: P, mut: str, fault: bool):
         "decoder_input_len": (f"declare the decoder input with the {Td} teacher-forcing steps: Input(shape=({Td},))", f"decoder Input declares {Td + 1} steps"),
         "onehot_sparse": ("keep integer token ids as targets for sparse_categorical_crossentropy", "one-hot targets with sparse CE"),
         "state_from_output": ("initialise the decoder with the encoder states [h, c], not its output sequence", "the encoder's output sequence passed as initial state"),
+        "optimizer_name": (f"use a known optimizer name: optimizer='{opt}'", f"unknown optimizer name '{bad_opt}'"),
     }
     return (s,) + fixes[mut]
 
@@ -695,6 +704,7 @@ register(REG, "seq2seq", t_seq2seq, [
     ("decoder_input_len", "input_layer", "fit"),
     ("onehot_sparse", "loss_label_mismatch", "loss"),
     ("state_from_output", "layer_combination", "build"),
+    ("optimizer_name", "other", "compile", 1),
 ])
 
 
@@ -993,6 +1003,8 @@ def t_bigru(p: P, mut: str, fault: bool):
     style = p.choice("model_style", ["sequential", "functional", "subclassed"])
     if mut == "residual_width":
         style = p.set("model_style", "functional_res")
+    if mut == "input_features" and style == "subclassed":
+        style = p.set("model_style", "functional")
     F2 = F + p.choice("off", [1, 2, 3])
     v = verbose(p)
     xs = f"({N}, {F}, {T})" if (mut == "steps_features_swapped" and fault) else f"({N}, {T}, {F})"
@@ -1016,8 +1028,6 @@ def t_bigru(p: P, mut: str, fault: bool):
             ([f"        self.pool = {mid[0]}"] if mid else []) + [f"        self.rnn2 = {l2}", f"        self.out = {out}", "",
                                                                   "    def call(self, x):", "        x = self.rnn1(x)"] + \
             (["        x = self.pool(x)"] if mid else []) + ["        x = self.rnn2(x)", "        return self.out(x)", "", "", "model = Tagger()"]
-        if mut == "input_features":
-            m = [f"inputs = ¤Input(shape={in_shape})", f"h = {l1}(inputs)", f"h = {l2}(h)", f"outputs = {out}(h)", "model = ¤Model(inputs, outputs)"]
     else:
         m = seq_or_func(p, [l1] + mid + [l2, out], in_shape, style)
     calls = ['model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])',

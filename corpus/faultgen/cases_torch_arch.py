@@ -77,6 +77,9 @@ def t_dataset(p: P, mut: str, fault: bool):
     dev, to = device_lines(p)
     data = [f"table = np.random.rand({N}, {Fd + 1}).astype(\"float32\")   # last column: class id",
             f"table[:, -1] = np.random.randint(0, {C}, size={N})"]
+    if mut == "file_missing":
+        data = ["import os", "", 'os.makedirs("data", exist_ok=True)', data[0], data[1]] + \
+            ([] if fault else ['np.save("data/train_table.npy", table)']) + ['table = np.load("data/train_table.npy")']
     feats = "torch.from_numpy(self.table[i, :-1])"
     if mut == "getitem_float64" and fault:
         feats = "torch.tensor(self.table[i, :-1], dtype=torch.float64)"
@@ -117,6 +120,7 @@ def t_dataset(p: P, mut: str, fault: bool):
         "label_float": ("return the class id as an integer tensor: torch.tensor(int(label))", "class ids returned as float32 for CrossEntropyLoss"),
         "collate_list": ("stack the samples in collate: torch.stack(xs)", "collate_fn returns a Python list of tensors as the input batch"),
         "collate_tensor_of_tensors": ("use torch.stack(xs) in collate; torch.tensor() cannot build a tensor from a list of tensors", "collate_fn calls torch.tensor on a tuple of tensors"),
+        "file_missing": ("point np.load at the file that exists (data/train_table.npy is never written)", "data file missing"),
     }
     return (s,) + fixes[mut]
 
@@ -128,6 +132,7 @@ register(REG, "torch_dataset", t_dataset, [
     ("label_float", "loss_label_mismatch", "loss"),
     ("collate_list", "input_pipeline", "forward"),
     ("collate_tensor_of_tensors", "input_pipeline", "collate"),
+    ("file_missing", "other", "load", 1, {"expect": ("FileNotFoundError",)}),
 ])
 
 
@@ -165,7 +170,7 @@ def t_resnet(p: P, mut: str, fault: bool):
                                  f"self.layer1 = BasicBlock({c1}, {c1})", f"self.layer2 = BasicBlock({c1}, {2 * c1}, stride={1 if mut == 'width_no_projection' else 2})",
                                  f"self.norm = nn.BatchNorm2d({bn_c})", f"self.pool = {pool}", f"self.fc = nn.Linear({fc_in}, {C})"],
                  ["x = self.layer2(self.layer1(self.stem(x)))", "x = self.pool(torch.relu(self.norm(x)))", "return self.fc(torch.flatten(x, 1))"])
-    model = ["model = ResNetSmall()"] + (["print(model)"] if p.flag("print_model", 0.3) else [])
+    model = ["model = ResNetSmall()" + ('.to("gpu")' if (mut == "device_string" and fault) else "")] + (["print(model)"] if p.flag("print_model", 0.3) else [])
     loop = [f"loader = DataLoader(TensorDataset(images, labels), batch_size={B}, shuffle=True)",
             "criterion = nn.CrossEntropyLoss()", optim_line(p)] + train_loop(p, "loader")
     s = lines_to_script([head, data, block, [""], net, model, loop])
@@ -176,6 +181,7 @@ def t_resnet(p: P, mut: str, fault: bool):
         "fc_in_features": (f"after AdaptiveAvgPool2d(1) the features are {2 * c1}: nn.Linear({2 * c1}, {C})", f"nn.Linear({fc_in}, ...) after global pooling of {2 * c1} channels"),
         "channels_last": ("permute the images to (N, C, H, W): images.permute(0, 3, 1, 2)", "HWC images into Conv2d"),
         "skip_from_wrong_tensor": ("add the shortcut of the block input x, not of the branch output", "residual shortcut applied to the branch output instead of the input"),
+        "device_string": ('use a valid device: model.to("cuda") if torch.cuda.is_available() else model.to("cpu")', 'model.to("gpu"): not a device type'),
     }
     return (s,) + fixes[mut]
 
@@ -187,6 +193,7 @@ register(REG, "torch_resnet", t_resnet, [
     ("fc_in_features", "layer_definition", "forward"),
     ("channels_last", "data_preprocessing", "forward"),
     ("skip_from_wrong_tensor", "layer_combination", "forward"),
+    ("device_string", "other", "build", 1),
 ])
 
 
@@ -532,6 +539,8 @@ def t_regression(p: P, mut: str, fault: bool):
     if mut == "stats_with_target":
         data += ["table = np.hstack([x_np, y_np])" if fault else "table = x_np",
                  "mean, std = table.mean(0), table.std(0) + 1e-6", "x_np = (x_np - mean) / std" if not fault else "x_np = (x_np - mean) / std   # column stats of the whole table"]
+    if mut == "nan_targets" and fault:
+        data.append("y_np[2, 0] = np.nan   # a missing measurement")
     data += ["X, Y = torch.from_numpy(x_np), torch.from_numpy(y_np)"]
     out = K + 1 if (mut == "out_units" and fault) else K
     net = ["model = nn.Sequential(", f"    nn.Linear({Fd}, {h}),", "    nn.ReLU(),", f"    nn.Linear({h}, {out}),", f"){to}"]
@@ -544,6 +553,7 @@ def t_regression(p: P, mut: str, fault: bool):
         "out_units": (f"one output per target: nn.Linear({h}, {K})", f"{K + 1} outputs for {K} targets"),
         "predict_extra_column": (f"predict on the {Fd} feature columns", f"prediction rows with {Fd + 1} columns"),
         "stats_with_target": (f"compute the normalisation stats on the {Fd} feature columns only", "mean/std computed over features + targets"),
+        "nan_targets": ("drop or impute the NaN targets before training (no exception: the loss becomes nan)", "NaN in the regression targets"),
     }
     return (s,) + fixes[mut]
 
@@ -553,6 +563,7 @@ register(REG, "torch_regression", t_regression, [
     ("out_units", "layer_definition", "loss"),
     ("predict_extra_column", "data_preprocessing", "predict"),
     ("stats_with_target", "data_preprocessing", "data"),
+    ("nan_targets", "other", "fit", 1),
 ])
 
 
@@ -673,7 +684,8 @@ def t_trainval(p: P, mut: str, fault: bool):
     evl = ["    model.eval()", "    correct, total, val_loss = 0, 0, 0.0", "    with torch.no_grad():", "        for xb, yb in val_loader:"] + \
         ([f"            xb, yb = xb{to}, yb{to}"] if to else []) + \
         (["            # a bias column is appended for the validation batches"] if vx != "xb" else []) + [
-        f"            out = model({vx})", f"            val_loss += {vloss}.item() * len(yb)",
+        f"            out = model({vx})"] + (["            criterion(out, yb).backward()   # gradient check left in"] if (mut == "backward_in_eval" and fault) else []) + [
+        f"            val_loss += {vloss}.item() * len(yb)",
         f"            correct += (out.argmax({argm}) == yb).sum().item()", "            total += len(yb)",
         '    print(f"epoch {epoch}: val loss {val_loss / total:.3f} acc {correct / total:.2f}")']
     tl = train_loop(p, "train_loader", dev=to)
@@ -685,6 +697,7 @@ def t_trainval(p: P, mut: str, fault: bool):
         "argmax_batch_axis": ("take the argmax over the class axis: out.argmax(1)", "accuracy uses argmax over the batch axis"),
         "val_loss_float_targets": ("keep the validation targets as int64 class ids (no .float())", "float class-index targets in the validation loss"),
         "val_extra_feature": (f"prepare the validation batches like the training ones ({Fd} features)", f"validation batches get an extra column ({Fd + 1} features)"),
+        "backward_in_eval": ("do not call backward inside torch.no_grad(); the validation loop only measures", "backward() on a loss computed under torch.no_grad()"),
     }
     return (s,) + fixes[mut]
 
@@ -695,6 +708,7 @@ register(REG, "torch_trainval", t_trainval, [
     ("argmax_batch_axis", "loss_label_mismatch", "validation"),
     ("val_loss_float_targets", "loss_label_mismatch", "validation"),
     ("val_extra_feature", "data_preprocessing", "validation"),
+    ("backward_in_eval", "other", "validation", 1),
 ])
 
 
