@@ -41,57 +41,57 @@ ENVS: dict[str, EnvSpec] = {
     "tf2.12": {
         "pip": ["tensorflow-cpu==2.12.1", "numpy<1.24"],
         "framework": "tf_keras2", "env": {}, "kind": "keras",
-        "scale": 0.6, "new_share": 0.35,
+        "scale": 0.6, "new_share": 0.7,
     },
     "tf2.15": {
         "pip": ["tensorflow-cpu==2.15.1", "numpy<2"],
         "framework": "tf_keras2", "env": {}, "kind": "keras",
-        "scale": 0.4, "new_share": 0.35,
+        "scale": 0.4, "new_share": 0.7,
     },
     "tf2.17_keras3.4": {
         "pip": ["tensorflow-cpu==2.17.1", "keras==3.4.1", "numpy<2"],
         "framework": "keras3", "env": {}, "kind": "keras",
-        "scale": 0.4, "new_share": 0.35,
+        "scale": 0.4, "new_share": 0.7,
     },
     "tf2.19_keras3.8": {
         "pip": ["tensorflow-cpu==2.19.0", "keras==3.8.0"],
         "framework": "keras3", "env": {}, "kind": "keras",
-        "scale": 0.4, "new_share": 0.35,
+        "scale": 0.4, "new_share": 0.7,
     },
     "tf2.21_keras3.15": {
         "pip": ["tensorflow-cpu==2.21.0", "keras==3.15.1"],
         "framework": "keras3", "env": {}, "kind": "keras",
-        "scale": 1.0, "new_scale": 0.5,
+        "scale": 1.0,
     },
     "tf2.21_tfkeras2.21": {
         "pip": ["tensorflow-cpu==2.21.0", "tf-keras==2.21.0"],
         "framework": "tf_keras2", "env": {"TF_USE_LEGACY_KERAS": "1"}, "kind": "keras",
-        "scale": 1.0, "new_scale": 0.5,
+        "scale": 1.0,
     },
     "keras3.15_torch": {
         "pip": ["keras==3.15.1", "torch==2.13.0"],
         "framework": "keras3", "env": {"KERAS_BACKEND": "torch"}, "kind": "keras",
-        "scale": 0.4, "new_share": 0.35,
+        "scale": 0.4, "new_share": 0.7,
     },
     "keras3.15_jax": {
         "pip": ["keras==3.15.1", "jax[cpu]"],
         "framework": "keras3", "env": {"KERAS_BACKEND": "jax"}, "kind": "keras",
-        "scale": 0.4, "new_share": 0.35,
+        "scale": 0.4, "new_share": 0.7,
     },
     "torch2.0.1": {
         "pip": ["torch==2.0.1", "numpy<2"],
         "framework": "torch", "env": {}, "kind": "torch",
-        "scale": 1.0,
+        "scale": 1.0, "new_scale": 1.5,
     },
     "torch2.5.1": {
         "pip": ["torch==2.5.1", "numpy<2.3"],
         "framework": "torch", "env": {}, "kind": "torch",
-        "scale": 1.0,
+        "scale": 1.0, "new_scale": 1.5,
     },
     "torch2.13.0": {
         "pip": ["torch==2.13.0", "numpy"],
         "framework": "torch", "env": {}, "kind": "torch",
-        "scale": 1.0,
+        "scale": 1.0, "new_scale": 1.5,
     },
     # --- added in the second generation (new versions; new architectures run everywhere) ---
     "tf2.13": {
@@ -122,16 +122,16 @@ ENVS: dict[str, EnvSpec] = {
     "torch1.13.1": {
         "pip": ["torch==1.13.1", "numpy<2"],
         "framework": "torch", "env": {}, "kind": "torch",
-        "scale": 1.0,
+        "scale": 1.0, "new_scale": 1.5,
     },
     "torch2.2.2": {
         "pip": ["torch==2.2.2", "numpy<2"],
         "framework": "torch", "env": {}, "kind": "torch",
-        "scale": 1.0,
+        "scale": 1.0, "new_scale": 1.5,
     },
     "torch2.3.1": {
         "pip": ["torch==2.3.1", "numpy<2"],
         "framework": "torch", "env": {}, "kind": "torch",
-        "scale": 1.0,
+        "scale": 1.0, "new_scale": 1.5,
     },
 }

@@ -92,6 +92,15 @@ def run_env(name: str, only: str, force: bool, log: callable) -> None:
             continue
         if proc.returncode not in (-9,):
             log(f"[{name}] runner exited with {proc.returncode}; restarting")
+            prog = out.replace(".jsonl", ".progress")
+            cid = open(prog).read().strip() if os.path.exists(prog) else ""
+            if proc.returncode < 0 and cid:
+                # the case killed the interpreter (e.g. a segfault inside the library): drop it, or the
+                # restarted runner would crash on it again forever
+                log(f"[{name}] runner crashed on {cid} (signal {-proc.returncode}): case dropped")
+                with open(out.replace(".jsonl", ".dropped.jsonl"), "a") as f:
+                    f.write(json.dumps({"case_id": cid, "fault_id": cid.split("__")[0],
+                                        "reason": f"runner crashed (signal {-proc.returncode}) in this case"}) + "\n")
             time.sleep(2)
 
 
