@@ -815,9 +815,12 @@ def _(p: P, fault: bool):
 def build_cases(env: str, framework: str, backend: str) -> list[Case]:
     from envs import ENVS
     scale = ENVS[env].get("scale", 1.0) if env in ENVS else 1.0
+    share = ENVS[env].get("share", 1.0) if env in ENVS else 1.0
     cases: list[Case] = []
     for k in KINDS:
         for arch in k.archs:
+            if share < 1.0 and zlib.crc32(f"{k.fault_id}|{arch}".encode()) % 1000 >= share * 1000:
+                continue   # env runs a consistent share of the (kind, arch) pairs
             for i in range(max(1, round(k.n * scale))):
                 cid = f"{k.fault_id}__{arch}__{i}"
                 seed = f"{k.fault_id}|{arch}|{i}"

@@ -92,6 +92,15 @@ def run_env(name: str, only: str, force: bool, log: callable) -> None:
             continue
         if proc.returncode not in (-9,):
             log(f"[{name}] runner exited with {proc.returncode}; restarting")
+            prog = out.replace(".jsonl", ".progress")
+            cid = open(prog).read().strip() if os.path.exists(prog) else ""
+            if proc.returncode < 0 and cid:
+                # the case killed the interpreter (e.g. a segfault inside the library): drop it, or the
+                # restarted runner would crash on it again forever
+                log(f"[{name}] runner crashed on {cid} (signal {-proc.returncode}): case dropped")
+                with open(out.replace(".jsonl", ".dropped.jsonl"), "a") as f:
+                    f.write(json.dumps({"case_id": cid, "fault_id": cid.split("__")[0],
+                                        "reason": f"runner crashed (signal {-proc.returncode}) in this case"}) + "\n")
             time.sleep(2)
 
 
@@ -111,6 +120,19 @@ def finalize() -> None:
         with open(path, "w", encoding="utf-8") as f:
             for r in recs.values():
                 f.write(json.dumps(r, ensure_ascii=False) + "\n")
+        # a case rerun after a fix (--force) leaves its old drop line behind: keep one line per
+        # case id, and none for a case that now has a record
+        drop = path.replace(".jsonl", ".dropped.jsonl")
+        if os.path.exists(drop):
+            kept = {r["case_id"] for r in recs.values()}
+            drops: dict[str, str] = {}
+            for line in open(drop, encoding="utf-8"):
+                if line.strip():
+                    d = json.loads(line)
+                    if d["case_id"] not in kept:
+                        drops[d["case_id"]] = line if line.endswith("\n") else line + "\n"
+            with open(drop, "w", encoding="utf-8") as f:
+                f.writelines(drops.values())
 
 
 def stats() -> None:
@@ -137,6 +159,9 @@ def main() -> None:
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--stats", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--no-finalize", action="store_true",
+                    help="skip the dedupe/rewrite of corpus/generated at the end (when another generate.py "
+                         "is still appending to those files); run --stats afterwards")
     args = ap.parse_args()
     if args.stats:
         finalize()
@@ -171,7 +196,8 @@ def main() -> None:
         t.start()
     for t in threads:
         t.join()
-    finalize()
+    if not args.no_finalize:
+        finalize()
     stats()
 
 

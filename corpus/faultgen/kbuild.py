@@ -50,7 +50,7 @@ def header(p: P, tf: bool = False) -> list[str]:
     if p.framework == "keras3" and p.backend != "tensorflow":
         lines.append("import keras")
         return lines
-    if p.env.startswith("tf2.21_tfkeras"):
+    if "_tfkeras" in p.env:
         opts = ["import tf_keras as keras", "from tensorflow import keras"]
     elif p.framework == "keras3":
         opts = ["import keras", "from tensorflow import keras"]

@@ -33,6 +33,7 @@ def main() -> None:
     kinds = collections.Counter()
     phase = collections.Counter()
     drops = collections.Counter()
+    arch_cause: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for env, recs in data.items():
         kept = [r for r in recs if not r["notes"].startswith("SILENT:")]
         sil = len(recs) - len(kept)
@@ -47,6 +48,7 @@ def main() -> None:
         tot["_dropped"] += len(dl)
         for r in kept:
             arch[r["arch"]] += 1
+            arch_cause[r["arch"]][r["label_cause"]] += 1
             kinds[r["fault_id"]] += 1
             phase[r["phase"]] += 1
         v = recs[0]["lib_versions"] if recs else {}
@@ -57,6 +59,11 @@ def main() -> None:
     print(f"\nnone+other: {neg} of {tot['_kept']} kept ({100 * neg / max(1, tot['_kept']):.1f}%)")
     print("\ndrop reasons: " + ", ".join(f"{k} {n}" for k, n in drops.most_common()))
     print("\narchs: " + ", ".join(f"{k} {n}" for k, n in sorted(arch.items())))
+    print("\n| arch | kept | " + " | ".join(c[:10] for c in CAUSES) + " |")
+    print("|---|---|" + "---|" * len(CAUSES))
+    for a in sorted(arch_cause):
+        c = arch_cause[a]
+        print(f"| {a} | {sum(c.values())} | " + " | ".join(str(c[x]) for x in CAUSES) + " |")
     print("\nphases: " + ", ".join(f"{k} {n}" for k, n in sorted(phase.items())))
     real = sorted(k for k in kinds if not k.startswith("none__"))
     print(f"\nfault kinds ({len(real)}): " + ", ".join(real))

@@ -272,9 +272,13 @@ def main() -> None:
     spec = ENVS[args.env]
     framework, kind = spec["framework"], spec["kind"]
     backend = spec["env"].get("KERAS_BACKEND", "tensorflow") if kind == "keras" else "torch"
-    mod = importlib.import_module("cases_keras" if kind == "keras" else "cases_torch")
-    cases = mod.build_cases(args.env, framework, backend)
-    cases = [c for c in cases if fnmatch.fnmatch(c.case_id, args.only)]
+    # first-generation kinds, then the architecture templates of the second generation
+    mods = ("cases_keras", "cases_keras_arch") if kind == "keras" else ("cases_torch", "cases_torch_arch")
+    cases = []
+    for name in mods:
+        cases += importlib.import_module(name).build_cases(args.env, framework, backend)
+    globs = args.only.split(",")   # comma-separated globs
+    cases = [c for c in cases if any(fnmatch.fnmatch(c.case_id, g) for g in globs)]
     if args.list:
         for c in cases:
             print(c.case_id, c.cause, c.arch, c.phase)
