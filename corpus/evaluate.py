@@ -140,7 +140,7 @@ def metrics(rows: list[tuple[L.Record, L.Example | None, np.ndarray | None]], te
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=["version", "arch", "both"], default="both")
-    parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument("--l2", type=float, default=10.0)
     parser.add_argument("--regimes", default="summary,bare,full")
     parser.add_argument("--table", action="store_true", help="print the calibration table")
     parser.add_argument("--misses", action="store_true", help="print every held-out shape fault answered wrongly")

@@ -218,11 +218,17 @@ def register(cli: click.Group) -> None:
         for f in summary.failures:
             click.echo(f"FAIL {f.family}: {f.problem}")
         if summary.failures:
-            click.echo(f"{len(summary.failures)} failed, {summary.families} families, {summary.examples} examples")
+            click.echo(
+                f"{len(summary.failures)} failed, {summary.families} families, {summary.examples} examples "
+                f"({summary.undecided} undecided and {summary.runner_up} runner-up answers accepted)"
+            )
             sys.exit(1)
         click.echo(
             f"{summary.families} families, {summary.examples} examples: all passed (families {summary.version}; "
-            f"{summary.undecided} examples answered undecided, naming their cause: their evidence cannot decide)"
+            f"{summary.undecided} examples answered undecided, naming their cause: their evidence cannot decide; "
+            f"{summary.runner_up} with their cause second behind an answer below 0.8: their evidence leans the other "
+            "way; "
+            f"{summary.quoted_right} of {summary.quoted} quoting published messages answered with the cause we read)"
         )
 
     @rules_group.command("list")

@@ -131,19 +131,21 @@ def _undecided(reading: Reading, ranked: list[Scored]) -> list[Scored] | None:
 
 
 def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecided: list[Scored] | None) -> Diagnosis:
-    entry = choose(scored.cause, reading.features)
+    entry = choose(scored.cause, reading.features, facts=facts)
     family = reading.recognitions[0].family
     title = title_for(reading, entry, facts)
     explanation = render(entry.explanation, facts) if entry else None
     fix = render(entry.fix, facts) if entry else None
     fix_code = render(entry.fix_code, facts) if entry else None
     evidence = [Evidence("message", _first_line(reading.tb.core_message))]
+    shown = {evidence[0].text}
     for feature, _ in scored.evidence:
         if len(evidence) > MAX_EVIDENCE:
             break
         if feature.name.startswith("has_"):
             continue  # "the summary is known" is not evidence of anything
-        if feature.text and all(feature.text != e.text for e in evidence):
+        if feature.text and feature.text not in shown:
+            shown.add(feature.text)
             evidence.append(Evidence(feature.source, feature.text))
     confidence = scored.probability
     if undecided and len(undecided) >= 2:
@@ -178,7 +180,7 @@ def _undecided_text(
 ) -> tuple[str, str]:
     clauses = []
     for s in contenders:
-        entry: FixEntry | None = choose(s.cause, reading.features)
+        entry: FixEntry | None = choose(s.cause, reading.features, facts=facts)
         clause = render(entry.clause, facts) if entry and entry.clause else None
         clauses.append(f"{s.cause} {clause}" if clause else s.cause)
     missing = _missing_evidence(reading)

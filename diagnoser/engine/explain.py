@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Collection, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -72,7 +73,7 @@ def default_fixes() -> tuple[FixEntry, ...]:
     return tuple(load_fixes())
 
 
-def _holds(condition: str, features: dict[str, Feature]) -> bool:
+def _holds(condition: str, features: Collection[str]) -> bool:
     if condition.startswith("!"):
         return not _holds(condition[1:], features)
     if condition.endswith("*"):
@@ -88,10 +89,18 @@ def _fixes_by_cause() -> dict[str, tuple[FixEntry, ...]]:
     return {c: tuple(es) for c, es in by.items()}
 
 
-def choose(cause: str, features: dict[str, Feature], fixes: tuple[FixEntry, ...] | None = None) -> FixEntry | None:
-    """The first fix entry of the cause whose conditions hold (file order: the most specific first)."""
+def choose(
+    cause: str,
+    features: dict[str, Feature],
+    fixes: tuple[FixEntry, ...] | None = None,
+    facts: dict[str, str] | None = None,
+) -> FixEntry | None:
+    """The first fix entry of the cause whose conditions hold (file order: the most specific first).
+
+    A condition `fact:name` holds when the fact can be quoted, so an entry whose sentences need it is only chosen
+    when they can be written."""
     entries = fixes if fixes is not None else _fixes_by_cause().get(cause, ())
-    names = features.keys()
+    names: Set[str] = features.keys() if not facts else set(features) | {f"fact:{k}" for k in facts}
     for entry in entries:
         if entry.cause != cause:
             continue
@@ -100,8 +109,8 @@ def choose(cause: str, features: dict[str, Feature], fixes: tuple[FixEntry, ...]
             required, forbidden, wanted = plain
             if required <= names and not (forbidden & names) and (not wanted or wanted & names):
                 return entry
-        elif all(_holds(c, features) for c in entry.when) and (
-            not entry.any or any(_holds(c, features) for c in entry.any)
+        elif all(_holds(c, names) for c in entry.when) and (
+            not entry.any or any(_holds(c, names) for c in entry.any)
         ):
             return entry
     return None
@@ -214,6 +223,35 @@ def _dims(shape: Shape | None) -> str | None:
     return ", ".join("None" if d is None else str(d) for d in shape)
 
 
+# The imports a name conventionally stands for, so a NameError on `np` can say which line is missing.
+CONVENTIONAL_IMPORTS = {
+    "np": "import numpy as np",
+    "pd": "import pandas as pd",
+    "tf": "import tensorflow as tf",
+    "plt": "import matplotlib.pyplot as plt",
+    "sns": "import seaborn as sns",
+    "torch": "import torch",
+    "nn": "import torch.nn as nn",
+    "F": "import torch.nn.functional as F",
+    "optim": "import torch.optim as optim",
+    "DataLoader": "from torch.utils.data import DataLoader",
+    "Dataset": "from torch.utils.data import Dataset",
+    "TensorDataset": "from torch.utils.data import TensorDataset",
+    "keras": "import keras",
+    "layers": "from keras import layers",
+    "Sequential": "from keras import Sequential",
+    "os": "import os",
+    "math": "import math",
+    "random": "import random",
+    "json": "import json",
+    "time": "import time",
+}
+# Modules whose pip package has another name.
+PIP_PACKAGES = {
+    "sklearn": "scikit-learn", "cv2": "opencv-python", "PIL": "pillow", "yaml": "pyyaml", "skimage": "scikit-image"
+}
+
+
 def render_facts(reading: Reading) -> dict[str, str]:
     """The strings a fix may quote, made from what the families read and the context."""
     out: dict[str, str] = {}
@@ -269,6 +307,11 @@ def render_facts(reading: Reading) -> dict[str, str]:
             out["model_input"] = fmt(summary.input_shape) or ""
     if reading.context.fed is not None and reading.context.fed.x is not None:
         out["fed_x"] = fmt(reading.context.fed.x) or ""
+    if out.get("undefined_name") in CONVENTIONAL_IMPORTS:
+        out["import_line"] = CONVENTIONAL_IMPORTS[out["undefined_name"]]
+    if "module" in out:
+        top = out["module"].split(".")[0]
+        out["pip_package"] = PIP_PACKAGES.get(top, top)
     if "num_classes" in out:
         out.setdefault("classes", out["num_classes"])
     if "label_value" in out:

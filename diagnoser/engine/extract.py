@@ -95,6 +95,10 @@ class Extractor:
     def idle(self) -> bool:
         return self._state == "idle"
 
+    def pass_line(self) -> None:
+        """Account for one idle line that holds no trigger (it can neither start a block nor break a chain)."""
+        self._line_no += 1
+
     def skip_lines(self, count: int) -> None:
         """Account for lines the caller skipped without feeding (they held no trigger)."""
         self._line_no += count
@@ -260,8 +264,19 @@ def _continues(block: RawBlock) -> bool:
 
 
 def extract_blocks(text: str) -> list[RawBlock]:
-    """All traceback blocks of an in-memory text, in order of appearance."""
-    return list(iter_blocks(text.splitlines()))
+    """All traceback blocks of an in-memory text, in order of appearance.
+
+    While no block is open, a line without a trigger (a header, "Error" or "Exception", which the chain lines
+    hold too) cannot start one, so it is counted, not fed: most of a log is such lines."""
+    ex = Extractor()
+    out: list[RawBlock] = []
+    for line in text.splitlines():
+        if ex.idle and "rror" not in line and "xception" not in line and "Traceback (most recent" not in line:
+            ex.pass_line()
+            continue
+        out += ex.feed(line)
+    out += ex.close()
+    return out
 
 
 def iter_blocks(lines: Iterable[str]) -> Iterator[RawBlock]:

@@ -124,6 +124,10 @@ def spatial_rank(name: str | None) -> int | None:
 # Producers
 
 
+_LOSS_SCOPE = re.compile(r"(?:^|/)(?:\w*_)?loss(?:_\d+)?/|crossentropy|cross_entropy|mean_squared_error|"
+                         r"mean_absolute_error|hinge|kl_divergence|poisson|huber")
+
+
 def what(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """Which families read the message, what they say was checked and where."""
     for r in recognitions:
@@ -134,6 +138,16 @@ def what(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
         if site == "layer_input" and kind == "model":
             site = "model_input"  # the model's own input check: it ran on what was passed to the model
         out.add(f"site={site}", "message", f"the check ran at the {site.replace('_', ' ')}")
+    node = next((r.text("node") for r in recognitions if r.text("node")), None)
+    if node:
+        # TensorFlow names a node by its name scopes: Keras puts a loss's ops under the loss's scope and a layer's
+        # under the layer's, in every version (loss/dense_2_loss/sub, compile_loss/sparse_categorical_crossentropy/,
+        # sequential/dense/MatMul)
+        lowered = node.lower()
+        if _LOSS_SCOPE.search(lowered):
+            out.add("node:in_loss", "message", f"the op that failed, {node}, belongs to the loss")
+        elif "/" in lowered:
+            out.add("node:in_layer", "message", f"the op that failed, {node}, belongs to a layer")
     out.add(f"framework={ctx.tb.framework}", "frame", f"raised by {ctx.tb.framework}")
     short = (ctx.tb.core_type or ctx.tb.exception_type or "").rsplit(".", 1)[-1]
     if short and short.isidentifier():
@@ -330,6 +344,24 @@ def loss_relations(out: Collector, recognitions: list[Recognition], ctx: Context
             out.add("loss:target_extra_unit_axis", "message", f"the target {ts} has an extra axis of 1")
         if target and output and target[0] is not None and output[0] is not None and target[0] != output[0]:
             out.add("loss:batch_differs", "message", f"{target[0]} targets against {output[0]} outputs")
+            # sparse losses flatten logits to (-1, classes) and labels to (-1,): a whole number of rows per label
+            # means one side kept an axis the other lacks, folded into the rows
+            low, high = sorted((target[0], output[0]))
+            if low > 0 and high % low == 0:
+                if output[0] > target[0]:
+                    out.add(
+                        "loss:output_rows_per_label",
+                        "message",
+                        f"{high // low} output rows per label ({output[0]} against {target[0]}): the output keeps an "
+                        "axis the labels lack, folded into the rows",
+                    )
+                else:
+                    out.add(
+                        "loss:labels_per_output_row",
+                        "message",
+                        f"{high // low} labels per output row ({target[0]} against {output[0]}): the labels hold an "
+                        "axis the output lacks, folded into the rows",
+                    )
     label, classes = (
         ctx.int("label_value"),
         ctx.int("num_classes"),
@@ -542,6 +574,31 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
             )
     elif not declared and tuple(getattr(src, "layers", ())):
         out.add("src:no_declared_input", "code", "the script declares no input shape")
+    if declared:
+        shape = tuple(declared[0].shape)
+        keras = any(getattr(layer, "framework", "keras") == "keras" for layer in getattr(src, "layers", ()))
+        if keras and len(shape) == 3 and shape[0] in (1, 3, 4) and all(d is not None and d > 4 for d in shape[1:]):
+            out.add(
+                "src:declared_channels_first",
+                "code",
+                f"the script declares {fmt(shape)}: channels first, where Keras takes channels last",
+            )
+        sizes = {getattr(f, "batch_size", None) for f in getattr(src, "fit_calls", ())} - {None}
+        if shape and shape[0] in sizes and len(shape) >= 2:
+            out.add(
+                "src:declared_starts_with_batch",
+                "code",
+                f"the declared input {fmt(shape)} begins with the batch size {shape[0]} given to fit",
+            )
+    arrays = {getattr(a, "var", "") for a in getattr(src, "arrays", ())}
+    for call in getattr(src, "fit_calls", ()):
+        validation = (getattr(call, "validation_data", None) or "").strip()
+        if validation and validation in arrays:
+            out.add(
+                "src:validation_data_one_array",
+                "code",
+                f"validation_data={validation} is one array, without its labels",
+            )
     if received is not None and len(received) >= 2:
         for array in getattr(src, "arrays", ()):
             shape = tuple(getattr(array, "shape", ()) or ())
@@ -567,6 +624,8 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
                 out.add("src:dataset_map", "code", f"the dataset {ds.var} is mapped")
         if origin == "DataLoader":
             out.add("src:dataloader", "code", "the script feeds a PyTorch DataLoader")
+            if "batch" not in ops:
+                out.add("src:dataset_not_batched", "code", f"the DataLoader {ds.var} is built with batch_size=None")
             if getattr(ds, "drop_last", None) is not True:
                 out.add("src:dataloader_keeps_last", "code", "the DataLoader keeps a last, smaller batch")
             if getattr(ds, "collate_fn", False):
@@ -616,6 +675,18 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
                 "code",
                 "a dense layer follows convolutions with no Flatten or global pooling between",
             )
+    dense_only = all(k in ("dense", "linear") or k in _PASSES for k in kinds)
+    if kinds and dense_only and ("dense" in kinds or "linear" in kinds):
+        by_var = {getattr(a, "var", ""): tuple(getattr(a, "shape", ()) or ()) for a in getattr(src, "arrays", ())}
+        for call in getattr(src, "fit_calls", ()):
+            fed = by_var.get(getattr(call, "x", None) or "")
+            if fed is not None and len(fed) >= 3:
+                out.add(
+                    "src:dense_only_model_on_multiaxis_data",
+                    "code",
+                    f"a model of dense layers only is fed {call.x} of shape {fmt(fed)}: samples with several axes",
+                )
+                break
     classes = set(getattr(src, "num_classes", ()))
     units = [x for x in layers if getattr(x, "kind", "") in ("dense", "linear")]
     if classes and units:

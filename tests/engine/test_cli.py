@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -16,6 +17,17 @@ TB = """Traceback (most recent call last):
 ValueError: Input 0 of layer "lstm" is incompatible with the layer: expected ndim=3, found ndim=2. Full shape received: (8, 20)
 """
 
+SCRIPT = """import numpy as np
+from tensorflow import keras
+
+x = np.random.rand(64, 20)            # 64 series of 20 steps
+y = np.random.randint(0, 2, 64)
+model = keras.Sequential([keras.Input(shape=(20, 1)), keras.layers.LSTM(16), keras.layers.Dense(1, activation="sigmoid")])
+model.compile(optimizer="adam", loss="binary_crossentropy")
+
+model.fit(x, y, epochs=1, batch_size=8)
+"""
+
 
 @pytest.fixture()
 def runner():
@@ -27,7 +39,15 @@ def test_diagnose_prints_cause_layer_and_fix(runner, tmp_path):
     f.write_text(TB)
     r = runner.invoke(cli, ["diagnose", str(f), "--no-color"])
     assert r.exit_code == 0, r.output
-    assert "data_preprocessing" in r.output and "lstm" in r.output and "(N, 20, 1)" in r.output
+    # the message alone cannot tell data without its feature axis from a stacked LSTM without return_sequences:
+    # the answer says so, names both, and what would decide
+    assert "lstm" in r.output and "data_preprocessing" in r.output and "would decide" in r.output
+    script = tmp_path / "train.py"
+    script.write_text(SCRIPT)
+    r = runner.invoke(cli, ["diagnose", str(f), "--no-color", "--source", str(script)])
+    assert r.exit_code == 0, r.output
+    first = r.output.splitlines()[1]
+    assert "data_preprocessing" in first and "(N, 20) -> (N, 20, 1)" in r.output
 
 
 def test_diagnose_json_has_the_contract_schema(runner):
@@ -77,7 +97,11 @@ def test_scan_lists_every_traceback_and_a_table_of_causes(runner, tmp_path):
     log.write_text(noise + TB + noise + TB.replace("lstm", "lstm_3") + noise)
     r = runner.invoke(cli, ["scan", str(log), "--no-color"])
     assert r.exit_code == 0, r.output
-    assert "data_preprocessing" in r.output and "2 tracebacks" in r.output
+    cause = json.loads(runner.invoke(cli, ["diagnose", "-", "--format", "json"], input=TB).output)["tracebacks"][0][
+        "diagnoses"
+    ][0]["cause"]
+    assert "2 tracebacks" in r.output and "line    2001" in r.output and "layer lstm_3" in r.output
+    assert re.search(rf"^{cause}\s+2\s+2001$", r.output, re.M), r.output  # the table: cause, count, first line
     j = runner.invoke(cli, ["scan", str(log), "--format", "json"])
     assert len(json.loads(j.output)["tracebacks"]) == 2
 

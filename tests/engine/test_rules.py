@@ -31,6 +31,8 @@ def test_the_taxonomy_has_the_six_shape_causes_and_other():
 def _copy(tmp_path: Path) -> Path:
     d = tmp_path / "families"
     shutil.copytree(default_families_dir(), d)
+    for beside in ("taxonomy.yaml", "fixes.yaml", "weights.json"):  # what a family folder is read with
+        shutil.copy(default_families_dir().parent / beside, tmp_path / beside)
     return d
 
 
