@@ -53,6 +53,7 @@ class Record:
     summary: str | None
     source: str | None
     regimes: tuple[str, ...] = REGIMES  # a family's example is seen only as written ("given")
+    fed: dict[str, Any] | None = None  # a family example's shapes the client saw fed (its `fed:`)
 
 
 @dataclass
@@ -143,6 +144,7 @@ def family_records() -> list[Record]:
                     summary=ex.get("summary"),
                     source=ex.get("source"),
                     regimes=("given",),
+                    fed=ex.get("fed"),
                 )
             )
     return out
@@ -184,6 +186,8 @@ def fed_for(rec: Record, regime: str) -> dict[str, Any] | None:
     """In the full regime, what the client's Keras callback reports for the arrays the script passes to
     fit/evaluate/predict, read from the script itself (the arrays it makes with a literal shape): the fed-shape
     features are fitted on what the client would have sent, labelled by construction like the rest."""
+    if regime == "given":
+        return rec.fed
     if regime != "full" or not rec.source:
         return None
     from diagnoser.engine.source import read_source

@@ -16,7 +16,7 @@ from diagnoser.engine.extract import RawBlock
 from diagnoser.engine.families import SHAPE_CAUSES, FamilySet
 from diagnoser.engine.features import layer_kind
 from diagnoser.engine.grouping import fingerprint
-from diagnoser.engine.model import Scored, Weights, score
+from diagnoser.engine.model import Scored, Weights, default_weights, score
 from diagnoser.engine.parse import parse_block
 from diagnoser.engine.reading import Reading, blocks_of, coerce_text, read_block, read_source_facts
 from diagnoser.engine.result import Diagnosis, DiagnosisResult, Evidence, TracebackResult
@@ -62,7 +62,8 @@ def diagnose_block(
 ) -> TracebackResult:
     """One traceback block diagnosed; `previous` is the block before it in the same log, for chained errors."""
     tb = parse_block(block)
-    reading = read_block(tb, model, facts, inputs, families)
+    weights = weights or default_weights()
+    reading = read_block(tb, model, facts, inputs, families, known=weights.weights)
     diagnoses = diagnoses_for(reading, weights)
     if not diagnoses and block.chained_from_previous and previous is not None and previous.diagnoses:
         # "During handling of the above exception, another exception occurred": the run died of this one,

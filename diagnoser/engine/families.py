@@ -44,7 +44,7 @@ FAMILY_KEYS = {"id", "title", "description", "references", "library", "check", "
                "facts", "examples", "notes"}
 MATCH_KEYS = {"exceptions", "literals", "patterns"}
 PATTERN_KEYS = {"pattern", "check", "site", "facts"}
-EXAMPLE_KEYS = {"text", "facts", "cause", "summary", "source", "note", "layer"}
+EXAMPLE_KEYS = {"text", "facts", "cause", "summary", "source", "fed", "note", "layer"}
 SHAPE_CAUSES = ("data_preprocessing", "layer_definition", "input_pipeline", "input_layer", "layer_combination",
                 "loss_label_mismatch")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Container, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -591,6 +591,26 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
                 f"the declared input {fmt(shape)} begins with the batch size {shape[0]} given to fit",
             )
     arrays = {getattr(a, "var", "") for a in getattr(src, "arrays", ())}
+    shapes_by_var = {getattr(a, "var", ""): tuple(getattr(a, "shape", ()) or ()) for a in getattr(src, "arrays", ())}
+    if declared:
+        wanted = tuple(declared[0].shape)
+        for call in getattr(src, "fit_calls", ()):
+            given = shapes_by_var.get(getattr(call, "x", None) or "")
+            if not given:
+                continue
+            if _fits(list(wanted), list(given[1:])):
+                out.add(
+                    "src:fit_x_is_declared",
+                    "code",
+                    f"{call.x} {fmt(given)} holds samples of the declared input {fmt(wanted)}",
+                )
+            else:
+                out.add(
+                    "src:fit_x_not_declared",
+                    "code",
+                    f"{call.x} {fmt(given)} does not hold samples of the declared input {fmt(wanted)}",
+                )
+            break
     for call in getattr(src, "fit_calls", ()):
         validation = (getattr(call, "validation_data", None) or "").strip()
         if validation and validation in arrays:
@@ -859,8 +879,9 @@ _NOT_CROSSED = ("framework=", "has_", "bare")
 _CROSSED_ONLY = ("looks:", "layer_kind=", "layer_dims=", "found_rank=")
 
 
-def crossed(items: dict[str, Feature]) -> dict[str, Feature]:
-    """Every (what, context) pair as a feature of its own: "check=rank&phase=build"."""
+def crossed(items: dict[str, Feature], known: Container[str] | None = None) -> dict[str, Feature]:
+    """Every (what, context) pair as a feature of its own: "check=rank&phase=build"; with `known`, only the pairs
+    it holds (a pair without a weight moves no score and is no one's evidence: diagnosing skips making it)."""
     whats = [f for n, f in items.items() if n.startswith(_WHAT_PREFIXES)]
     contexts = [f for n, f in items.items() if not n.startswith(_WHAT_PREFIXES) and not n.startswith(_NOT_CROSSED)]
     out = {n: Feature(f.name, f.source, f.text, scored=False) if n.startswith(_CROSSED_ONLY) else f
@@ -868,12 +889,16 @@ def crossed(items: dict[str, Feature]) -> dict[str, Feature]:
     for w in whats:
         for c in contexts:
             name = f"{w.name}&{c.name}"
-            out[name] = Feature(name, c.source, c.text)
+            if known is None or name in known:
+                out[name] = Feature(name, c.source, c.text)
     return out
 
 
-def extract(recognitions: list[Recognition], ctx: Context) -> dict[str, Feature]:
-    """The features of one traceback (its families' readings and its context), crosses included."""
+def extract(
+    recognitions: list[Recognition], ctx: Context, known: Container[str] | None = None
+) -> dict[str, Feature]:
+    """The features of one traceback (its families' readings and its context), crosses included (those `known`
+    holds, when given: the weights' feature names)."""
     if ctx.phase == "unknown":
         ctx.phase = detect_phase(ctx.tb)
     if not ctx.facts:
@@ -884,4 +909,4 @@ def extract(recognitions: list[Recognition], ctx: Context) -> dict[str, Feature]
     out = Collector()
     for producer in PRODUCERS:
         producer(out, recognitions, ctx)
-    return crossed(out.items)
+    return crossed(out.items, known)

@@ -72,6 +72,7 @@ class ParsedTraceback:
     chained_from_previous: bool = False
     bare: bool = False
     start_line: int = 0
+    cell_code: str | None = None  # the notebook cell's lines IPython printed around the failing one
 
     @property
     def short_type(self) -> str:
@@ -90,6 +91,28 @@ IPY_FRAME_RES = [
     re.compile(r"^(?P<file>\S.*?\.py) in (?P<func>[^\s(]+)"),  # IPython <= 7, library files
 ]
 IPY_CODE_RE = re.compile(r"^-*>\s*(?P<line>\d+)\s(?P<code>.*)$")
+IPY_CONTEXT_RE = re.compile(r"^\s*(?:-+>)?\s*\d+ (?P<code>.*)$")
+
+
+def ipython_cell_code(lines: list[str]) -> str | None:
+    """The code IPython printed of the user's own cell (the first location, a cell or an ipython-input): the
+    lines before the failing one are the script's, the evidence a pasted notebook traceback carries."""
+    code: list[str] = []
+    in_cell = False
+    for line in lines:
+        if not line.startswith((" ", "\t", "-")):
+            if code or in_cell:
+                break
+            stripped = line.strip()
+            in_cell = stripped.startswith(("Cell In", "Input In", "<ipython-input"))
+            continue
+        m = IPY_CONTEXT_RE.match(line) if in_cell else None
+        if m:
+            code.append(m["code"])
+    if not code:
+        return None
+    indent = min((len(x) - len(x.lstrip()) for x in code if x.strip()), default=0)
+    return "\n".join(x[indent:] for x in code) + "\n"
 
 
 def parse_ipython_frames(lines: list[str]) -> list[Frame]:
@@ -404,4 +427,5 @@ def parse_block(block: RawBlock) -> ParsedTraceback:
         chained_from_previous=block.chained_from_previous,
         bare=block.bare,
         start_line=block.start_line,
+        cell_code=ipython_cell_code(block.frame_lines) if block.ipython_type else None,
     )

@@ -6,6 +6,7 @@ evaluate the weights (corpus/), so the model is always fitted on exactly what it
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,13 +50,22 @@ def blocks_of(text: str) -> list[RawBlock]:
 
 
 def read_block(
-    tb: ParsedTraceback, summary: ModelSummary | None, source: Any, inputs: Any, families: FamilySet | None = None
+    tb: ParsedTraceback,
+    summary: ModelSummary | None,
+    source: Any,
+    inputs: Any,
+    families: FamilySet | None = None,
+    known: Container[str] | None = None,
 ) -> Reading:
+    """One traceback read: its recognitions, context and features (with `known`, the weights' feature names, only
+    the crosses that have a weight; fitting reads them all)."""
     families = families or default_families()
+    if source is None and tb.cell_code:
+        source = read_source_facts(tb.cell_code)  # a notebook traceback quotes the cell: the script's own lines
     recognitions = families.recognise(tb.core_message, tb.core_type)
     phase = detect_phase(tb)
     context = Context(tb=tb, summary=summary, source=source, fed=read_fed(inputs, phase), phase=phase)
-    features = extract(recognitions, context) if recognitions else {}
+    features = extract(recognitions, context, known) if recognitions else {}
     declared = {c for r in recognitions for c in r.family.causes}
     allowed = tuple(c for c in CAUSE_ORDER if c in declared) + tuple(sorted(declared - set(CAUSE_ORDER)))
     return Reading(tb, recognitions, context, features, allowed)

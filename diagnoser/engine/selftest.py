@@ -68,6 +68,7 @@ def check_causes(families: FamilySet) -> tuple[list[Failure], int, int, int, int
             if not want:
                 continue
             result = diagnose(str(example["text"]), summary=example.get("summary"), source=example.get("source"),
+                              inputs=example.get("fed"),
                               families=families)
             last = result.last
             answers = last.diagnoses if last else []
