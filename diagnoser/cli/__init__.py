@@ -23,6 +23,9 @@ def _register() -> None:
     except ImportError:  # the service part is optional while it is being built
         return
     service_commands.register(cli)
+    from diagnoser.cli import notify_commands
+
+    notify_commands.register(cli)
 
 
 _register()
