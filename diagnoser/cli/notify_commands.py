@@ -246,21 +246,18 @@ def register(cli: click.Group) -> None:
         if not rows:
             click.echo("no channels yet: diagnoser channels add --project NAME --kind slack --url URL")
             return
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(box=None, pad_edge=False)
-        for column in ("id", "team", "project", "kind", "url", "events", "state", "last delivery"):
-            table.add_column(column)
+        lines = [("id", "team", "project", "kind", "url", "events", "state", "last delivery")]
         for c in rows:
             state = c["state"] if c["state"] == "active" else f"disabled: {c['disabled_reason']}"
             last = f"{c['last_delivery_at'][:19].replace('T', ' ')} {c['last_delivery_status']}" \
                 if c["last_delivery_at"] else "never"
             if c["pending"]:
                 last += f" ({c['pending']} waiting)"
-            table.add_row(str(c["id"]), c["team"], c["project"] or "(all)", c["kind"], c["url"],
-                          ",".join(c["events"]), state, last)
-        Console(soft_wrap=True).print(table)
+            lines.append((str(c["id"]), c["team"], c["project"] or "(all)", c["kind"], c["url"],
+                          ",".join(c["events"]), state, last))
+        widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]) - 1)]
+        for line in lines:  # one line per channel, never wrapped: read by people and by scripts alike
+            click.echo("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=False)) + "  " + line[-1])
 
     @channels.command("deliveries")
     @click.argument("channel_id", type=int)
