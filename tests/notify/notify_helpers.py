@@ -20,8 +20,13 @@ FIXTURES = Path(__file__).resolve().parents[1] / "service" / "fixtures"
 KERAS = (FIXTURES / "keras3_input_rank_missing_channel.txt").read_text()
 
 
+WORDS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo", "lima"]
+
+
 def other_error(n: int) -> str:
-    return f'Traceback (most recent call last):\n  File "train.py", line {n}, in <module>\nValueError: failure kind {n}'
+    """A traceback of its own group for each n (the engine knows no cause for it)."""
+    word = WORDS[n % len(WORDS)] + ("" if n < len(WORDS) else WORDS[n // len(WORDS) % len(WORDS)])
+    return f'Traceback (most recent call last):\n  File "train.py", line 1, in <module>\nValueError: failure {word}'
 
 
 @dataclass
