@@ -261,7 +261,7 @@ def _digest_blocks(view: dict[str, Any], base_url: str) -> list[dict[str, Any]]:
     share = (int(d.get("no_diagnosis") or 0) / total) if total else 0.0
     blocks = [_header(f":bar_chart: Daily digest: {d.get('scope', view.get('project'))} — {d.get('day', '')}"),
               _section(f"*{total} report{'s' if total != 1 else ''}* in {d.get('groups', 0)} groups · "
-                       f"{len(d.get('causes') or d.get('top_causes') or [])} causes · "
+                       f"{int(d.get('causes') or len(d.get('top_causes') or []))} causes · "
                        f"{share:.0%} with no diagnosis")]
 
     def listing(title: str, items: list[dict[str, Any]], render: Any, more: int = 0) -> None:
@@ -300,7 +300,7 @@ def slack_message(views: list[dict[str, Any]], base_url: str) -> dict[str, Any]:
             blocks += _compact_blocks(view, base_url)
         blocks = blocks[:-1]  # no divider after the last
         text = f"Diagnoser: {len(views)} notifications — " + "; ".join(headline(v) for v in views)
-    return {"text": trim(text, TEXT_LIMIT), "blocks": blocks[:MAX_BLOCKS]}
+    return {"text": trim(escape(text), TEXT_LIMIT), "blocks": blocks[:MAX_BLOCKS]}
 
 
 def slack_problems(message: dict[str, Any]) -> list[str]:
