@@ -156,14 +156,14 @@ class Worker:
         log.info("notification worker stopped")
 
     def run_once(self, now: datetime | None = None) -> PassResult:
-        now = now or self.clock()
+        start = now or self.clock()
         result = PassResult()
-        result.fanned_out = self.fan_out(now)
-        result.events += self.scan(now)
-        result.events += self.digests(now)
+        result.fanned_out = self.fan_out(start)
+        result.events += self.scan(start)
+        result.events += self.digests(start)
         if result.events:
-            result.fanned_out += self.fan_out(now)
-        self.deliver(now, result)
+            result.fanned_out += self.fan_out(start)
+        self.deliver(self.clock() if now is None else now, result)  # fresh: one message a second is timed from it
         return result
 
     # -- 1. fan-out -----------------------------------------------------------------------------------------
