@@ -52,7 +52,7 @@ def fan_out(session: Session, now: datetime, limit: int = 500) -> int:
     """Turn outbox events not yet fanned out into one delivery per channel that hears them; how many deliveries.
 
     A channel hears an event of its team (of its project, or of any project for a team channel) whose kind it
-    listens to, made after the channel was; nothing about a group that is ignored now. Test and digest events go
+    listens to; nothing about a group that is ignored now. Test and digest events go
     to the one channel they name.
     """
     rows = session.execute(
@@ -95,9 +95,7 @@ def _hears(channel: Channel, event: OutboxEvent, team_id: int, ignored: set[int]
         return False
     if channel.project_id is not None and channel.project_id != event.project_id:
         return False
-    if event.group_id in ignored:
-        return False
-    return channel.created_at <= event.created_at
+    return event.group_id not in ignored
 
 
 # -- claiming and recording deliveries ------------------------------------------------------------------------
