@@ -222,7 +222,7 @@ def _event_blocks(view: dict[str, Any], base_url: str) -> list[dict[str, Any]]:
     if tail:
         code = trim_head(_code(tail), SECTION_LIMIT - 40)
         blocks.append(_section(f"*Traceback* (end)\n```{code}```"))
-    context = [escape(trim(facts["exception"] or "", 300)) or None,
+    context = [None if tail else escape(trim(facts["exception"] or "", 300)) or None,  # the traceback ends in it
                f"rule `{escape(facts['rule'])}`" if facts["rule"] else None,
                f"confidence {facts['confidence']:.0%}" if isinstance(facts["confidence"], (int, float)) else None]
     report = view.get("report") or {}
