@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from notify_helpers import attempts, channel, deliveries, drain, other_error, project, report, set_status
@@ -250,6 +252,15 @@ def test_a_mattermost_webhook_that_is_gone_disables_the_channel(sessions, key, r
     assert _channel(sessions, channel_id)["state"] == "disabled"
 
 
+def _readme_verify():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    [recipe] = [b for b in blocks if "def verify(secret" in b]
+    namespace: dict = {}
+    exec(recipe, namespace)  # noqa: S102 - the README's code, as a receiver would paste it
+    return namespace["verify"]
+
+
 def test_the_webhook_is_signed_and_the_readme_recipe_verifies_it(sessions, key, remote, make_worker, clock):
     _, project_id, channel_id = _setup(sessions, key, remote, "/receiver", kind="webhook")
     report(sessions, project_id)
@@ -266,6 +277,11 @@ def test_the_webhook_is_signed_and_the_readme_recipe_verifies_it(sessions, key, 
     assert abs(time.time() - int(fields["t"])) < 300
     tampered = hmac.new(secret.encode(), fields["t"].encode() + b"." + request.body + b" ", hashlib.sha256)
     assert not hmac.compare_digest(tampered.hexdigest(), fields["v1"])
+    # And the README's own function, run as written: it accepts the real request and refuses a tampered one.
+    verify = _readme_verify()
+    assert verify(secret, header, request.body)
+    assert not verify(secret, header, request.body.replace(b"input_layer", b"other_cause"))
+    assert not verify("whsec_wrong", header, request.body)
     body = request.json()
     assert body["type"] == "diagnoser.notifications" and body["events"][0]["kind"] == "new"
     assert body["events"][0]["diagnosis"]["cause"] == "input_layer"
