@@ -79,3 +79,18 @@ def make_worker(sessions: object, key: str, clock: Clock) -> Iterator[object]:
     yield make
     for worker in workers:
         worker._pool.shutdown(wait=True)
+
+
+@pytest.fixture
+def app(db_url: str, key: str) -> Iterator[object]:
+    from diagnoser.web import create_app
+
+    application = create_app({"database_url": db_url, "token_cache_seconds": 0.0, "base_url": "http://testserver",
+                              "encryption_key": key, "allow_private_webhooks": True})
+    yield application
+    application.extensions["diagnoser"].engine.dispose()
+
+
+@pytest.fixture
+def client(app: object) -> object:
+    return app.test_client()  # type: ignore[attr-defined]
