@@ -18,11 +18,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
 
-from diagnoser.cli.service_commands import fail, settings_or_exit, store_sessions
+from diagnoser.cli.service_commands import fail, prepared_database, settings_or_exit, store_sessions
 from diagnoser.settings import Settings
 
 log = logging.getLogger("diagnoser.notify")
@@ -67,7 +69,7 @@ def run_worker(once: bool, base_url: str, parent_pid: int | None) -> None:
         log.warning("DIAGNOSER_BASE_URL is unset: messages carry no link to their group")
     if not config.keys:
         log.warning("DIAGNOSER_ENCRYPTION_KEY is unset: no channel can be added or reached")
-    with store_sessions(settings) as sessions:
+    with _worker_sessions(settings, quiet=parent_pid is not None) as sessions:  # serve's master named it already
         worker = Worker(sessions, config)
         if once:
             result = worker.run_once()
@@ -89,6 +91,24 @@ def run_worker(once: bool, base_url: str, parent_pid: int | None) -> None:
 
             threading.Thread(target=watch, name="diagnoser-notify-parent", daemon=True).start()
         worker.run()
+
+
+@contextmanager
+def _worker_sessions(settings: Settings, quiet: bool) -> Iterator[Any]:
+    if not quiet:
+        with store_sessions(settings) as sessions:
+            yield sessions
+        return
+    from diagnoser.store.db import DatabaseError, make_engine, make_sessionmaker
+
+    try:
+        engine = make_engine(prepared_database(settings, quiet=True))
+    except DatabaseError as error:
+        fail(str(error))
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        engine.dispose()
 
 
 class WorkerProcess:

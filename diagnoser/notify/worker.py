@@ -83,10 +83,11 @@ class PassResult:
     messages: int = 0  # messages attempted
     sent: int = 0
     failed: int = 0
+    backlog: bool = False  # more reports to read than one pass reads
 
     @property
     def busy(self) -> bool:
-        return bool(self.fanned_out or self.events or self.messages)
+        return bool(self.fanned_out or self.events or self.messages or self.backlog)
 
 
 @dataclass
@@ -159,7 +160,7 @@ class Worker:
         start = now or self.clock()
         result = PassResult()
         result.fanned_out = self.fan_out(start)
-        result.events += self.scan(start)
+        result.events += self.scan(start, result)
         result.events += self.digests(start)
         if result.events:
             result.fanned_out += self.fan_out(start)
@@ -177,11 +178,13 @@ class Worker:
 
     # -- 2. spikes ------------------------------------------------------------------------------------------
 
-    def scan(self, now: datetime) -> int:
+    def scan(self, now: datetime, result: PassResult | None = None) -> int:
         """Read the reports received before now - scan_delay into the per-group counts; the spike events
-        written."""
+        written. Nothing is read while no channel hears spikes or digests (the cursor waits, and catches up)."""
         cutoff = now - timedelta(seconds=self.config.scan_delay)
         with reading(self.sessions) as session:
+            if not outbox.counts_needed(session):
+                return 0
             cursor_text = outbox.get_states(session, [CURSOR_KEY]).get(CURSOR_KEY)
             if cursor_text:
                 first = outbox.first_unread_received_at(session, int(cursor_text))
@@ -214,6 +217,8 @@ class Worker:
                 if row.group_status in ("new", "regressed"):  # a message about the group is on its way already
                     state.notified = max(state.notified or 0.0, stamp)
             written = self._spikes(session, states, cutoff, now)
+            if result is not None and len(taken) == SCAN_BATCH:
+                result.backlog = True
             if taken:
                 outbox.put_json(session, {k: s.dump() for k, s in states.items()})
                 outbox.put_states(session, {CURSOR_KEY: str(taken[-1].id)})

@@ -430,6 +430,12 @@ class DigestChannel:
     created_at: datetime
 
 
+def counts_needed(session: Session) -> bool:
+    """Whether any active channel hears spikes or digests (what the per-group counts are kept for)."""
+    return any(set(events.split(",")) & {"spike", "digest"} for events in session.scalars(
+        select(Channel.events).where(Channel.state == "active")).all())
+
+
 def digest_channels(session: Session) -> list[DigestChannel]:
     rows = session.scalars(select(Channel).where(Channel.state == "active").order_by(Channel.id)).all()
     return [DigestChannel(c.id, c.team_id, c.project_id, c.digest_hour, c.digest_tz, c.last_digest_day, c.created_at)
