@@ -96,7 +96,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DIAGNOSER_NOTIFY_MAX_ATTEMPTS",
         "12",
-        "Attempts of one message (5xx, timeouts, connection errors, 429) before it is marked failed (~4 h).",
+        "Attempts of one message (5xx, timeouts, connection errors, 429) before it is marked failed (~1 h).",
     ),
     Setting("DIAGNOSER_NOTIFY_POLL_SECONDS", "1", "How often the worker looks for events and due deliveries."),
     Setting("DIAGNOSER_SPIKE_WINDOW_MINUTES", "15", "Window in which a group's reports are counted for a spike."),
