@@ -46,10 +46,12 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, statement_timeout: float | None = None, **kwargs: Any) -> Engine:
     """An Engine for `url`; for a SQLite file, its folder is created first (zero-configuration start).
 
-    Raises DatabaseError for a URL that names no known database or whose driver is not installed.
+    On PostgreSQL, `statement_timeout` (seconds) is set for every connection when it opens (libpq's startup
+    `options`), so a statement stuck behind a lock ends within the promised time without a round trip per
+    transaction. Raises DatabaseError for a URL that names no known database or whose driver is not installed.
     """
     try:
         parsed = make_url(url)
@@ -74,7 +76,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             # empty), so the batch lookup went on scanning a table that had since grown. Planned each time instead;
             # it also keeps PgBouncer in transaction mode safe, where a prepared statement may be on another
             # server connection.
-            kwargs.setdefault("connect_args", {"connect_timeout": 5, "prepare_threshold": None})
+            connect_args: dict[str, Any] = {"connect_timeout": 5, "prepare_threshold": None}
+            if statement_timeout:
+                connect_args["options"] = f"-c statement_timeout={int(statement_timeout * 1000)}"
+            kwargs.setdefault("connect_args", connect_args)
         return create_engine(parsed, **kwargs)
     except sa_exc.NoSuchModuleError:
         raise DatabaseError(f"no database dialect for {parsed.drivername!r}: Diagnoser runs on SQLite and "

@@ -259,9 +259,6 @@ class Writer:
         reports = [p.report for p in claimed if p.report is not None]
         started = time.monotonic()
         try:
-            if not self._sqlite:  # the promised timeout holds inside the database too; LOCAL, so no session
-                # state is left on the server connection (PgBouncer in transaction mode hands it to others)
-                connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(self._write_timeout * 1000)}")
             results = self._store(connection, reports) if reports else []
             if len(reports) < len(claimed) or not batch:
                 self._beat(connection)

@@ -58,7 +58,8 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app.session_interface = Sessions()
     url = settings.resolved_database_url
     engine = make_engine(url) if is_sqlite(url) else make_engine(
-        url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_size)
+        url, statement_timeout=settings.write_timeout_seconds, pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size)
     writer = Writer(engine, batch_max=settings.batch_max, queue_max=settings.queue_max,
                     write_timeout=settings.write_timeout_seconds, on_batch=metrics.observe_batch)
     app.extensions["diagnoser"] = Services(settings=settings, engine=engine, sessions=make_sessionmaker(engine),
