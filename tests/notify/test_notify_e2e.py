@@ -5,8 +5,11 @@ seen again, it is one `regressed` message."""
 from __future__ import annotations
 
 import json
+import os
+import signal
 import time
 import urllib.request
+from pathlib import Path
 
 from servers import cli, post, service_env, start_serve, token
 from svc_helpers import KERAS_TRACEBACK
@@ -71,3 +74,42 @@ def test_serve_new_error_one_message_repeat_none_resolved_then_seen_one_regresse
         assert "XXXXXXXXXXXXXXXX" not in listing and "XXXXXXXXXXXXXXXX" not in server.log()
     finally:
         server.stop()
+
+
+def _notification_worker_of(master_pid: int) -> int | None:
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if int(fields[1]) == master_pid and b"worker" in cmdline:
+            return int(stat.parent.name)
+    return None
+
+
+def test_serve_restarts_its_notification_worker_and_it_never_outlives_the_service(tmp_path, remote):
+    env = service_env(DIAGNOSER_DATA_DIR=str(tmp_path / "data"), DIAGNOSER_ENCRYPTION_KEY=generate_key(),
+                      DIAGNOSER_ALLOW_PRIVATE_WEBHOOKS="1", DIAGNOSER_NOTIFY_POLL_SECONDS="0.2")
+    ingest = token(env, tmp_path, "e2e")
+    cli(env, tmp_path, "channels", "add", "--project", "e2e", "--kind", "slack", "--url", remote.url("/hook"))
+    server = start_serve(tmp_path, env)
+    try:
+        deadline = time.monotonic() + 10
+        while (first := _notification_worker_of(server.process.pid)) is None:
+            assert time.monotonic() < deadline, server.log()
+            time.sleep(0.1)
+        os.kill(first, signal.SIGKILL)
+        status, _, _ = post(server.base, ingest, {"traceback": KERAS_TRACEBACK})
+        assert status == 201
+        assert len(remote.wait_for("/hook", 1, seconds=20)) == 1, server.log()  # restarted, it delivered
+        second = _notification_worker_of(server.process.pid)
+        assert second is not None and second != first
+        assert "the notification worker exited" in server.log()
+        os.kill(server.process.pid, signal.SIGKILL)  # the master alone, as an OOM killer would
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{second}").exists() and "Z" not in Path(f"/proc/{second}/stat").read_text().split()[2]:
+            assert time.monotonic() < deadline, "the worker outlived the service"
+            time.sleep(0.1)
+    finally:
+        server.kill()
