@@ -114,6 +114,11 @@ def _facts(view: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _scope(view: dict[str, Any]) -> str:
+    """What a digest covers: its project, or the whole team."""
+    return str((view.get("payload") or {}).get("scope") or f"team {view.get('team')}")
+
+
 def headline(view: dict[str, Any]) -> str:
     """One plain line: what happened, where, which cause. The top-level `text` and fallbacks are made of these."""
     kind = view.get("kind", "")
@@ -124,7 +129,7 @@ def headline(view: dict[str, Any]) -> str:
         d = view.get("payload") or {}
         top = (d.get("top_causes") or [{}])[0]
         cause = f", top cause {top.get('cause') or 'no diagnosis'} ({top.get('count', 0)})" if top else ""
-        return f"Diagnoser daily digest for {d.get('scope', view.get('project'))}: {d.get('total', 0)} reports{cause}"
+        return f"Diagnoser daily digest for {_scope(view)}: {d.get('total', 0)} reports{cause}"
     facts = _facts(view)
     cause = facts["cause"] or "no diagnosis"
     line = f"{label} in {view.get('project')}: {cause} — {facts['title']}"
@@ -259,7 +264,7 @@ def _digest_blocks(view: dict[str, Any], base_url: str) -> list[dict[str, Any]]:
     d = view.get("payload") or {}
     total = int(d.get("total") or 0)
     share = (int(d.get("no_diagnosis") or 0) / total) if total else 0.0
-    blocks = [_header(f":bar_chart: Daily digest: {d.get('scope', view.get('project'))} — {d.get('day', '')}"),
+    blocks = [_header(f":bar_chart: Daily digest: {_scope(view)} — {d.get('day', '')}"),
               _section(f"*{total} report{'s' if total != 1 else ''}* in {d.get('groups', 0)} groups · "
                        f"{int(d.get('causes') or len(d.get('top_causes') or []))} causes · "
                        f"{share:.0%} with no diagnosis")]
@@ -397,7 +402,7 @@ def _mattermost_digest(view: dict[str, Any], base_url: str) -> dict[str, Any]:
                 url = link(base_url, item.get("id")) if key != "top_causes" else None
                 name = item.get("title") or item.get("cause") or "no diagnosis"
                 lines.append(f"- {f'[{name}]({url})' if url else name}: {item.get('count')}")
-    return {"title": f"Daily digest: {d.get('scope', '')} — {d.get('day', '')}", "text": trim("\n".join(lines), 6000)}
+    return {"title": f"Daily digest: {_scope(view)} — {d.get('day', '')}", "text": trim("\n".join(lines), 6000)}
 
 
 # -- the signed webhook ---------------------------------------------------------------------------------------

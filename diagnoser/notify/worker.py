@@ -352,7 +352,7 @@ class Worker:
         if channel.project_id is not None and scope is None:
             scope = outbox.project_names(session, {channel.project_id}).get(channel.project_id)
         return {
-            "scope": scope or "your team",
+            "scope": scope,  # None: the whole team (the message names the team)
             "start": start.isoformat(), "end": end.isoformat(),
             "total": sum(mine.values()), "groups": len(mine),
             "no_diagnosis": causes.get(None, 0),

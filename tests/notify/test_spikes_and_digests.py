@@ -189,5 +189,5 @@ def test_a_team_channel_digest_counts_every_project_in_its_own_time_zone(session
     clock.now = boundary + timedelta(minutes=1)
     drain(worker, clock, rounds=2)
     [message] = remote.to("/team")
-    assert "4 reports" in str(message.json()) and "your team" in message.json()["text"]
+    assert "4 reports" in str(message.json()) and "for team default:" in message.json()["text"]
     assert isinstance(day, date)
