@@ -54,6 +54,14 @@ def test_every_api_route_is_covered_by_this_walk(app):
         ("PATCH", "/api/v1/groups/<int:group_id>"),
         ("POST", "/api/v1/reports"),
         ("GET", "/api/v1/openapi.json"),
+        # notification channels: walked with a foreign token in tests/notify/test_channels_api.py
+        ("GET", "/api/v1/channels"),
+        ("POST", "/api/v1/channels"),
+        ("GET", "/api/v1/channels/<int:channel_id>"),
+        ("PATCH", "/api/v1/channels/<int:channel_id>"),
+        ("DELETE", "/api/v1/channels/<int:channel_id>"),
+        ("POST", "/api/v1/channels/<int:channel_id>/test"),
+        ("GET", "/api/v1/channels/<int:channel_id>/deliveries"),
     }
     routes = {
         (m, r.rule)
