@@ -91,6 +91,8 @@ def check_url(url: str, allow_private: bool = False) -> tuple[str, str, int]:
     text = url.strip()
     if len(text) > 2000:
         raise ChannelError("the URL is longer than 2000 characters")
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in text):
+        raise ChannelError("the URL holds spaces or control characters")
     try:
         parts = urlsplit(text)
         port = parts.port

@@ -14,7 +14,8 @@ from diagnoser.store.channels import ChannelError, check_url, is_public_address,
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "gopher://x", "example.com/hook",
-                                 "https://", "https://user:pw@example.com/hook"])
+                                 "https://", "https://user:pw@example.com/hook", "https://example.com/a\x00b",
+                                 "https://example.com/a b", "https://example.com/a\nb"])
 def test_only_http_urls_with_a_host_and_no_credentials(url):
     with pytest.raises(ChannelError):
         check_url(url, allow_private=True)
