@@ -7,6 +7,7 @@ contents are the value), the usual way containers mount secrets. Defaults give a
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from collections.abc import Mapping
@@ -102,6 +103,38 @@ SETTINGS: tuple[Setting, ...] = (
         "1: the session cookie is sent over HTTPS only; 0: also over HTTP; auto: 1 when DIAGNOSER_BASE_URL is https.",
     ),
     Setting("DIAGNOSER_SESSION_HOURS", "336", "How long a dashboard login lasts (hours)."),
+    # Notifications (diagnoser.notify): channels, the worker, spikes.
+    Setting(
+        "DIAGNOSER_ENCRYPTION_KEY",
+        "",
+        "Fernet key that encrypts webhook URLs and signing secrets at rest (`diagnoser channels keygen` makes one); "
+        "several, comma-separated, to rotate: the first encrypts, any decrypts. No channel can be added without it.",
+        secret=True,
+    ),
+    Setting(
+        "DIAGNOSER_ALLOW_PRIVATE_WEBHOOKS",
+        "0",
+        "1: webhooks may point at loopback, private and link-local addresses (tests, an internal receiver).",
+    ),
+    Setting("DIAGNOSER_NOTIFY_TIMEOUT_SECONDS", "10", "Timeout of one webhook request (connect, send, answer)."),
+    Setting(
+        "DIAGNOSER_NOTIFY_MAX_ATTEMPTS",
+        "12",
+        "Attempts of one message (5xx, timeouts, connection errors, 429) before it is marked failed (~1 h).",
+    ),
+    Setting("DIAGNOSER_NOTIFY_POLL_SECONDS", "1", "How often the worker looks for events and due deliveries."),
+    Setting("DIAGNOSER_SPIKE_WINDOW_MINUTES", "15", "Window in which a group's reports are counted for a spike."),
+    Setting("DIAGNOSER_SPIKE_MIN_REPORTS", "20", "Reports of a group in the window that make a spike (at least)."),
+    Setting(
+        "DIAGNOSER_SPIKE_FACTOR",
+        "5",
+        "A spike is also this many times the group's usual rate (its reports of the previous 7 days).",
+    ),
+    Setting(
+        "DIAGNOSER_NOTIFY_INTERVAL_SECONDS",
+        "3600",
+        "At most one spike message per group per interval (a new or regressed message counts too).",
+    ),
 )
 
 
@@ -124,6 +157,15 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     secure_cookies: bool = False
     session_hours: int = 336
+    encryption_key: str = field(default="", repr=False)
+    allow_private_webhooks: bool = False
+    notify_timeout_seconds: float = 10.0
+    notify_max_attempts: int = 12
+    notify_poll_seconds: float = 1.0
+    spike_window_minutes: int = 15
+    spike_min_reports: int = 20
+    spike_factor: float = 5.0
+    notify_interval_seconds: float = 3600.0
 
     @property
     def resolved_database_url(self) -> str:
@@ -222,6 +264,17 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_networks("DIAGNOSER_TRUSTED_PROXIES", get("DIAGNOSER_TRUSTED_PROXIES")),
         secure_cookies=_secure(get("DIAGNOSER_SECURE_COOKIES"), base_url),
         session_hours=_int("DIAGNOSER_SESSION_HOURS", get("DIAGNOSER_SESSION_HOURS"), 1),
+        encryption_key=_fernet_keys(get("DIAGNOSER_ENCRYPTION_KEY")),
+        allow_private_webhooks=_bool("DIAGNOSER_ALLOW_PRIVATE_WEBHOOKS", get("DIAGNOSER_ALLOW_PRIVATE_WEBHOOKS")),
+        notify_timeout_seconds=_float("DIAGNOSER_NOTIFY_TIMEOUT_SECONDS", get("DIAGNOSER_NOTIFY_TIMEOUT_SECONDS"), 0.1),
+        notify_max_attempts=_int("DIAGNOSER_NOTIFY_MAX_ATTEMPTS", get("DIAGNOSER_NOTIFY_MAX_ATTEMPTS"), 1),
+        notify_poll_seconds=_float("DIAGNOSER_NOTIFY_POLL_SECONDS", get("DIAGNOSER_NOTIFY_POLL_SECONDS"), 0.05),
+        spike_window_minutes=_int("DIAGNOSER_SPIKE_WINDOW_MINUTES", get("DIAGNOSER_SPIKE_WINDOW_MINUTES"), 1),
+        spike_min_reports=_int("DIAGNOSER_SPIKE_MIN_REPORTS", get("DIAGNOSER_SPIKE_MIN_REPORTS"), 1),
+        spike_factor=_float("DIAGNOSER_SPIKE_FACTOR", get("DIAGNOSER_SPIKE_FACTOR"), 1.0),
+        notify_interval_seconds=_float(
+            "DIAGNOSER_NOTIFY_INTERVAL_SECONDS", get("DIAGNOSER_NOTIFY_INTERVAL_SECONDS"), 0.0
+        ),
     )
 
 
@@ -251,3 +304,20 @@ def _secure(value: str, base_url: str) -> bool:
     if value.strip().lower() == "auto":
         return base_url.startswith("https://")
     return _bool("DIAGNOSER_SECURE_COOKIES", value)
+
+
+def _fernet_keys(value: str) -> str:
+    """Fernet keys (comma-separated) checked for their form here, so a mangled key stops the start: each is 32
+    bytes in URL-safe base64 (44 characters)."""
+    keys = [k.strip() for k in value.split(",") if k.strip()]
+    for key in keys:
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise SettingsError(
+                "DIAGNOSER_ENCRYPTION_KEY: not a Fernet key (32 bytes in URL-safe base64); make one with "
+                "`diagnoser channels keygen`"
+            )
+    return ",".join(keys)

@@ -15,17 +15,12 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from diagnoser.cli import engine_commands
+    from diagnoser.cli import engine_commands, notify_commands, service_commands, user_commands
 
     engine_commands.register(cli)
-    try:
-        from diagnoser.cli import service_commands
-    except ImportError:  # the service part is optional while it is being built
-        return
     service_commands.register(cli)
-    from diagnoser.cli import user_commands
-
     user_commands.register(cli)
+    notify_commands.register(cli)
 
 
 _register()

@@ -63,10 +63,17 @@ def serve(host: str, port: int, dev: bool, workers: int | None, threads: int | N
     """Apply migrations, then run gunicorn (or Flask's development server with --dev)."""
     settings = settings_or_exit()
     prepared_database(settings)
+    from diagnoser.cli.notify_commands import WorkerProcess, default_base_url
+
+    notifications = WorkerProcess(default_base_url(host, port))  # why a child process: cli/notify_commands.py
     if dev:
         from diagnoser.web import create_app
 
-        create_app(settings).run(host=host, port=port, debug=True, use_reloader=False)
+        notifications.start()
+        try:
+            create_app(settings).run(host=host, port=port, debug=True, use_reloader=False)
+        finally:
+            notifications.stop()
         return
     from gunicorn.app.base import BaseApplication
 
@@ -78,6 +85,7 @@ def serve(host: str, port: int, dev: bool, workers: int | None, threads: int | N
         "keepalive": gunicorn_conf.keepalive, "timeout": gunicorn_conf.timeout,
         "graceful_timeout": gunicorn_conf.graceful_timeout, "errorlog": "-", "loglevel": "info",
         "on_starting": gunicorn_conf.on_starting, "child_exit": gunicorn_conf.child_exit,
+        "when_ready": notifications.when_ready, "on_exit": notifications.on_exit,
     }
 
     class _App(BaseApplication):

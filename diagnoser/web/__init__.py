@@ -81,6 +81,8 @@ def create_app(test_config: dict[str, Any] | Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(pages.bp)
+    from diagnoser.web.channels_api import register as register_channels_api  # notifications (#12)
+    register_channels_api(app)
     _init_response_hooks(app)
     return app
 

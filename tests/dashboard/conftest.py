@@ -13,6 +13,7 @@ from dash_helpers import make_token, make_user, postgres_url, reset_postgres
 from flask import Flask
 
 from diagnoser.store import users
+from diagnoser.store.channels import generate_key
 from diagnoser.store.migrate import upgrade
 from diagnoser.web import create_app
 
@@ -45,7 +46,7 @@ def db_url(request: pytest.FixtureRequest, dash_template: Path, tmp_path: Path) 
 @pytest.fixture
 def app(db_url: str) -> Iterator[Flask]:
     app = create_app({"database_url": db_url, "token_cache_seconds": 0.0, "base_url": "http://testserver",
-                      "secret_key": "test-secret"})
+                      "secret_key": "test-secret", "encryption_key": generate_key()})
     yield app
     app.extensions["diagnoser"].engine.dispose()
 

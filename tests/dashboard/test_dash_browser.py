@@ -1,8 +1,9 @@
 """The dashboard in a real browser (Debian's Chromium through Playwright) against a real `diagnoser serve`: log in,
 see the overview's chart drawn with data and the groups ranked, filter, open a group, resolve it, see it regress
-when the error comes again, log out; another team's person gets 404 for every id of ours; hostile tracebacks run
-nothing. The overview's screenshot in the README (docs/overview.png) is written by this test when
-DIAGNOSER_UPDATE_SCREENSHOTS=1 (otherwise into a temporary folder, so a test run leaves the checkout clean).
+when the error comes again, add a notification channel on the settings page (shown masked) and remove it, log
+out; another team's person gets 404 for every id of ours; hostile tracebacks run nothing. The overview's
+screenshot in the README (docs/overview.png) is written by this test when DIAGNOSER_UPDATE_SCREENSHOTS=1
+(otherwise into a temporary folder, so a test run leaves the checkout clean).
 
 Skipped only when Chromium is absent and CI is not set; on CI a missing Chromium is a failure.
 """
@@ -53,7 +54,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]
     from servers import cli, service_env, start_serve
 
     folder = tmp_path_factory.mktemp("browser")
-    env = service_env(DIAGNOSER_DATA_DIR=str(folder), DIAGNOSER_SECRET_KEY="browser-test-secret")
+    from diagnoser.store.channels import generate_key
+
+    env = service_env(DIAGNOSER_DATA_DIR=str(folder), DIAGNOSER_SECRET_KEY="browser-test-secret",
+                      DIAGNOSER_ENCRYPTION_KEY=generate_key())
     url = f"sqlite:///{folder / 'diagnoser.db'}"
     reset(url)
     seed(url, 20_000, groups=120)  # team "bench": 90 days of crashes, for a chart worth a screenshot
@@ -195,6 +199,21 @@ def test_log_in_see_the_overview_filter_resolve_regress_and_log_out(server: dict
         page.click("#bulk button[value=ignored]")
         page.wait_for_url("**/groups?q=*")
         assert page.locator("#group-list .badge.status-ignored").count() >= 1
+
+        # a notification channel, added on the settings page: listed with its URL masked, then removed (its host
+        # is .invalid and it hears only "new", so nothing is ever sent while it exists)
+        page.click("nav >> text=Settings")
+        page.fill("#channel-form input[name=url]", "https://hooks.slack.invalid/services/T0/B0/browsersecret9876")
+        for event in ("regressed", "spike", "digest"):
+            page.uncheck(f"#channel-form input[name=events][value={event}]")
+        page.click("#channel-form button[type=submit]")
+        row = page.locator("#channel-list tbody tr").first
+        assert "https://hooks.slack.invalid/…9876" in row.inner_text() and "active" in row.inner_text()
+        assert "browsersecret" not in page.content()
+        row.locator("button", has_text="Remove").click()
+        page.click("#confirm-remove")
+        page.wait_for_url("**/settings#channels")
+        assert "No channel yet" in page.locator("#channels").inner_text()
 
         page.click("#logout")
         page.wait_for_url("**/login")

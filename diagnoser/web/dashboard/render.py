@@ -14,11 +14,17 @@ _CHAIN = re.compile(r"^(During handling of the above exception|The above excepti
                     r"Traceback \(most recent call last\))")
 
 
-def time_tag(value: datetime | None, relative: bool = True) -> Markup:
+def time_tag(value: datetime | str | None, relative: bool = True) -> Markup:
     """<time datetime="...Z">2026-01-31 12:00 UTC</time>: UTC on the server; static/dashboard.js shows it in the
-    viewer's time zone (and "3 h ago" where data-rel is set)."""
+    viewer's time zone (and "3 h ago" where data-rel is set). An ISO 8601 string (as the store's channel listings
+    give) is read first."""
     if value is None:
         return Markup("<span class=muted>never</span>")
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return Markup("<span class=muted>{}</span>").format(value)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)

@@ -1,7 +1,8 @@
 """The dashboard's routes: thin handlers that check who is asking, parse, call diagnoser.store.dashboard and render.
 
 Every read is scoped to the logged-in person's team (another team's group or report is a 404, as a missing one);
-every POST carries the session's CSRF token; managing projects, tokens and people needs the admin role.
+every POST carries the session's CSRF token; managing projects, tokens, people and notification channels needs the
+admin role. Members see the team's channels (masked URLs) and their deliveries read-only.
 """
 
 from __future__ import annotations
@@ -14,6 +15,20 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from diagnoser import __version__
 from diagnoser.store.base import utcnow
+from diagnoser.store.channels import (
+    EVENTS,
+    KINDS,
+    NO_KEY,
+    ChannelError,
+    add_channel,
+    channel_deliveries,
+    find_project,
+    get_channel,
+    list_channels,
+    queue_test,
+    remove_channel,
+    update_channel,
+)
 from diagnoser.store.dashboard import (
     LIST_WINDOWS,
     SORTS,
@@ -297,8 +312,12 @@ def _settings_page(status: int = 200, **extra: Any) -> Any:
     with reading(_services().sessions) as db:
         projects = projects_with_tokens(db, person.team_id)
         members = list_users(db, person.team_id) if person.is_admin else []
+        channels = list_channels(db, person.team_id)
+    extra.setdefault("channel_form", {})
     response = make_response(render_template("settings.html", projects=projects, members=members, scopes=TOKEN_SCOPES,
-                                             roles=ROLES, **extra), status)
+                                             roles=ROLES, channels=channels, kinds=KINDS, events=EVENTS,
+                                             has_key=bool(_services().settings.encryption_key), no_key=NO_KEY,
+                                             **extra), status)
     return response
 
 
@@ -358,3 +377,129 @@ def member_disable() -> Any:
         if not set_disabled(db, email, not enable, team_id=person.team_id):
             abort(404)
     return redirect_to("dashboard.settings_page")
+
+
+# Notification channels: thin handlers over diagnoser.store.channels (the functions the CLI and the API call).
+# A channel's URL is never put in a page, not even back into the form after an error; only its masked form is.
+
+
+def _text_field(name: str, limit: int = 200) -> str:
+    value = request.form.get(name, "")
+    if "\x00" in value:
+        abort(400, description=f"{name} must not hold a NUL character")
+    return value.strip()[:limit]
+
+
+def _digest_hour() -> int:
+    text = request.form.get("digest_hour", "9").strip()
+    if not text.isascii() or not text.isdigit() or len(text) > 2:
+        raise ChannelError("the digest hour must be a whole number from 0 to 23")
+    return int(text)
+
+
+def _channel_page(channel_id: int, status: int = 200, **extra: Any) -> Any:
+    person = _person()
+    with reading(_services().sessions) as db:
+        channel = get_channel(db, _id(channel_id), person.team_id)
+        if channel is None:
+            abort(404)
+        deliveries = channel_deliveries(db, channel_id, person.team_id) or []
+    return make_response(render_template("channel.html", channel=channel, deliveries=deliveries, events=EVENTS,
+                                         queued=request.args.get("queued") == "1", **extra), status)
+
+
+@bp.post("/settings/channels")
+@admin_required
+def channel_create() -> Any:
+    person = _person()
+    settings = _services().settings
+    kind = _text_field("kind", 32)
+    project = _text_field("project")
+    url = request.form.get("url", "")
+    events = request.form.getlist("events")
+    name = _text_field("name")
+    tz = _text_field("digest_tz", 64) or "UTC"
+    # What the form is filled with again after an error: everything but the URL (a secret).
+    kept = {"kind": kind, "project": project, "events": events, "name": name, "digest_tz": tz,
+            "digest_hour": request.form.get("digest_hour", "9")[:2]}
+    if not settings.encryption_key:
+        return _settings_page(400, error=NO_KEY, channel_form=kept)
+    try:
+        hour = _digest_hour()
+        with writing(_services().sessions) as db:
+            project_id = find_project(db, person.team_id, project) if project else None
+            added = add_channel(db, person.team_id, kind, url, settings.encryption_key, project_id=project_id,
+                                events=events, name=name, digest_hour=hour, digest_tz=tz,
+                                allow_private=settings.allow_private_webhooks)
+    except ChannelError as error:
+        return _settings_page(400, error=str(error), channel_form=kept)
+    channel = added.channel
+    where = f"project {channel['project']}" if channel["project"] else "all projects"
+    return _settings_page(notice=f"Added {channel['kind']} channel {channel['id']} for {where}: {channel['url']}. "
+                                 "Send it a test message to check it.",
+                          new_channel={"channel": channel, "secret": added.secret})
+
+
+@bp.get("/settings/channels/<int:channel_id>")
+@login_required
+def channel_page(channel_id: int) -> Any:
+    return _channel_page(channel_id)
+
+
+@bp.post("/settings/channels/<int:channel_id>/test")
+@admin_required
+def channel_test(channel_id: int) -> Any:
+    person = _person()
+    try:
+        with writing(_services().sessions) as db:
+            if queue_test(db, _id(channel_id), person.team_id) is None:
+                abort(404)
+    except ChannelError as error:
+        abort(400, description=str(error))
+    return redirect_to("dashboard.channel_page", channel_id=channel_id, queued=1)
+
+
+@bp.post("/settings/channels/<int:channel_id>/enable")
+@admin_required
+def channel_enable(channel_id: int) -> Any:
+    person = _person()
+    try:
+        with writing(_services().sessions) as db:
+            if update_channel(db, _id(channel_id), person.team_id, enable=True) is None:
+                abort(404)
+    except ChannelError as error:
+        abort(400, description=str(error))
+    return redirect_to("dashboard.channel_page", channel_id=channel_id)
+
+
+@bp.post("/settings/channels/<int:channel_id>/update")
+@admin_required
+def channel_update(channel_id: int) -> Any:
+    person = _person()
+    tz = _text_field("digest_tz", 64) or "UTC"
+    try:
+        with writing(_services().sessions) as db:
+            if get_channel(db, _id(channel_id), person.team_id) is None:
+                abort(404)  # before any complaint about the form: another team's channel is not there at all
+            update_channel(db, channel_id, person.team_id, events=request.form.getlist("events"),
+                           digest_hour=_digest_hour(), digest_tz=tz)
+    except ChannelError as error:
+        return _channel_page(channel_id, 400, error=str(error))
+    return redirect_to("dashboard.channel_page", channel_id=channel_id)
+
+
+@bp.post("/settings/channels/<int:channel_id>/remove")
+@admin_required
+def channel_remove(channel_id: int) -> Any:
+    """Without confirm=yes, the page asking to confirm; with it, the channel and its delivery history go."""
+    person = _person()
+    if request.form.get("confirm") != "yes":
+        with reading(_services().sessions) as db:
+            channel = get_channel(db, _id(channel_id), person.team_id)
+        if channel is None:
+            abort(404)
+        return render_template("channel_remove.html", channel=channel)
+    with writing(_services().sessions) as db:
+        if not remove_channel(db, _id(channel_id), person.team_id):
+            abort(404)
+    return redirect_to("dashboard.settings_page", _anchor="channels")
