@@ -194,10 +194,25 @@ def fed_for(rec: Record, regime: str) -> dict[str, Any] | None:
 
     facts = read_source(rec.source)
     arrays = {a.var: a for a in facts.arrays}
+    datasets = {d.var: d for d in facts.datasets if d.var}
     out: dict[str, Any] = {}
     for call in facts.fit_calls:
+        if call.method in out:
+            continue
+        ds = datasets.get(call.x or "")
+        if ds is not None and ds.origin == "from_tensor_slices" and ds.slices and ds.slices[0] in arrays:
+            # the element spec the callback reports: the sliced arrays' sample shapes, behind a batch axis if batched
+            batched = "batch" in ds.ops or "padded_batch" in ds.ops
+            element = []
+            for name in ds.slices:
+                if name not in arrays:
+                    break
+                sample = list(arrays[name].shape[1:])
+                element.append({"shape": [None, *sample] if batched else sample, "dtype": arrays[name].dtype or ""})
+            out[call.method] = {"x": {"kind": "tf.data.Dataset", "element": element}}
+            continue
         x = arrays.get(call.x or "")
-        if x is None or call.method in out:
+        if x is None:
             continue
         entry: dict[str, Any] = {"x": {"shape": list(x.shape), "dtype": x.dtype or "float32"}}
         y = arrays.get(call.y or "")

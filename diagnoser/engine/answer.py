@@ -24,6 +24,8 @@ from diagnoser.engine.summary import ModelSummary, parse_summary
 
 MIN_ALTERNATIVE = 0.05  # causes less likely than this are not listed
 UNDECIDED_BELOW = 0.6  # a best cause below this, with deciding evidence missing, is answered as undecided
+PROMOTE_EVIDENCE_AT = 0.15
+NOT_EVIDENCE = ("has_", "bare", "exception=", "framework=")
 MAX_EVIDENCE = 5
 _WHAT_DECIDES = (("summary", "the model summary"), ("code", "the training script"), ("fed", "the shapes fed to fit"))
 
@@ -140,11 +142,15 @@ def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecide
     fix_code = render(entry.fix_code, facts) if entry else None
     evidence = [Evidence("message", _first_line(reading.tb.core_message))]
     shown = {evidence[0].text}
-    for feature, _ in scored.evidence:
+    # what the summary, the script, the frames or the fed shapes said comes first when it weighed (it is what the
+    # error line alone could not say), then the rest by weight
+    beyond = [fp for fp in scored.evidence if fp[0].source != "message" and fp[1] >= PROMOTE_EVIDENCE_AT]
+    ordered = beyond + [fp for fp in scored.evidence if fp not in beyond]
+    for feature, _ in ordered:
         if len(evidence) > MAX_EVIDENCE:
             break
-        if feature.name.startswith("has_"):
-            continue  # "the summary is known" is not evidence of anything
+        if feature.name.startswith(NOT_EVIDENCE):
+            continue  # "the summary is known", "raised as ValueError": true, but evidence of nothing
         if feature.text and feature.text not in shown:
             shown.add(feature.text)
             evidence.append(Evidence(feature.source, feature.text))

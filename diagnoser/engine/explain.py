@@ -346,6 +346,14 @@ def title_for(reading: Reading, entry: FixEntry | None, facts: dict[str, str]) -
         return f"{where}{facts['left']} does not fit {facts['right']}"
     if "label_value" in facts and "num_classes" in facts:
         return f"label {facts['label_value']} is outside the {facts['num_classes']} classes"
+    if check in ("cardinality", "batch_size") and "count_a" in facts and "count_b" in facts:
+        return f"{facts['count_a']} samples against {facts['count_b']}"
+    if "expected_count" in facts and "found_count" in facts:
+        return f"{facts['expected_count']} values expected, {facts['found_count']} given"
+    if "elements_in" in facts and "elements_out" in facts:
+        return f"{where}{facts['elements_in']} elements cannot make {facts['elements_out']}"
+    if "index" in facts and "range_end" in facts:
+        return f"{where}index {facts['index']} outside [0, {facts['range_end']})"
     return r.family.title
 
 

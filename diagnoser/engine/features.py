@@ -469,6 +469,15 @@ def layer_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -
     if target is None and kind is not None and body:
         same = [x for x in body if layer_kind(x.name) == kind]
         target = same[0] if len(same) == 1 else None
+    right = ctx.shape("right")
+    if target is None and right is not None and len(right) == 2 and body:
+        # torch prints a matmul's weight as (in_features, out_features): print(model) names the one Linear of
+        # that size, and so the failing layer's place in the model
+        sized = [
+            x for x in body
+            if x.args.get("in_features") == str(right[0]) and x.args.get("out_features") == str(right[1])
+        ]
+        target = sized[0] if len(sized) == 1 else None
     if target is not None and body:
         if body[0] is target:
             out.add("summary:layer_is_first", "summary", f"{target.name} is the model's first layer")
@@ -754,6 +763,15 @@ def _source_layer(name: str | None, layers: list[Any]) -> int | None:
     return same[0] if same and not number else None
 
 
+def _linear_size(layer: Any) -> tuple[int, int] | None:
+    """A torch Linear's (in_features, out_features) as the script writes them: by keyword or by position."""
+    if getattr(layer, "cls", "") != "Linear":
+        return None
+    args = getattr(layer, "args", {}) or {}
+    given, taken = args.get("in_features", args.get("0")), args.get("out_features", args.get("1"))
+    return (given, taken) if isinstance(given, int) and isinstance(taken, int) else None
+
+
 def _auto_name(cls: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls).lower().replace("_d", "d")
 
@@ -764,6 +782,12 @@ def _source_position(out: Collector, recognitions: list[Recognition], ctx: Conte
     name = ctx.text("layer") or ctx.tb.wrapper_layer
     body = [x for x in layers if getattr(x, "kind", "other") != "input"]
     at = _source_layer(name, body)
+    right = ctx.shape("right")
+    if at is None and right is not None and len(right) == 2:
+        # a torch matmul prints the Linear's weight as (in_features, out_features): the script's one Linear of
+        # that size is the failing layer
+        sized = [i for i, x in enumerate(body) if _linear_size(x) == (right[0], right[1])]
+        at = sized[0] if len(sized) == 1 else None
     if at is None:
         return
     layer = body[at]
@@ -796,10 +820,15 @@ def fed_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> 
         return
     out.add("has_fed", "fed", f"the data fed was {fmt(fed.x)}")
     received = ctx.shape("received")
-    if received is not None and len(fed.x) == len(received) and _fits(list(fed.x[1:]), list(received[1:])):
-        out.add("fed:received_is_data", "fed", f"the data fed, {fmt(fed.x)}, reached the layer unchanged")
     if fed.from_dataset and fed.x and fed.x[0] is not None:
+        # a batched dataset's element spec starts with a None batch axis; this one yields samples
         out.add("fed:dataset_unbatched", "fed", f"the dataset yields single samples {fmt(fed.x)}: never batched")
+        if received is not None and _fits(list(fed.x), list(received)):
+            out.add(
+                "fed:received_is_one_sample", "fed", f"what arrived, {fmt(received)}, is one element of the dataset"
+            )
+    elif received is not None and len(fed.x) == len(received) and _fits(list(fed.x[1:]), list(received[1:])):
+        out.add("fed:received_is_data", "fed", f"the data fed, {fmt(fed.x)}, reached the layer unchanged")
     if fed.x_dtype and ("float64" in fed.x_dtype or "object" in fed.x_dtype or fed.x_dtype.startswith("<U")):
         out.add("fed:dtype_unusual", "fed", f"the data's dtype is {fed.x_dtype}")
 

@@ -80,6 +80,7 @@ class Dataset:
     collate_fn: bool = False
     line: int = 0
     derived_from: str | None = None  # the dataset variable this one was made from
+    slices: tuple[str, ...] = ()  # from_tensor_slices((x, y)): the variables sliced, in order
 
 
 @dataclass(frozen=True)
@@ -837,6 +838,7 @@ class _DS:
     collate_fn: bool
     line: int
     derived_from: str | None = None
+    slices: tuple[str, ...] = ()
 
     def copy(self) -> _DS:
         return replace(self, ops=list(self.ops))
@@ -851,6 +853,7 @@ class _DS:
             collate_fn=self.collate_fn,
             line=self.line,
             derived_from=self.derived_from,
+            slices=self.slices,
         )
 
 
@@ -1994,7 +1997,11 @@ class _Reader:
         last = q.rsplit(".", 1)[-1]
         kw = {k.arg: k.value for k in call.keywords if k.arg}
         if last == "from_tensor_slices":
-            return _DS("", "from_tensor_slices", [], None, None, False, line)
+            first = call.args[0] if call.args else None
+            parts = first.elts if isinstance(first, (ast.Tuple, ast.List)) else [first] if first is not None else []
+            names = tuple(p.id for p in parts if isinstance(p, ast.Name))
+            return _DS("", "from_tensor_slices", [], None, None, False, line,
+                       slices=names if len(names) == len(parts) else ())
         if last == "from_generator":
             return _DS("", "from_generator", [], None, None, False, line)
         if q.startswith("tensorflow_datasets."):

@@ -177,7 +177,7 @@ def test_log_in_see_the_overview_filter_resolve_regress_and_log_out(server: dict
         # a fresh error of our own, reported through the API, resolved in the browser, then back again
         body = _post(server["base"], server["token"], KERAS_TRACEBACK, user="ana", hostname="gpu-a")
         page.goto(f"/groups/{body['group_id']}")
-        assert "expects a rank-4 input" in page.locator("h1").inner_text()
+        assert "conv2d: expected 4 axes, got 3" in page.locator("h1").inner_text()
         assert "input_layer" in page.locator("#diagnosis").inner_text()
         page.wait_for_selector("#group-chart[data-drawn] canvas")
         assert _canvas_drawn(page, "#group-chart") > 0
@@ -194,7 +194,7 @@ def test_log_in_see_the_overview_filter_resolve_regress_and_log_out(server: dict
         assert page.locator("#ranked .badge.regressed").count() >= 1
 
         # bulk: select all on the list and ignore them
-        page.goto("/groups?q=expects+a+rank-4&days=1")
+        page.goto("/groups?q=expected+4+axes&days=1")
         page.check("input.select-all")
         page.click("#bulk button[value=ignored]")
         page.wait_for_url("**/groups?q=*")
