@@ -139,7 +139,7 @@ def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecide
     title = title_for(reading, entry, facts)
     explanation = render(entry.explanation, facts) if entry else None
     fix = render(entry.fix, facts) if entry else None
-    fix_code = render(entry.fix_code, facts) if entry else None
+    fix_code = render(entry.fix_code, facts, code=True) if entry else None
     evidence = [Evidence("message", _first_line(reading.tb.core_message))]
     shown = {evidence[0].text}
     # what the summary, the script, the frames or the fed shapes said comes first when it weighed (it is what the

@@ -126,14 +126,17 @@ def _plain(entry: FixEntry) -> tuple[frozenset[str], frozenset[str], frozenset[s
     return required, forbidden, frozenset(entry.any)
 
 
-def render(template: str | None, facts: dict[str, str]) -> str | None:
+def render(template: str | None, facts: dict[str, str], *, code: bool = False) -> str | None:
     """Fill a fix template from the facts.
 
     `{name}` is the fact; `{name|words}` is the fact, or the words when it is unknown; `{name|words with {name}}`
     (the words quote a fact) is those words filled when `name` is known and nothing when it is not. A sentence
-    quoting a fact that is unknown and has no fallback is left out, so a fix never prints an empty shape."""
+    quoting a fact that is unknown and has no fallback is left out, so a fix never prints an empty shape. Code
+    (`code=True`) is one piece whose spacing and lines are kept as written."""
     if template is None:
         return None
+    if code:
+        return _fill(_tokens(template), facts) or None
     parts = []
     for sentence in _sentences(template):
         filled = _fill(sentence, facts)
@@ -307,6 +310,10 @@ def render_facts(reading: Reading) -> dict[str, str]:
             out["model_input"] = fmt(summary.input_shape) or ""
     if reading.context.fed is not None and reading.context.fed.x is not None:
         out["fed_x"] = fmt(reading.context.fed.x) or ""
+    calls = getattr(reading.context.source, "fit_calls", ()) or ()
+    data_var = next((c.x for c in calls if c.x and c.x.isidentifier()), None)
+    if data_var:
+        out["data_var"] = data_var  # the script's own name for the data passed to fit
     if out.get("undefined_name") in CONVENTIONAL_IMPORTS:
         out["import_line"] = CONVENTIONAL_IMPORTS[out["undefined_name"]]
     if "module" in out:

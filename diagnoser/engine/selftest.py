@@ -24,7 +24,7 @@ DERIVED = {
     "received_sample_dims", "received_channels_last", "received_channels_first", "received_squeezed",
     "expected_sample", "expected_data", "expected_hw", "in_features_given", "in_features_taken", "out_features",
     "target_width", "output_units", "output_layer", "model_input", "fed_x", "classes", "classes_needed",
-    "import_line", "pip_package",
+    "import_line", "pip_package", "data_var",
 }
 
 
