@@ -7,8 +7,8 @@ The database is emptied first (SQLite: the file is replaced; PostgreSQL: the pub
 One team ("bench") with 3 projects and about 2,000 groups over 90 days, skewed as real crashes are: group sizes
 follow a Zipf law (the largest few hold most reports), the large ones recur every day, the tail starts at random
 days. Texts are the real tracebacks of tests/fixtures/real, diagnosed once each by the engine, so the pages show
-real diagnoses. Reports, analyses, groups and the rollups (group_days, group_facets) are bulk-inserted and agree
-with each other exactly, as the ingest transaction keeps them. An admin bench@example.com (password
+real diagnoses. Reports, analyses, groups and the rollups (group_days, group_facets, cause_days) are bulk-inserted
+and agree with each other exactly, as the ingest transaction keeps them. An admin bench@example.com (password
 "bench-password") logs in.
 """
 
@@ -171,6 +171,10 @@ def seed(url: str, reports: int, groups: int = 2000, projects: int = 3, days: in
         conn.execute(table(GroupFacet).insert(), [
             {"group_id": g, "facet": f, "value": v, "count": n, "last_seen": last}
             for (g, f, v), (n, last) in sorted(facets.items())])
+        conn.execute(text(
+            "INSERT INTO cause_days (project_id, cause, day, count) "
+            "SELECT g.project_id, COALESCE(g.cause, ''), d.day, SUM(d.count) FROM group_days d "
+            "JOIN groups g ON g.id = d.group_id GROUP BY g.project_id, COALESCE(g.cause, ''), d.day"))
         groups_table = table(Group)
         conn.execute(
             groups_table.update().where(groups_table.c.id == bindparam("gid")).values(

@@ -89,15 +89,11 @@ class Family:
     path: str
 
 
-@dataclass
-class Recognition:
-    """One family's reading of a message: what was checked, where, and the facts it printed (typed)."""
+class TypedFacts:
+    """Facts read by their vocabulary type: a shape is a tuple, an int is not a bool, a text is a str; anything else
+    (or nothing) is None. Shared by one reading's facts and a traceback's merged ones."""
 
-    family: Family
-    check: str
-    site: str
     facts: dict[str, Any]
-    op: OpSuffix | None = None
 
     def shape(self, name: str) -> Shape | None:
         value = self.facts.get(name)
@@ -110,6 +106,17 @@ class Recognition:
     def text(self, name: str) -> str | None:
         value = self.facts.get(name)
         return value if isinstance(value, str) else None
+
+
+@dataclass
+class Recognition(TypedFacts):
+    """One family's reading of a message: what was checked, where, and the facts it printed (typed)."""
+
+    family: Family
+    check: str
+    site: str
+    facts: dict[str, Any]
+    op: OpSuffix | None = None
 
 
 @dataclass

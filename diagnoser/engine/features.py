@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from diagnoser.engine.families import Recognition
+from diagnoser.engine.families import Recognition, TypedFacts
 from diagnoser.engine.fed import FedData
 from diagnoser.engine.parse import ParsedTraceback
 from diagnoser.engine.phase import detect_phase
@@ -40,7 +40,7 @@ class Feature:
 
 
 @dataclass
-class Context:
+class Context(TypedFacts):
     """Everything known about one traceback besides the families' readings."""
 
     tb: ParsedTraceback
@@ -49,18 +49,6 @@ class Context:
     fed: FedData | None = None
     phase: str = "unknown"
     facts: dict[str, Any] = field(default_factory=dict)  # the recognitions' facts merged, the first reading wins
-
-    def shape(self, name: str) -> Shape | None:
-        value = self.facts.get(name)
-        return value if isinstance(value, tuple) else None
-
-    def int(self, name: str) -> int | None:
-        value = self.facts.get(name)
-        return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-    def text(self, name: str) -> str | None:
-        value = self.facts.get(name)
-        return value if isinstance(value, str) else None
 
 
 class Collector:

@@ -22,6 +22,7 @@ from diagnoser.store.base import utcnow
 from diagnoser.store.models import (
     GROUP_STATUSES,
     AnalysisRow,
+    CauseDay,
     Group,
     GroupDay,
     GroupFacet,
@@ -120,20 +121,18 @@ def overview(session: Session, team_id: int, days: int, top: int = 20, now: date
     today = now.date()
     since = today - timedelta(days=days - 1)
     week_ago = now - timedelta(days=7)
-    in_window = and_(Project.team_id == team_id, GroupDay.day >= since)
     per_cause: Any = session.execute(
-        select(Group.cause, GroupDay.day, func.sum(GroupDay.count))
-        .select_from(GroupDay)
-        .join(Group, Group.id == GroupDay.group_id)
-        .join(Project, Project.id == Group.project_id)
-        .where(in_window)
-        .group_by(Group.cause, GroupDay.day)
+        select(CauseDay.cause, CauseDay.day, func.sum(CauseDay.count))
+        .join(Project, Project.id == CauseDay.project_id)
+        .where(Project.team_id == team_id, CauseDay.day >= since)
+        .group_by(CauseDay.cause, CauseDay.day)
     ).all()
     axis = _days(today, days)
     index = {d: i for i, d in enumerate(axis)}
     series: dict[str | None, list[int]] = {}
     for cause, day, n in per_cause:
-        series.setdefault(cause, [0] * days)[index[_as_date(day)]] += int(n)
+        if int(n) and _as_date(day) in index:
+            series.setdefault(cause or None, [0] * days)[index[_as_date(day)]] += int(n)
     totals = {c: sum(v) for c, v in series.items()}
     total = sum(totals.values())
     names = causes()

@@ -31,7 +31,17 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
 
 from diagnoser.store.analysis import Analysis
-from diagnoser.store.models import AnalysisRow, Group, GroupDay, GroupFacet, OutboxEvent, Report, Token, table
+from diagnoser.store.models import (
+    AnalysisRow,
+    CauseDay,
+    Group,
+    GroupDay,
+    GroupFacet,
+    OutboxEvent,
+    Report,
+    Token,
+    table,
+)
 
 META_FIELDS = (
     "hostname",
@@ -98,6 +108,7 @@ class _Statements:
     report_status: Any
     day_upsert: Any
     facet_upsert: Any
+    cause_day_upsert: Any
     event_insert: Any
 
 
@@ -113,6 +124,7 @@ def _statements(dialect: str) -> _Statements:
         event_insert=table(OutboxEvent).insert(),
         day_upsert=_adding_upsert(insert, GroupDay, ("group_id", "day")),
         facet_upsert=_adding_upsert(insert, GroupFacet, ("group_id", "facet", "value")),
+        cause_day_upsert=_adding_upsert(insert, CauseDay, ("project_id", "cause", "day")),
         report_status=table(Report)
         .update()
         .where(reports.id == bindparam("report_id"))
@@ -346,7 +358,7 @@ def _store_new(
             index = first_of_group[key]
             connection.execute(statements.report_status, {"report_id": inserted[index], "status": actual})
             rows[index]["group_status"] = actual
-    _count_rollups(connection, statements, rows)
+    _count_rollups(connection, statements, rows, [report.analysis.cause for report in reports])
     events = [
         {"project_id": key[0], "group_id": group_ids[key], "report_id": inserted[index], "kind": statuses[key],
          "created_at": reports[index].received_at}
@@ -374,13 +386,19 @@ def facets_of(row: dict[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _count_rollups(connection: Connection, statements: _Statements, rows: list[dict[str, Any]]) -> None:
-    """Count the batch into each group's days and breakdowns, in key order, after the groups (hot rows last)."""
+def _count_rollups(
+    connection: Connection, statements: _Statements, rows: list[dict[str, Any]], causes: list[str | None]
+) -> None:
+    """Count the batch into each group's days and breakdowns and each project's causes per day, in key order,
+    after the groups (hot rows last)."""
     days: dict[tuple[int, Any], int] = {}
     facets: dict[tuple[int, str, str], list[Any]] = {}
-    for row in rows:
+    cause_days: dict[tuple[int, str, Any], int] = {}
+    for row, cause in zip(rows, causes, strict=True):
         day = row["received_at"].date()
         days[(row["group_id"], day)] = days.get((row["group_id"], day), 0) + 1
+        cause_key = (row["project_id"], cause or "", day)
+        cause_days[cause_key] = cause_days.get(cause_key, 0) + 1
         for facet, value in facets_of(row):
             entry = facets.setdefault((row["group_id"], facet, value), [0, row["received_at"]])
             entry[0] += 1
@@ -396,6 +414,10 @@ def _count_rollups(connection: Connection, statements: _Statements, rows: list[d
                 for (g, f, v), (n, last) in sorted(facets.items())
             ],
         )
+    connection.execute(
+        statements.cause_day_upsert,
+        [{"project_id": p, "cause": c, "day": d, "count": n} for (p, c, d), n in sorted(cause_days.items())],
+    )
 
 
 def _analysis_ids(

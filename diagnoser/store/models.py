@@ -200,6 +200,20 @@ class GroupDay(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CauseDay(Base):
+    """A project's reports per cause and day (UTC; cause '' when none was named), kept exact with GroupDay by the
+    same transactions: the overview's chart of causes reads these, a few rows per day, never a pass over every
+    group's days."""
+
+    __tablename__ = "cause_days"
+    __table_args__ = (PrimaryKeyConstraint("project_id", "cause", "day"),)
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    cause: Mapped[str] = mapped_column(String(64))
+    day: Mapped[date] = mapped_column(Date)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+
+
 class GroupFacet(Base):
     """A group's reports by who, where and on what (user, host, framework version, tag), kept like GroupDay."""
 

@@ -21,7 +21,7 @@ from diagnoser.store.analysis import analyse
 from diagnoser.store.base import utcnow
 from diagnoser.store.db import reading, writing
 from diagnoser.store.ingest import _insert, facets_of
-from diagnoser.store.models import AnalysisRow, Group, GroupDay, GroupFacet, Report, table
+from diagnoser.store.models import AnalysisRow, CauseDay, Group, GroupDay, GroupFacet, Report, table
 
 
 @dataclass
@@ -152,6 +152,7 @@ def recount_groups(connection: Connection, group_ids: Iterable[int]) -> int:
             )
         ).one()
         if not count:
+            _shift_cause_days(connection, group_id, -1)
             connection.execute(delete(Group).where(Group.id == group_id))
             removed += 1
             continue
@@ -164,8 +165,33 @@ def recount_groups(connection: Connection, group_ids: Iterable[int]) -> int:
     return removed
 
 
+def _shift_cause_days(connection: Connection, group_id: int, sign: int) -> None:
+    """Add (sign 1) or take away (sign -1) a group's days from its project's causes per day: around a rebuild of
+    the group's days, so the overview's rollup stays the sum of the groups'."""
+    group = connection.execute(select(Group.project_id, Group.cause).where(Group.id == group_id)).first()
+    if group is None:
+        return
+    days = connection.execute(select(GroupDay.day, GroupDay.count).where(GroupDay.group_id == group_id)).all()
+    if not days:
+        return
+    rollup = table(CauseDay)
+    insert = _insert(connection)(rollup)
+    connection.execute(
+        insert.on_conflict_do_update(
+            index_elements=[rollup.c.project_id, rollup.c.cause, rollup.c.day],
+            set_={"count": rollup.c.count + insert.excluded.count},
+        ),
+        [
+            {"project_id": group.project_id, "cause": group.cause or "", "day": day, "count": sign * n}
+            for day, n in sorted(days)
+        ],
+    )
+    connection.execute(delete(CauseDay).where(CauseDay.project_id == group.project_id, CauseDay.count <= 0))
+
+
 def rebuild_rollups(connection: Connection, group_id: int) -> None:
     """A group's days and breakdowns counted again from its reports (after reports moved in or out of it)."""
+    _shift_cause_days(connection, group_id, -1)
     connection.execute(delete(GroupDay).where(GroupDay.group_id == group_id))
     connection.execute(delete(GroupFacet).where(GroupFacet.group_id == group_id))
     days: dict[Any, int] = {}
@@ -190,6 +216,7 @@ def rebuild_rollups(connection: Connection, group_id: int) -> None:
         connection.execute(
             table(GroupDay).insert(), [{"group_id": group_id, "day": d, "count": n} for d, n in sorted(days.items())]
         )
+        _shift_cause_days(connection, group_id, 1)
     if facets:
         connection.execute(
             table(GroupFacet).insert(),

@@ -95,11 +95,13 @@ def test_reclassify_rediagnoses_and_regroups(db_url, app, client, ingest_token, 
     with app.extensions["diagnoser"].sessions() as session:
         from sqlalchemy import func
 
-        from diagnoser.store.models import GroupDay
+        from diagnoser.store.models import CauseDay, GroupDay
 
         days = session.execute(select(GroupDay.group_id, func.sum(GroupDay.count)).group_by(GroupDay.group_id)).all()
         groups = session.scalars(select(Group)).all()
         assert [(g, n) for g, n in days] == [(groups[0].id, 3)]  # the rollups moved with the reports
+        per_cause = session.execute(select(CauseDay.cause, func.sum(CauseDay.count)).group_by(CauseDay.cause)).all()
+        assert [(c, n) for c, n in per_cause] == [("input_layer", 3)]  # and the overview's causes per day
         assert [(g.fingerprint, g.count, g.cause, g.status) for g in groups] == [
             ("fp-input_layer", 3, "input_layer", "open")
         ]

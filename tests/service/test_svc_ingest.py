@@ -212,7 +212,7 @@ def test_an_event_id_must_look_like_one(client, ingest_token):
 
 
 def test_each_report_is_counted_into_its_groups_days_and_breakdowns(app, client, ingest_token):
-    from diagnoser.store.models import GroupDay, GroupFacet
+    from diagnoser.store.models import CauseDay, GroupDay, GroupFacet
 
     meta = {"user": "ada", "hostname": "gpu-1", "framework": "keras3", "framework_version": "3.15.1",
             "tags": {"team": "vision"}}
@@ -220,6 +220,7 @@ def test_each_report_is_counted_into_its_groups_days_and_breakdowns(app, client,
         post_report(client, ingest_token, {"traceback": KERAS_TRACEBACK, "meta": {**meta, "user": user}})
     with app.extensions["diagnoser"].sessions() as session:
         assert session.scalar(select(func.sum(GroupDay.count))) == 3
+        assert [(c.cause, c.count) for c in session.scalars(select(CauseDay))] == [("input_layer", 3)]
         facets = {(f.facet, f.value): f.count for f in session.scalars(select(GroupFacet))}
     assert facets == {("user", "ada"): 2, ("user", "bob"): 1, ("host", "gpu-1"): 3,
                       ("framework", "keras3 3.15.1"): 3, ("tag", "team=vision"): 3}

@@ -94,6 +94,7 @@ def test_a_journal_era_database_comes_to_head_with_everything(db_url, tmp_path):
     try:
         with engine.connect() as c:
             assert c.execute(text("SELECT sum(count) FROM group_days")).scalar() == 3  # rollups filled from reports
+            assert c.execute(text("SELECT sum(count) FROM cause_days")).scalar() == 3  # and the causes per day
             assert c.execute(text("SELECT count(*) FROM group_facets WHERE facet = 'user'")).scalar() == 3
             assert c.execute(text("SELECT message FROM groups")).scalar() == "ValueError: a"
     finally:
