@@ -5,22 +5,19 @@ one event twice (and keep one message a second per channel between them)."""
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 from notify_helpers import channel, deliveries, other_error, project, report
-from servers import free_port, service_env
+from servers import private_postgres_cluster, service_env
 from svc_helpers import postgres_url, reset_postgres
 
 from diagnoser.store.db import make_engine, make_sessionmaker
-from diagnoser.store.migrate import upgrade
 
 
 def _worker(db_url: str, key: str, log: Path) -> subprocess.Popen[bytes]:
@@ -110,39 +107,8 @@ def test_a_worker_killed_mid_delivery_delivers_everything_after_a_restart(db_url
 
 @pytest.fixture
 def private_postgres():
-    """A PostgreSQL cluster of this test's own, to stop and start (as tests/service/test_svc_crash.py does)."""
-    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if not bins or os.geteuid() != 0:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI must be able to run a private PostgreSQL (root and pg_ctl)")
-        pytest.skip("needs root and PostgreSQL's server binaries")
-    pg_bin = bins[-1].parent
-    folder = Path(tempfile.mkdtemp(prefix="diagnoser-notify-pg-"))
-    shutil.chown(folder, "postgres")
-    port = free_port()
-
-    def as_postgres(*command: str) -> None:
-        subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", " ".join(command)], check=True, capture_output=True,
-                       timeout=60)
-
-    as_postgres(f"{pg_bin}/initdb", "-D", f"{folder}/data", "-A", "trust", "-U", "postgres")
-
-    def start() -> None:
-        as_postgres(f"{pg_bin}/pg_ctl", "-D", f"{folder}/data", "-l", f"{folder}/log", "-w", "-o",
-                    f"'-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=50'", "start")
-
-    def stop() -> None:
-        as_postgres(f"{pg_bin}/pg_ctl", "-D", f"{folder}/data", "-m", "immediate", "-w", "stop")
-
-    start()
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    upgrade(url)
-    try:
-        yield url, start, stop
-    finally:
-        subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", f"{pg_bin}/pg_ctl -D {folder}/data -m immediate stop"],
-                       capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    """A PostgreSQL cluster of this test's own, to stop and start."""
+    yield from private_postgres_cluster("diagnoser-notify-pg-", max_connections=50)
 
 
 def test_the_database_unavailable_for_a_while_delays_messages_and_loses_none(private_postgres, key, remote, tmp_path):

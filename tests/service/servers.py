@@ -8,16 +8,19 @@ import http.client
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -282,3 +285,47 @@ def assert_stored_exactly_once(db_url: str, load: Load) -> None:
     assert counts == {gid: n for gid, n in groups.items() if n}, "a group's count differs from its reports"
     assert orphans == 0
     assert load.statuses[500] == 0 and load.retry_after_missing == 0
+
+
+def private_postgres_cluster(
+    prefix: str, max_connections: int
+) -> Iterator[tuple[str, Callable[[], None], Callable[[], None]]]:
+    """A PostgreSQL cluster of a test's own (migrated), to stop and start: yields (url, start, stop). Skips where
+    there is no root or no server binaries; on CI that is a failure."""
+    import pytest
+
+    from diagnoser.store.migrate import upgrade
+
+    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if not bins or os.geteuid() != 0:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI must be able to run a private PostgreSQL (root and pg_ctl)")
+        pytest.skip("needs root and PostgreSQL's server binaries")
+    pg_bin = bins[-1].parent
+    folder = Path(tempfile.mkdtemp(prefix=prefix))  # pytest's own folders are root's alone
+    shutil.chown(folder, "postgres")
+    port = free_port()
+
+    def as_postgres(*command: str) -> None:
+        subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", " ".join(command)], check=True, capture_output=True,
+                       timeout=60)
+
+    as_postgres(f"{pg_bin}/initdb", "-D", f"{folder}/data", "-A", "trust", "-U", "postgres")
+
+    def start() -> None:
+        as_postgres(f"{pg_bin}/pg_ctl", "-D", f"{folder}/data", "-l", f"{folder}/log", "-w", "-o",
+                    f"'-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections={max_connections}'",
+                    "start")
+
+    def stop() -> None:
+        as_postgres(f"{pg_bin}/pg_ctl", "-D", f"{folder}/data", "-m", "immediate", "-w", "stop")
+
+    start()
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
+    upgrade(url)
+    try:
+        yield url, start, stop
+    finally:
+        subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", f"{pg_bin}/pg_ctl -D {folder}/data -m immediate stop"],
+                       capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -3,18 +3,19 @@ killed mid-load, when a web node is lost for good, and when the database stops m
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import tempfile
 import time
-from pathlib import Path
 
 import pytest
-from servers import Load, assert_stored_exactly_once, free_port, service_env, start_serve, token
+from servers import (
+    Load,
+    assert_stored_exactly_once,
+    free_port,
+    private_postgres_cluster,
+    service_env,
+    start_serve,
+    token,
+)
 from svc_helpers import postgres_url, reset_postgres
-
-from diagnoser.store.migrate import upgrade
 
 
 def _load_for(load: Load, seconds: float) -> None:
@@ -78,38 +79,7 @@ def test_two_nodes_on_postgresql_one_lost_for_good(tmp_path):
 @pytest.fixture
 def private_postgres():
     """A PostgreSQL cluster of this test's own, so it can be stopped and started mid-load."""
-    bins = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-    if not bins or os.geteuid() != 0:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("CI must be able to run a private PostgreSQL (root and pg_ctl)")
-        pytest.skip("needs root and PostgreSQL's server binaries")
-    pg_bin = bins[-1].parent
-    folder = Path(tempfile.mkdtemp(prefix="diagnoser-test-pg-"))  # pytest's own folders are root's alone
-    shutil.chown(folder, "postgres")
-    port = free_port()
-
-    def as_postgres(*command: str) -> None:
-        subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c", " ".join(command)], check=True, capture_output=True,
-                       timeout=60)
-
-    as_postgres(f"{pg_bin}/initdb", "-D", f"{folder}/data", "-A", "trust", "-U", "postgres")
-
-    def start() -> None:
-        as_postgres(f"{pg_bin}/pg_ctl", "-D", f"{folder}/data", "-l", f"{folder}/log", "-w", "-o",
-                    f"'-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c max_connections=100'", "start")
-
-    def stop() -> None:
-        as_postgres(f"{pg_bin}/pg_ctl", "-D", f"{folder}/data", "-m", "immediate", "-w", "stop")
-
-    start()
-    url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    upgrade(url)
-    try:
-        yield url, start, stop
-    finally:
-        subprocess.run(["su", "postgres", "-s", "/bin/sh", "-c",
-                        f"{pg_bin}/pg_ctl -D {folder}/data -m immediate stop"], capture_output=True)
-        shutil.rmtree(folder, ignore_errors=True)
+    yield from private_postgres_cluster("diagnoser-test-pg-", max_connections=100)
 
 
 def test_the_database_stopped_mid_load_is_503_with_retry_after_never_500(private_postgres, tmp_path):
