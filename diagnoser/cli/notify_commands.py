@@ -343,6 +343,19 @@ def register(cli: click.Group) -> None:
             "  ", " "), err=True)
         raise SystemExit(1)
 
+    @channels.command("enable")
+    @click.argument("channel_id", type=int)
+    def channels_enable(channel_id: int) -> None:
+        """Enable a channel that was disabled (after a permanent failure, once its webhook is fixed)."""
+        from diagnoser.store.channels import update_channel
+        from diagnoser.store.db import writing
+
+        with store_sessions(settings_or_exit()) as sessions, writing(sessions) as session:
+            updated = update_channel(session, channel_id, None, enable=True)
+        if updated is None:
+            fail(f"no channel {channel_id} (see `diagnoser channels list`)")
+        click.echo(f"channel {channel_id} is active")
+
     @channels.command("remove")
     @click.argument("channel_id", type=int)
     def channels_remove(channel_id: int) -> None:

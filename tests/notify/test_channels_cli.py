@@ -109,3 +109,26 @@ def test_channels_test_says_what_the_remote_answered(env, tmp_path, remote):
     history = cli(env, tmp_path, "channels", "deliveries", str(bad))
     assert "test event" in history and "failed" in history and "404" in history
     assert remote.to("/good") and len(remote.to("/bad")) == 1
+
+
+def test_a_disabled_channel_is_enabled_again_from_the_cli(env, tmp_path, remote):
+    from sqlalchemy import update
+
+    from diagnoser.store.db import make_engine
+    from diagnoser.store.models import Channel
+
+    added = cli(env, tmp_path, "channels", "add", "--project", "vision", "--kind", "slack", "--url",
+                remote.url("/services/T0/B0/gone"))
+    channel_id = int(added.strip().splitlines()[-1])
+    database = next(path for path in (tmp_path / "data").rglob("*.db"))
+    engine = make_engine(f"sqlite:///{database}")
+    with engine.begin() as connection:  # as the worker leaves it after Slack answered 404 no_service
+        connection.execute(update(Channel).where(Channel.id == channel_id)
+                           .values(state="disabled", disabled_reason="Slack answered 404 no_service"))
+    engine.dispose()
+    assert "disabled: Slack answered 404 no_service" in cli(env, tmp_path, "channels", "list")
+    assert cli(env, tmp_path, "channels", "enable", str(channel_id)).strip() == f"channel {channel_id} is active"
+    listing = cli(env, tmp_path, "channels", "list")
+    assert "disabled" not in listing and "active" in listing
+    done = run(env, tmp_path, "channels", "enable", "999")
+    assert done.returncode == 2 and "no channel 999" in done.stderr
