@@ -9,33 +9,33 @@ beside the goal (p95 under 100 ms for /, /groups with and without filters and /g
 
 The database given is emptied and seeded (not with --no-seed): never point it at one whose data you want.
 
-Notes (2-CPU development VM shared with other work: load average 5-8 during these runs, so the figures are
-inflated and noisy, the p95s most):
-- Seed of 1,000,000 reports (1,998-2,000 groups, the largest holding 20% of the reports and the top 10 half;
-  71,341 group days, 70,033 facets): SQLite 96.5 s (91.2 s of bulk inserts), PostgreSQL 64.4 s (59.6 s: COPY,
-  then VACUUM ANALYZE).
-- Measured at 1,000,000 reports, 50 runs per page, p50 / p95 in ms:
+Notes (2-CPU development VM; the first figures were taken under a load average of 5-8, the second on a quiet
+machine, so compare ratios within a column rather than across):
+- Seed of 1,000,000 reports (2,000 groups, the largest holding 20% of the reports and the top 10 half; 71,334
+  group days, 70,033 facets): SQLite 45 s, PostgreSQL 38 s (COPY, then VACUUM ANALYZE) on the quiet machine.
+- Measured at 1,000,000 reports, 50 runs per page, p50 / p95 in ms, after the overview's chart moved to the
+  cause_days rollup (migration 0006), quiet machine:
 
       page                                              SQLite        PostgreSQL
-      /  (30 days)                                      54.4 / 71.8   45.7 / 66.6
-      /?days=7                                          30.0 / 40.7   32.1 / 43.0
-      /?days=90                                         88.9 / 104.5  54.5 / 121.2   (over the goal at p95)
-      /groups                                           23.5 / 33.0   34.0 / 51.9
-      /groups?sort=count                                44.1 / 53.5   45.6 / 69.4
-      /groups?sort=trend                                50.2 / 65.3   57.6 / 73.0
-      /groups?cause=..&status=..&days=90                19.0 / 28.8   34.8 / 47.8
-      /groups?q=conv2d&days=0                           22.5 / 51.0   29.8 / 43.6
-      /groups?framework=torch&project=1&sort=count      42.0 / 61.4   33.0 / 48.1
-      /groups/<largest group, 195,000 reports>          10.1 / 13.2   14.3 / 17.2
-      /groups/<a tail group>                             9.4 / 10.2   13.6 / 17.7
-      /reports/<id>                                      1.9 / 6.1     3.9 / 7.2
-      /causes                                           29.5 / 36.7   20.4 / 28.2
+      /  (30 days)                                      16.2 / 17.6   20.7 / 22.4
+      /?days=7                                          14.2 / 16.0   21.9 / 25.7
+      /?days=90                                         19.6 / 21.3   25.8 / 32.1
+      /groups                                           19.9 / 21.4   28.1 / 33.1
+      /groups?sort=count                                36.6 / 39.5   42.3 / 51.6
+      /groups?sort=trend                                33.4 / 37.3   36.3 / 40.7
+      /groups?cause=..&status=..&days=90                24.0 / 25.8   30.7 / 34.8
+      /groups?q=conv2d&days=0                           27.2 / 29.0   39.4 / 43.3
+      /groups?framework=torch&project=1&sort=count      38.4 / 42.5   44.7 / 53.4
+      /groups/<largest group, 200,000 reports>           7.6 /  9.5   14.3 / 16.5
+      /groups/<a tail group>                             7.4 /  8.2   12.6 / 13.9
+      /reports/<id>                                      2.5 /  2.8    4.2 /  4.7
+      /causes                                           25.0 / 27.3   18.3 / 22.3
 
-- What costs: the overview sums the window's group days per cause and day (one pass over ~71,000 rows at 90
-  days; SQLite's GROUP BY sorts them, about 40 ms of a quiet 90-day page); its ranking visits the groups by all-time
-  count and stops once none left can beat the top 20, so it reads a few thousand rows. A group's page costs the
-  same for its largest group as for a tail one (index probes only). A rollup per cause and day kept by the ingest
-  transaction would make the 90-day chart read at most 14 x 90 rows.
+- Before the rollup (same seed, load 5-8) the 90-day overview was 88.9 / 104.5 on SQLite and 54.5 / 121.2 on
+  PostgreSQL: it summed every group's days of the window per cause (~71,000 rows). The chart now reads at most
+  (causes x days) rows of cause_days; the ranking visits the groups by all-time count and stops once none left can
+  beat the top 20, so it reads a few thousand rows. A group's page costs the same for its largest group as for a
+  tail one (index probes only).
 """
 
 from __future__ import annotations
