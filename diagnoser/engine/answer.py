@@ -145,7 +145,7 @@ def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecide
     # what the summary, the script, the frames or the fed shapes said comes first when it weighed (it is what the
     # error line alone could not say), then the rest by weight
     beyond = [fp for fp in scored.evidence if fp[0].source != "message" and fp[1] >= PROMOTE_EVIDENCE_AT]
-    ordered = beyond + [fp for fp in scored.evidence if fp not in beyond]
+    ordered = beyond + [fp for fp in scored.evidence if fp[0].source == "message" or fp[1] < PROMOTE_EVIDENCE_AT]
     for feature, _ in ordered:
         if len(evidence) > MAX_EVIDENCE:
             break

@@ -136,7 +136,7 @@ def render(template: str | None, facts: dict[str, str], *, code: bool = False) -
     if template is None:
         return None
     if code:
-        return _fill(_tokens(template), facts) or None
+        return _fill(_code_tokens(template), facts) or None
     parts = []
     for sentence in _sentences(template):
         filled = _fill(sentence, facts)
@@ -152,6 +152,11 @@ Token = str | tuple[str, "str | None", "tuple[Token, ...] | None"]  # text, or (
 def _sentences(template: str) -> tuple[tuple[Token, ...], ...]:
     """A template's sentences as tokens: parsed once per template."""
     return tuple(_tokens(sentence) for sentence in re.split(r"(?<=[.;])\s+(?![^{]*\})", template.strip()))
+
+
+@lru_cache(maxsize=1024)
+def _code_tokens(template: str) -> tuple[Token, ...]:
+    return _tokens(template)
 
 
 def _tokens(text: str) -> tuple[Token, ...]:

@@ -140,9 +140,8 @@ def score(
                 push = tuple(w - ((total - w) / n_others if n_others else 0.0) for w in sub)
                 entry = projected[name] = (sub, push)
             rows.append((feature, entry[0], entry[1]))
-    sums = [weights.bias.get(c, 0.0) for c in allowed]
-    for _, sub, _ in rows:
-        sums = [a + b for a, b in zip(sums, sub, strict=True)]
+    columns = zip(*(sub for _, sub, _ in rows), strict=True) if rows else ((),) * len(allowed)
+    sums = [weights.bias.get(c, 0.0) + sum(column) for c, column in zip(allowed, columns, strict=True)]
     probabilities = softmax(dict(zip(allowed, sums, strict=True)), weights.temperature)
     ranked = sorted(range(len(allowed)), key=lambda k: (-probabilities[allowed[k]], k))
     out = []
