@@ -4,7 +4,7 @@
   "use strict";
 
   var PALETTE = ["#2f5bd3", "#e8590c", "#2b8a3e", "#c2255c", "#7048e8", "#0b7285", "#e67700", "#5c940d",
-                 "#a61e4d", "#364fc7", "#868e96", "#495057"];
+                 "#a61e4d", "#8d5524", "#868e96", "#495057"];
 
   function relative(date) {
     var seconds = (Date.now() - date.getTime()) / 1000;
