@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fit the evidence model's weights on our own corpus and write rules/weights.json.
 
-    python corpus/fit.py [--l2 10]
+    python corpus/fit.py [--l2 5]
 
 The weights are fitted on every record of corpus/generated and tests/fixtures/real*/ (our own runs, in the four
 regimes of corpus/learning.py); the temperature that calibrates them is fitted on the held-out answers of
@@ -32,7 +32,7 @@ PRUNE = 1e-3
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--l2", type=float, default=10.0)
+    parser.add_argument("--l2", type=float, default=5.0)
     parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args()
     records = L.load() + L.family_records()
