@@ -625,7 +625,10 @@ def _(p: P, fault: bool):
     return std(t, init=init, fwd=fwd), "reshape the Linear output to an image before Conv2d: x.view(-1, 1, 8, 8)", "Conv2d fed a 2-D Linear output"
 
 
-@kind("pt_residual_width_mismatch", "layer_combination", ["mlp"], "forward", n=3)
+# A residual branch whose layer has another width than its skip connection is the layer's width, as the Keras kind
+# ld_residual_dense_units and the keras-merge-shapes family have it (branches of different spatial size are
+# layer_combination): one label for one fault in every framework.
+@kind("pt_residual_width_mismatch", "layer_definition", ["mlp"], "forward", n=3)
 def _(p: P, fault: bool):
     t = T(p, "mlp")
     w = p.choice("block_width", [8, 24])
