@@ -9,6 +9,7 @@ confidence is at most 0.5.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from diagnoser.engine.explain import FixEntry, choose, render, render_facts, title_for
@@ -83,20 +84,7 @@ def diagnose_block(
 
 def _inherited(d: Diagnosis) -> Diagnosis:
     evidence = [Evidence("frame", "the error this one was raised while handling")] + d.evidence
-    return Diagnosis(
-        cause=d.cause,
-        confidence=d.confidence,
-        rule=d.rule,
-        title=d.title,
-        explanation=d.explanation,
-        fix=d.fix,
-        fix_code=d.fix_code,
-        layer=d.layer,
-        expected=d.expected,
-        received=d.received,
-        evidence=evidence[: MAX_EVIDENCE + 1],
-        fingerprint=d.fingerprint,
-    )
+    return replace(d, evidence=evidence[: MAX_EVIDENCE + 1])
 
 
 def diagnoses_for(reading: Reading, weights: Weights | None = None) -> list[Diagnosis]:

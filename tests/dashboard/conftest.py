@@ -3,18 +3,17 @@ missing URL is a failure, as in tests/service)."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from dash_helpers import make_token, make_user, postgres_url, reset_postgres
+from dash_helpers import make_token, make_user
 from flask import Flask
+from svc_helpers import fresh_database, migrated_template
 
 from diagnoser.store import users
 from diagnoser.store.channels import generate_key
-from diagnoser.store.migrate import upgrade
 from diagnoser.web import create_app
 
 
@@ -27,20 +26,13 @@ def quick_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def dash_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("dash-template") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path
+    return migrated_template(tmp_path_factory.mktemp("dash-template"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, dash_template: Path, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        path = tmp_path / "diagnoser.db"
-        shutil.copy(dash_template, path)
-        return f"sqlite:///{path}"
-    url = postgres_url()
-    reset_postgres(url)
-    return url
+    """An empty, migrated database of each kind."""
+    return fresh_database(request.param, dash_template, tmp_path)
 
 
 @pytest.fixture

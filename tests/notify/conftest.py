@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,30 +13,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "service"))  # svc_
 
 from notify_helpers import Clock  # noqa: E402
 from remote import Remote, start_remote  # noqa: E402
-from svc_helpers import postgres_url, reset_postgres  # noqa: E402
+from svc_helpers import fresh_database, migrated_template  # noqa: E402
 
 from diagnoser.notify.worker import Worker, WorkerConfig  # noqa: E402
 from diagnoser.store.channels import generate_key  # noqa: E402
 from diagnoser.store.db import make_engine, make_sessionmaker  # noqa: E402
-from diagnoser.store.migrate import upgrade  # noqa: E402
 
 
 @pytest.fixture(scope="session")
 def notify_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("notify-template") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path
+    return migrated_template(tmp_path_factory.mktemp("notify-template"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, notify_template: Path, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        path = tmp_path / "diagnoser.db"
-        shutil.copy(notify_template, path)
-        return f"sqlite:///{path}"
-    url = postgres_url()
-    reset_postgres(url)
-    return url
+    """An empty, migrated database of each kind."""
+    return fresh_database(request.param, notify_template, tmp_path)
 
 
 @pytest.fixture

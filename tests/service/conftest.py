@@ -6,37 +6,26 @@ are skipped; on CI (CI=true) a missing URL is a failure, so the PostgreSQL suite
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from svc_helpers import make_token, postgres_url, reset_postgres
+from svc_helpers import fresh_database, make_token, migrated_template
 
-from diagnoser.store.migrate import upgrade
 from diagnoser.web import create_app
 
 
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated SQLite database, copied for each test (migrating once is much faster than per test)."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    upgrade(f"sqlite:///{path}")
-    return path
+    return migrated_template(tmp_path_factory.mktemp("template"))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path) -> str:
     """An empty, migrated database of each kind."""
-    if request.param == "sqlite":
-        path = tmp_path / "diagnoser.db"
-        shutil.copy(sqlite_template, path)
-        return f"sqlite:///{path}"
-    url = postgres_url()
-    reset_postgres(url)
-    return url
+    return fresh_database(request.param, sqlite_template, tmp_path)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,24 @@ def reset_postgres(url: str, force: bool = False) -> None:
             conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         engine.dispose()
+
+
+def migrated_template(folder: Path) -> Path:
+    """A migrated SQLite database in `folder`, to be copied per test (migrating once is much faster than per test)."""
+    from diagnoser.store.migrate import upgrade
+
+    path = folder / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+def fresh_database(kind: str, template: Path, tmp_path: Path) -> str:
+    """The URL of an empty, migrated database of `kind` ("sqlite": a copy of the template; "postgresql": the test
+    database, emptied)."""
+    if kind == "sqlite":
+        path = tmp_path / "diagnoser.db"
+        shutil.copy(template, path)
+        return f"sqlite:///{path}"
+    url = postgres_url()
+    reset_postgres(url)
+    return url
