@@ -9,10 +9,12 @@ confidence is at most 0.5.
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import replace
+from itertools import chain
 from typing import Any
 
-from diagnoser.engine.explain import FixEntry, choose, render, render_facts, title_for
+from diagnoser.engine.explain import FixEntry, choose, condition_names, render, render_facts, title_for
 from diagnoser.engine.extract import RawBlock
 from diagnoser.engine.families import SHAPE_CAUSES, FamilySet
 from diagnoser.engine.features import layer_kind
@@ -66,7 +68,7 @@ def diagnose_block(
     """One traceback block diagnosed; `previous` is the block before it in the same log, for chained errors."""
     tb = parse_block(block)
     weights = weights or default_weights()
-    reading = read_block(tb, model, facts, inputs, families, known=weights.weights)
+    reading = read_block(tb, model, facts, inputs, families, known=weights.known)
     diagnoses = diagnoses_for(reading, weights)
     if not diagnoses and block.chained_from_previous and previous is not None and previous.diagnoses:
         # "During handling of the above exception, another exception occurred": the run died of this one,
@@ -92,12 +94,13 @@ def diagnoses_for(reading: Reading, weights: Weights | None = None) -> list[Diag
         return []
     ranked = score(reading.features, reading.allowed, weights, MIN_ALTERNATIVE)
     facts = render_facts(reading)
+    names = condition_names(reading.features, facts)
     out = []
     undecided = _undecided(reading, ranked)
     for position, scored in enumerate(ranked):
         if position and scored.probability < MIN_ALTERNATIVE:
             break
-        out.append(_diagnosis(reading, scored, facts, undecided if position == 0 else None))
+        out.append(_diagnosis(reading, scored, facts, names, undecided if position == 0 else None))
     return out
 
 
@@ -121,8 +124,10 @@ def _undecided(reading: Reading, ranked: list[Scored]) -> list[Scored] | None:
     return [s for s in shape[:3] if s.probability >= 0.15]
 
 
-def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecided: list[Scored] | None) -> Diagnosis:
-    entry = choose(scored.cause, reading.features, facts=facts)
+def _diagnosis(
+    reading: Reading, scored: Scored, facts: dict[str, str], names: Set[str], undecided: list[Scored] | None
+) -> Diagnosis:
+    entry = choose(scored.cause, reading.features, names=names)
     family = reading.recognitions[0].family
     title = title_for(reading, entry, facts)
     explanation = render(entry.explanation, facts) if entry else None
@@ -132,8 +137,11 @@ def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecide
     shown = {evidence[0].text}
     # what the summary, the script, the frames or the fed shapes said comes first when it weighed (it is what the
     # error line alone could not say), then the rest by weight
-    beyond = [fp for fp in scored.evidence if fp[0].source != "message" and fp[1] >= PROMOTE_EVIDENCE_AT]
-    ordered = beyond + [fp for fp in scored.evidence if fp[0].source == "message" or fp[1] < PROMOTE_EVIDENCE_AT]
+    promoted = [fp[0].source != "message" and fp[1] >= PROMOTE_EVIDENCE_AT for fp in scored.evidence]
+    ordered = chain(
+        (fp for fp, p in zip(scored.evidence, promoted, strict=True) if p),
+        (fp for fp, p in zip(scored.evidence, promoted, strict=True) if not p),
+    )
     for feature, _ in ordered:
         if len(evidence) > MAX_EVIDENCE:
             break
@@ -145,7 +153,7 @@ def _diagnosis(reading: Reading, scored: Scored, facts: dict[str, str], undecide
     confidence = scored.probability
     if undecided and len(undecided) >= 2:
         confidence = min(confidence, 0.5)
-        title, explanation = _undecided_text(reading, family.title, title, undecided, facts)
+        title, explanation = _undecided_text(reading, family.title, title, undecided, facts, names)
     layer = facts.get("layer")
     return Diagnosis(
         cause=scored.cause,
@@ -171,11 +179,16 @@ def _expected_rank(facts: dict[str, str]) -> str | None:
 
 
 def _undecided_text(
-    reading: Reading, family_title: str, title: str, contenders: list[Scored], facts: dict[str, str]
+    reading: Reading,
+    family_title: str,
+    title: str,
+    contenders: list[Scored],
+    facts: dict[str, str],
+    names: Set[str],
 ) -> tuple[str, str]:
     clauses = []
     for s in contenders:
-        entry: FixEntry | None = choose(s.cause, reading.features, facts=facts)
+        entry: FixEntry | None = choose(s.cause, reading.features, names=names)
         clause = render(entry.clause, facts) if entry and entry.clause else None
         clauses.append(f"{s.cause} {clause}" if clause else s.cause)
     missing = _missing_evidence(reading)

@@ -81,12 +81,22 @@ def _holds(condition: str, features: Collection[str]) -> bool:
     return condition in features
 
 
+_Plain = tuple[frozenset[str], frozenset[str], frozenset[str]]
+
+
 @lru_cache(maxsize=1)
-def _fixes_by_cause() -> dict[str, tuple[FixEntry, ...]]:
-    by: dict[str, list[FixEntry]] = {}
+def _fixes_by_cause() -> dict[str, tuple[tuple[FixEntry, _Plain | None], ...]]:
+    by: dict[str, list[tuple[FixEntry, _Plain | None]]] = {}
     for entry in default_fixes():
-        by.setdefault(entry.cause, []).append(entry)
+        by.setdefault(entry.cause, []).append((entry, _plain(entry)))
     return {c: tuple(es) for c, es in by.items()}
+
+
+def condition_names(features: Collection[str], facts: dict[str, str] | None = None) -> Set[str]:
+    """What fix conditions are tested against: the features, and `fact:name` for every fact that can be quoted."""
+    return features.keys() if isinstance(features, dict) and not facts else set(features) | {
+        f"fact:{k}" for k in facts or ()
+    }
 
 
 def choose(
@@ -94,17 +104,20 @@ def choose(
     features: dict[str, Feature],
     fixes: tuple[FixEntry, ...] | None = None,
     facts: dict[str, str] | None = None,
+    names: Set[str] | None = None,
 ) -> FixEntry | None:
     """The first fix entry of the cause whose conditions hold (file order: the most specific first).
 
     A condition `fact:name` holds when the fact can be quoted, so an entry whose sentences need it is only chosen
-    when they can be written."""
-    entries = fixes if fixes is not None else _fixes_by_cause().get(cause, ())
-    names: Set[str] = features.keys() if not facts else set(features) | {f"fact:{k}" for k in facts}
-    for entry in entries:
+    when they can be written. `names` is `condition_names(features, facts)` made once for several causes."""
+    entries = (
+        tuple((e, _plain(e)) for e in fixes) if fixes is not None else _fixes_by_cause().get(cause, ())
+    )
+    if names is None:
+        names = condition_names(features, facts)
+    for entry, plain in entries:
         if entry.cause != cause:
             continue
-        plain = _plain(entry)
         if plain is not None:
             required, forbidden, wanted = plain
             if required <= names and not (forbidden & names) and (not wanted or wanted & names):
@@ -116,8 +129,7 @@ def choose(
     return None
 
 
-@lru_cache(maxsize=1024)
-def _plain(entry: FixEntry) -> tuple[frozenset[str], frozenset[str], frozenset[str]] | None:
+def _plain(entry: FixEntry) -> _Plain | None:
     """An entry's conditions as sets (required, forbidden, any of), when none is a prefix pattern."""
     if any(c.endswith("*") for c in (*entry.when, *entry.any)) or any(c.startswith("!") for c in entry.any):
         return None

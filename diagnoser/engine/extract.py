@@ -106,6 +106,22 @@ class Extractor:
 
     def feed(self, raw: str) -> list[RawBlock]:
         self._line_no += 1
+        if (
+            self._state == "frames"
+            and self._prefix is None
+            and raw[:1] == " "
+            and "\x1b" not in raw
+            and "\r" not in raw
+            and "\x00" not in raw
+            and len(raw) <= MAX_LINE_CHARS
+        ):
+            # the common line of a traceback, a frame or its code: what _feed_in_block does with it, without
+            # cleaning a line that needs none
+            block = self._block
+            assert block is not None
+            if len(block.frame_lines) < MAX_FRAMES * 3 and raw.strip():
+                block.frame_lines.append(raw.rstrip("\n"))
+            return []
         line = clean_line(raw)
         done: list[RawBlock] = []
         if self._state != "idle":

@@ -192,6 +192,9 @@ def _match(family: Family, flat: str, suffix: OpSuffix | None) -> Recognition | 
     return None
 
 
+_SPACED_SIZES_RE = re.compile(r"-?\d+(?:\s+-?\d+)+")
+
+
 def typed_value(name: str, value: Any) -> Any:
     """A captured text as its vocabulary type: shapes parsed, integers read, names unquoted."""
     term = TERMS.get(name)
@@ -201,7 +204,7 @@ def typed_value(name: str, value: Any) -> Any:
         text = str(value).strip()
         if text and text[0] not in "([" and not text.startswith(("torch", "TensorShape")) and "," in text:
             text = f"[{text}]"  # "896,10" as TensorFlow prints inside its own brackets
-        elif re.fullmatch(r"-?\d+(?:\s+-?\d+)+", text):
+        elif _SPACED_SIZES_RE.fullmatch(text):
             text = f"[{text}]"  # "64 3 7 7": torch 0.4's space-separated sizes
         return parse_shape(text)
     if term.kind == "int":

@@ -896,6 +896,24 @@ _NOT_CROSSED = ("framework=", "has_", "bare")
 _CROSSED_ONLY = ("looks:", "layer_kind=", "layer_dims=", "found_rank=")
 
 
+class KnownFeatures:
+    """The weights' feature names, with their pairs indexed by context feature: crossing then tests a context's few
+    weighed partners instead of formatting every (what, context) name to look it up."""
+
+    def __init__(self, names: Iterable[str]) -> None:
+        self.names = frozenset(names)
+        self.partners: dict[str, frozenset[str]] = {}
+        pairs: dict[str, set[str]] = {}
+        for name in self.names:
+            what, sep, context = name.partition("&")
+            if sep and what.startswith(_WHAT_PREFIXES):
+                pairs.setdefault(context, set()).add(what)
+        self.partners = {context: frozenset(whats) for context, whats in pairs.items()}
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.names
+
+
 def crossed(items: dict[str, Feature], known: Container[str] | None = None) -> dict[str, Feature]:
     """Every (what, context) pair as a feature of its own: "check=rank&phase=build"; with `known`, only the pairs
     it holds (a pair without a weight moves no score and is no one's evidence: diagnosing skips making it)."""
@@ -903,12 +921,23 @@ def crossed(items: dict[str, Feature], known: Container[str] | None = None) -> d
     contexts = [f for n, f in items.items() if not n.startswith(_WHAT_PREFIXES) and not n.startswith(_NOT_CROSSED)]
     out = {n: Feature(f.name, f.source, f.text, scored=False) if n.startswith(_CROSSED_ONLY) else f
            for n, f in items.items()}
+    if isinstance(known, KnownFeatures):
+        partners = [(c, known.partners.get(c.name, _NONE)) for c in contexts]
+        for w in whats:
+            for c, whats_of_c in partners:
+                if w.name in whats_of_c:
+                    name = f"{w.name}&{c.name}"
+                    out[name] = Feature(name, c.source, c.text)
+        return out
     for w in whats:
         for c in contexts:
             name = f"{w.name}&{c.name}"
             if known is None or name in known:
                 out[name] = Feature(name, c.source, c.text)
     return out
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def extract(

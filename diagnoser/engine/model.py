@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-from diagnoser.engine.features import Feature
+from diagnoser.engine.features import Feature, KnownFeatures
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,21 @@ class Weights:
     version: str = "0"
     meta: dict[str, object] = field(default_factory=dict)
     vectors: dict[str, tuple[float, ...]] = field(default_factory=dict, repr=False)  # feature -> weight per cause
-    projections: dict[tuple[str, ...], dict[str, tuple[tuple[float, ...], tuple[float, ...]]]] = field(
+    projections: dict[tuple[str, ...], dict[str, tuple[tuple[float, ...], tuple[float, ...], bool]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    known: KnownFeatures = field(default_factory=lambda: KnownFeatures(()), repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # the same weights as one tuple per feature in `causes` order: scoring is then index arithmetic
         if not self.vectors and self.weights:
             vectors = {f: tuple(row.get(c, 0.0) for c in self.causes) for f, row in self.weights.items()}
             object.__setattr__(self, "vectors", vectors)
+        if not self.known.names and self.weights:
+            object.__setattr__(self, "known", KnownFeatures(self.weights))
+
+
+EVIDENCE_PUSH = 0.05  # a feature favouring a cause by less than this is not shown as its evidence
 
 
 @dataclass(frozen=True)
@@ -98,9 +104,11 @@ def softmax(scores: dict[str, float], temperature: float = 1.0) -> dict[str, flo
     return {c: e / total for c, e in exps.items()}
 
 
-def _projection(weights: Weights, allowed: tuple[str, ...]) -> dict[str, tuple[tuple[float, ...], tuple[float, ...]]]:
-    """Per feature, its weights for just the allowed causes and their sum; filled lazily, kept per cause set
-    (a family declares a fixed set, so there are few)."""
+def _projection(
+    weights: Weights, allowed: tuple[str, ...]
+) -> dict[str, tuple[tuple[float, ...], tuple[float, ...], bool]]:
+    """Per feature, its weights for just the allowed causes, how much it favours each, and whether it favours any
+    enough to be evidence; filled lazily, kept per cause set (a family declares a fixed set, so there are few)."""
     cache = weights.projections.get(allowed)
     if cache is None:
         cache = weights.projections[allowed] = {}
@@ -123,7 +131,8 @@ def score(
     index = {c: i for i, c in enumerate(weights.causes)}
     known = [index[c] for c in allowed if c in index] if weights.causes else []
     projected = _projection(weights, allowed)
-    rows: list[tuple[Feature, tuple[float, ...], tuple[float, ...]]] = []
+    rows: list[tuple[float, ...]] = []
+    pushing: list[tuple[Feature, tuple[float, ...]]] = []  # the features that favour some cause: evidence
     n_others = len(allowed) - 1
     if len(known) == len(allowed):
         for name, feature in features.items():
@@ -138,9 +147,11 @@ def score(
                 total = sum(sub)
                 # how much this feature favours each cause over the mean of the others allowed
                 push = tuple(w - ((total - w) / n_others if n_others else 0.0) for w in sub)
-                entry = projected[name] = (sub, push)
-            rows.append((feature, entry[0], entry[1]))
-    columns = zip(*(sub for _, sub, _ in rows), strict=True) if rows else ((),) * len(allowed)
+                entry = projected[name] = (sub, push, max(push) > EVIDENCE_PUSH)
+            rows.append(entry[0])
+            if entry[2]:
+                pushing.append((feature, entry[1]))
+    columns = zip(*rows, strict=True) if rows else ((),) * len(allowed)
     sums = [weights.bias.get(c, 0.0) + sum(column) for c, column in zip(allowed, columns, strict=True)]
     probabilities = softmax(dict(zip(allowed, sums, strict=True)), weights.temperature)
     ranked = sorted(range(len(allowed)), key=lambda k: (-probabilities[allowed[k]], k))
@@ -149,7 +160,7 @@ def score(
         cause = allowed[k]
         if position and probabilities[cause] < min_probability:
             break
-        pushes = [(feature, push[k]) for feature, _, push in rows if push[k] > 0.05]
+        pushes = [(feature, push[k]) for feature, push in pushing if push[k] > EVIDENCE_PUSH]
         pushes.sort(key=lambda fp: -fp[1])
         out.append(Scored(cause, probabilities[cause], tuple(pushes)))
     return out

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import regex
 
 _ANSI = regex.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-_SPACES = regex.compile(r"\s+")
 # A line a terminal or log shipper broke inside a bracketed shape: "(None, 28,\n 28)" -> "(None, 28, 28)".
 _BROKEN_SHAPE = regex.compile(r"([\[(][^\[\]()]{0,200}?,)\s*\n\s*")
 
@@ -48,13 +47,16 @@ class OpSuffix:
 
 def flatten(message: str) -> str:
     """The message as one line: colour codes gone, shapes broken over lines joined, whitespace runs one space."""
-    text = _ANSI.sub("", message)
-    text = _BROKEN_SHAPE.sub(r"\1 ", text)
-    return str(_SPACES.sub(" ", text).strip())
+    text = _ANSI.sub("", message) if "\x1b" in message else message
+    if "\n" in text:
+        text = _BROKEN_SHAPE.sub(r"\1 ", text)
+    return " ".join(text.split())
 
 
 def op_suffix(message: str) -> OpSuffix | None:
     """The op, node path and input shapes of a TensorFlow shape-function message, in either quoting."""
+    if "input shapes" not in message.lower():
+        return None  # the suffix always ends "with input shapes:"; most messages are not shape-function ones
     m = _OP_SUFFIX.search(message)
     if m is None:
         return None

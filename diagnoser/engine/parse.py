@@ -148,7 +148,7 @@ def parse_ipython_frames(lines: list[str]) -> list[Frame]:
 
 def parse_frames(lines: list[str]) -> list[Frame]:
     frames: list[Frame] = []
-    pending: dict[str, object] | None = None
+    pending: tuple[str, int, str] | None = None
     code: str | None = None
     for line in lines:
         m = (FRAME_RE.match(line) if 'File "' in line else None) or (
@@ -156,16 +156,31 @@ def parse_frames(lines: list[str]) -> list[Frame]:
         )
         if m:
             if pending is not None:
-                frames.append(Frame(code=code, **pending))  # type: ignore[arg-type]
-            pending = {"file": m["file"], "line": int(m["line"]), "function": (m["func"] or "").strip()}
+                frames.append(Frame(pending[0], pending[1], pending[2], code))
+            pending = (m["file"], int(m["line"]), (m["func"] or "").strip())
             code = None
             continue
-        s = line.strip()
-        if pending is not None and code is None and s and s.strip("^~ "):
-            code = s
+        if pending is not None and code is None:
+            s = line.strip()
+            if s and s.strip("^~ "):
+                code = s
     if pending is not None:
-        frames.append(Frame(code=code, **pending))  # type: ignore[arg-type]
+        frames.append(Frame(pending[0], pending[1], pending[2], code))
     return frames
+
+
+_TYPE_NAME_RE = re.compile(r"[A-Za-z_][\w.]*")
+_CHECKING_RE = re.compile(r"Error when checking (?:model )?(?:input|target)")
+# Message style, when no path says: Keras 3 quotes layer names with single quotes and says "with name".
+_KERAS3_STYLE_RE = re.compile(
+    r"Input \d+ with name '[^']*' of layer '|Exception encountered when calling \w+\.call\(\)"
+)
+_KERAS2_STYLE_RE = re.compile(
+    r'Input \d+ of layer "[^"]+" is incompatible|Exception encountered when calling layer [\'"]'
+)
+_STANDALONE_STYLE_RE = re.compile(r"Input \d+ is incompatible with layer \w+")
+_TORCH_STYLE_RE = re.compile(r"mat1 and mat2|Expected \d+D \(unbatched\)|Given groups=|torch\.\w+Tensor")
+_TRAINING_ARG_RE = re.compile(r"•\s*training=(True|False)")
 
 
 def _split_exception_line(line: str) -> tuple[str, str]:
@@ -174,9 +189,9 @@ def _split_exception_line(line: str) -> tuple[str, str]:
         return sm["type"], sm["msg"]
     if ":" in line:
         head, tail = line.split(":", 1)
-        if re.fullmatch(r"[A-Za-z_][\w.]*", head.strip()):
+        if _TYPE_NAME_RE.fullmatch(head.strip()):
             return head.strip(), tail[1:] if tail.startswith(" ") else tail
-    if re.fullmatch(r"[A-Za-z_][\w.]*", line.strip()):
+    if _TYPE_NAME_RE.fullmatch(line.strip()):
         return line.strip(), ""
     return "", line.strip()  # a message pasted without its exception type
 
@@ -263,7 +278,7 @@ def unwrap(
                     am = ARG_SHAPE_RE.search(x) if "•" in x else None
                     if am:
                         args.setdefault(am["name"], am["shape"])
-                    tm = re.search(r"•\s*training=(True|False)", x)
+                    tm = _TRAINING_ARG_RE.search(x)
                     if tm:
                         args.setdefault("training", tm.group(1))
                     continue
@@ -374,26 +389,22 @@ def detect_framework(frames: list[Frame], exc_type: str, message: str) -> str:
     if TORCH_PATH.search(paths) or "torch.Size" in message or exc_type.startswith("torch."):
         if not KERAS3_PATH.search(paths) and "tensorflow" not in paths:
             return "torch"
-    if STANDALONE_PATH.search(paths) or re.search(r"Error when checking (?:model )?(?:input|target)", message):
+    if STANDALONE_PATH.search(paths) or _CHECKING_RE.search(message):
         return "keras_standalone"
     if "keras/src/engine/" in paths or "tf_keras/" in paths or "tensorflow/python/keras/" in paths:
         return "tf_keras2"
     if KERAS3_PATH.search(paths):
         return "keras3"
-    if re.search(r"keras/engine/", paths):
+    if "keras/engine/" in paths:
         return "tf_keras2"
     # Message style: Keras 3 quotes layer names with single quotes and says "with name".
-    if re.search(r"Input \d+ with name '[^']*' of layer '", message) or re.search(
-        r"Exception encountered when calling \w+\.call\(\)", message
-    ):
+    if _KERAS3_STYLE_RE.search(message):
         return "keras3"
-    if re.search(r'Input \d+ of layer "[^"]+" is incompatible', message) or re.search(
-        r"Exception encountered when calling layer ['\"]", message
-    ):
+    if _KERAS2_STYLE_RE.search(message):
         return "tf_keras2"
-    if re.search(r"Input \d+ is incompatible with layer \w+", message):
+    if _STANDALONE_STYLE_RE.search(message):
         return "keras_standalone"
-    if re.search(r"mat1 and mat2|Expected \d+D \(unbatched\)|Given groups=|torch\.\w+Tensor", message):
+    if _TORCH_STYLE_RE.search(message):
         return "torch"
     if (
         TF_PATH.search(paths)

@@ -17,6 +17,9 @@ Shape = tuple[Dim, ...]
 _DIM_RE = re.compile(r"None|\?|-?\d+")
 _BRACKETED_RE = re.compile(r"[\(\[]\s*((?:None|\?|-?\d+)?(?:\s*[,\s]\s*(?:None|\?|-?\d+))*)\s*,?\s*[\)\]]")
 _TIMES_RE = re.compile(r"^[\(\[]?\s*(-?\d+(?:\s*x\s*-?\d+)+)\s*[\)\]]?$")
+_WRAPPED_RE = re.compile(r"^(?:torch\.Size|TensorShape)\(\s*(.*)\s*\)$")
+_TIMES_SPLIT_RE = re.compile(r"\s*x\s*")
+_DIMS_SPLIT_RE = re.compile(r"[,\s]+")
 
 
 def parse_shape(text: str | None) -> Shape | None:
@@ -26,11 +29,11 @@ def parse_shape(text: str | None) -> Shape | None:
     s = text.strip()
     if not s:
         return None
-    s = re.sub(r"^(?:torch\.Size|TensorShape)\(\s*(.*)\s*\)$", r"\1", s)
-    s = s.strip()
+    if s.startswith(("torch", "TensorShape")):
+        s = _WRAPPED_RE.sub(r"\1", s).strip()
     m = _TIMES_RE.match(s)
     if m:
-        return tuple(_dim(x) for x in re.split(r"\s*x\s*", m.group(1)))
+        return tuple(_dim(x) for x in _TIMES_SPLIT_RE.split(m.group(1)))
     if s.startswith("[(") and s.endswith(")]"):  # Keras 2 InputLayer output shape: [(None, 28, 28)]
         s = s[1:-1]
     if not (s[0] in "([" and s[-1] in ")]"):
@@ -40,7 +43,7 @@ def parse_shape(text: str | None) -> Shape | None:
     inner = s[1:-1].strip()
     if not inner:
         return ()
-    parts = [p for p in re.split(r"[,\s]+", inner) if p]
+    parts = [p for p in _DIMS_SPLIT_RE.split(inner) if p]
     dims: list[Dim] = []
     for p in parts:
         if not _DIM_RE.fullmatch(p):
