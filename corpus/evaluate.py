@@ -43,7 +43,7 @@ def run(
     everything = L.fit(L.examples(records), l2=l2)
     held: dict[str, list[tuple[L.Record, L.Example | None, np.ndarray | None]]] = {r: [] for r in regimes}
     for name, test in sorted(groups.items()):
-        if name in ("unknown", L.EXAMPLES):
+        if name in ("unknown", L.EXAMPLES, L.DEV):
             continue  # records of no stated architecture, and the families' examples, are never held out alone
         train = L.held_out_training(records, test)
         model = L.fit(L.examples(train), l2=l2, start=everything)

@@ -4,7 +4,8 @@
     python corpus/fit.py [--l2 5]
 
 The weights are fitted on every record of corpus/generated and tests/fixtures/real*/ (our own runs, in the four
-regimes of corpus/learning.py); the temperature that calibrates them is fitted on the held-out answers of
+regimes of corpus/learning.py) and of corpus/dev (the team's development runs: in the final fit only, never in a
+fold); the temperature that calibrates them is fitted on the held-out answers of
 leave-one-version-out and leave-one-architecture-out folds, so a confidence is what the model earns on library
 versions and kinds of model it did not see. The families' own examples (rules/families/*.yaml) are fitted on too,
 as written, and never held out.
@@ -43,7 +44,7 @@ def main() -> None:
     for split in ("version", "arch"):
         groups = evaluate.folds(records, split)
         for name, test in sorted(groups.items()):
-            if name in ("unknown", L.EXAMPLES):
+            if name in ("unknown", L.EXAMPLES, L.DEV):
                 continue
             model = L.fit(L.examples(L.held_out_training(records, test)), l2=args.l2, start=everything)
             exs = L.examples(test)
@@ -73,7 +74,7 @@ def main() -> None:
             "examples": len(examples),
             "records": len(records),
             "features": len(weights),
-            "by": "corpus/fit.py: corpus/generated, tests/fixtures/real*, the families' examples",
+            "by": "corpus/fit.py: corpus/generated, tests/fixtures/real*, corpus/dev, the families' examples",
         },
         "weights": dict(sorted(weights.items())),
     }

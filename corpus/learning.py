@@ -33,6 +33,8 @@ from diagnoser.engine.reading import read_traceback  # noqa: E402
 CAUSES = (*SHAPE_CAUSES, "other")
 REGIMES = ("full", "summary", "plain", "bare")
 EXAMPLES = "examples"  # the version and architecture of the families' own examples: fitted on, never held out
+DEV = "dev"  # the version and architecture of corpus/dev: fitted on by the final fit only, never in a fold
+DEV_RUNS = str(ROOT / "corpus" / "dev" / "dev.jsonl")
 # A family example stands for a mechanism (one wording, the context that decides it), a corpus record for one run
 # of many alike; an example counts as this many runs.
 EXAMPLE_WEIGHT = 8.0
@@ -40,6 +42,7 @@ EXAMPLE_WEIGHT = 8.0
 TRAINING = sorted(glob.glob(str(ROOT / "corpus" / "generated" / "*.jsonl"))) + [
     str(ROOT / "tests" / "fixtures" / "real" / "cases.jsonl"),
     str(ROOT / "tests" / "fixtures" / "real2" / "cases.jsonl"),
+    DEV_RUNS,
 ]
 
 
@@ -105,12 +108,13 @@ def load(paths: Iterable[str] = TRAINING) -> list[Record]:
                 if str(rec.get("notes", "")).startswith("SILENT:"):
                     continue
                 label = rec.get("label_cause", "none")
+                dev = path == DEV_RUNS
                 out.append(
                     Record(
                         id=str(rec.get("id")),
                         label=label,
-                        version=_version(rec),
-                        arch=_arch(rec),
+                        version=DEV if dev else _version(rec),
+                        arch=DEV if dev else _arch(rec),
                         text=rec.get("stderr") or rec.get("traceback") or "",
                         summary=rec.get("stdout_summary") or None,
                         source=rec.get("snippet") or rec.get("code_excerpt") or None,
@@ -152,10 +156,15 @@ def family_records() -> list[Record]:
 
 def held_out_training(records: Sequence[Record], test: Sequence[Record]) -> list[Record]:
     """The training records of a fold: every record outside `test`, without family examples quoting a held-out
-    record's traceback (many examples are corpus runs), so a fold never sees its own answers."""
+    record's traceback (many examples are corpus runs), so a fold never sees its own answers, and without the
+    development runs (their architectures are not labelled, so a fold could not keep its own out)."""
     held = {id(r) for r in test}
     texts = {_key(r.text) for r in test}
-    return [r for r in records if id(r) not in held and not (r.version == EXAMPLES and _key(r.text) in texts)]
+    return [
+        r
+        for r in records
+        if id(r) not in held and r.version != DEV and not (r.version == EXAMPLES and _key(r.text) in texts)
+    ]
 
 
 def _key(text: str) -> str:

@@ -1,4 +1,4 @@
-"""Shared fixtures for engine tests: the labelled corpus of real tracebacks, when it is beside the repo."""
+"""Shared fixtures for engine tests: the labelled development runs and fixtures of real tracebacks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-CORPUS = REPO.parent / "shared" / "corpus" / "dev.jsonl"
+CORPUS = REPO / "corpus" / "dev" / "dev.jsonl"
 REAL_CASES = REPO / "tests" / "fixtures" / "real" / "cases.jsonl"
 PUBLIC_CASES = REPO / "tests" / "fixtures" / "public" / "cases.jsonl"
 BACKEND_CASES = REPO / "tests" / "fixtures" / "real2" / "cases.jsonl"
@@ -22,7 +22,7 @@ def load_jsonl(path: Path) -> list[dict]:
 @pytest.fixture(scope="session")
 def corpus() -> list[dict]:
     if not CORPUS.exists():
-        pytest.skip("shared/corpus/dev.jsonl is not beside this checkout")
+        pytest.skip("corpus/dev/dev.jsonl is missing")
     return load_jsonl(CORPUS)
 
 
