@@ -125,8 +125,13 @@ class FamilySet:
     version: str
     _automaton: Any = field(default=None, repr=False)
     _always: list[Family] = field(default_factory=list, repr=False)
+    _rank: list[int] = field(default_factory=list, repr=False)  # a family's place in file order, by index
 
     def __post_init__(self) -> None:
+        by_path = sorted(range(len(self.families)), key=lambda i: self.families[i].path)
+        self._rank = [0] * len(self.families)
+        for place, index in enumerate(by_path):
+            self._rank[index] = place
         automaton = ahocorasick.Automaton()
         owners: dict[str, list[int]] = {}
         for index, family in enumerate(self.families):
@@ -146,7 +151,7 @@ class FamilySet:
         if self._automaton is not None:
             for _, indexes in self._automaton.iter(lowered):
                 found.update(indexes)
-        return sorted((self.families[i] for i in found), key=lambda f: f.path) + self._always
+        return [self.families[i] for i in sorted(found, key=self._rank.__getitem__)] + self._always
 
     def recognise(self, message: str, exception_type: str = "") -> list[Recognition]:
         """Every family that recognises `message` (the core message of one traceback), best pattern first."""

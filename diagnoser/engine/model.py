@@ -45,8 +45,8 @@ class Weights:
 EVIDENCE_PUSH = 0.05  # a feature favouring a cause by less than this is not shown as its evidence
 
 
-@dataclass(frozen=True)
-class Scored:
+@dataclass(slots=True)
+class Scored:  # a value never changed once made; not frozen, which costs 3x to make
     cause: str
     probability: float
     evidence: tuple[tuple[Feature, float], ...]  # the features that pushed toward this cause, strongest first
