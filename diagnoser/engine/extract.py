@@ -79,6 +79,9 @@ def _prefix_matcher(prefix: str) -> re.Pattern[str] | None:
     return re.compile(regex)
 
 
+_FAST_STATES = ("frames", "message")
+
+
 class Extractor:
     """Feed lines one by one; completed blocks come back as they close."""
 
@@ -107,7 +110,7 @@ class Extractor:
     def feed(self, raw: str) -> list[RawBlock]:
         self._line_no += 1
         if (
-            self._state == "frames"
+            self._state in _FAST_STATES
             and self._prefix is None
             and raw[:1] == " "
             and "\x1b" not in raw
@@ -115,13 +118,22 @@ class Extractor:
             and "\x00" not in raw
             and len(raw) <= MAX_LINE_CHARS
         ):
-            # the common line of a traceback, a frame or its code: what _feed_in_block does with it, without
-            # cleaning a line that needs none
+            # the common line of a traceback, an indented one in its frames or message: what _feed_in_block does
+            # with it, without cleaning a line that needs none
             block = self._block
             assert block is not None
-            if len(block.frame_lines) < MAX_FRAMES * 3 and raw.strip():
-                block.frame_lines.append(raw.rstrip("\n"))
-            return []
+            line = raw.rstrip("\n")
+            stripped = line.strip()
+            if self._state == "frames":
+                if len(block.frame_lines) < MAX_FRAMES * 3 and stripped:
+                    block.frame_lines.append(line)
+                return []
+            if stripped and stripped not in CHAIN_LINES:
+                self._blank_run = 0
+                if len(block.message_lines) < MAX_MESSAGE_LINES and self._message_chars <= MAX_MESSAGE_CHARS:
+                    block.message_lines.append(line)
+                    self._message_chars += len(line)
+                return []
         line = clean_line(raw)
         done: list[RawBlock] = []
         if self._state != "idle":
@@ -287,7 +299,12 @@ def extract_blocks(text: str) -> list[RawBlock]:
     ex = Extractor()
     out: list[RawBlock] = []
     for line in text.splitlines():
-        if ex.idle and "rror" not in line and "xception" not in line and "Traceback (most recent" not in line:
+        if (
+            ex._state == "idle"
+            and "rror" not in line
+            and "xception" not in line
+            and "Traceback (most recent" not in line
+        ):
             ex.pass_line()
             continue
         out += ex.feed(line)
