@@ -122,17 +122,17 @@ class Extractor:
             # with it, without cleaning a line that needs none
             block = self._block
             assert block is not None
-            line = raw.rstrip("\n")
-            stripped = line.strip()
+            kept = raw.rstrip("\n")
+            words = kept.strip()
             if self._state == "frames":
-                if len(block.frame_lines) < MAX_FRAMES * 3 and stripped:
-                    block.frame_lines.append(line)
+                if len(block.frame_lines) < MAX_FRAMES * 3 and words:
+                    block.frame_lines.append(kept)
                 return []
-            if stripped and stripped not in CHAIN_LINES:
+            if words and words not in CHAIN_LINES:
                 self._blank_run = 0
                 if len(block.message_lines) < MAX_MESSAGE_LINES and self._message_chars <= MAX_MESSAGE_CHARS:
-                    block.message_lines.append(line)
-                    self._message_chars += len(line)
+                    block.message_lines.append(kept)
+                    self._message_chars += len(kept)
                 return []
         line = clean_line(raw)
         done: list[RawBlock] = []
