@@ -146,18 +146,44 @@ def parse_ipython_frames(lines: list[str]) -> list[Frame]:
     return frames
 
 
+def _plain_frame(line: str) -> tuple[str, int, str] | None:
+    """`  File "x.py", line 3, in f` read with string methods, as FRAME_RE would read it; None when the line has
+    anything unusual (the regex then decides)."""
+    at = line.find('File "')
+    if at < 0 or line[:at].strip():
+        return None
+    end = line.find('", line ', at + 6)
+    if end < 0:
+        return None
+    file = line[at + 6 : end]
+    rest = line[end + 8 :]
+    digits = len(rest) - len(rest.lstrip("0123456789"))
+    if not digits or '"' in file or "*" in rest:
+        return None
+    number, tail = int(rest[:digits]), rest[digits:].rstrip()
+    if not tail:
+        return file, number, ""
+    if tail.startswith(", in ") and tail[5:].strip():
+        return file, number, tail[5:].strip()
+    return None
+
+
 def parse_frames(lines: list[str]) -> list[Frame]:
     frames: list[Frame] = []
     pending: tuple[str, int, str] | None = None
     code: str | None = None
     for line in lines:
-        m = (FRAME_RE.match(line) if 'File "' in line else None) or (
-            AUTOGRAPH_FRAME_RE.match(line) if (".py:" in line or ">:" in line) else None
+        plain = _plain_frame(line) if 'File "' in line else None
+        m = (
+            None
+            if plain is not None
+            else (FRAME_RE.match(line) if 'File "' in line else None)
+            or (AUTOGRAPH_FRAME_RE.match(line) if (".py:" in line or ">:" in line) else None)
         )
-        if m:
+        if plain is not None or m:
             if pending is not None:
                 frames.append(Frame(pending[0], pending[1], pending[2], code))
-            pending = (m["file"], int(m["line"]), (m["func"] or "").strip())
+            pending = plain if plain is not None else (m["file"], int(m["line"]), (m["func"] or "").strip())
             code = None
             continue
         if pending is not None and code is None:
@@ -386,14 +412,17 @@ TF_PATH = re.compile(r"tensorflow/python/")
 def detect_framework(frames: list[Frame], exc_type: str, message: str) -> str:
     """Which library raised it, from paths first (reliable) and message style second."""
     paths = "\n".join(f.file.replace("\\", "/") for f in frames)
-    if TORCH_PATH.search(paths) or "torch.Size" in message or exc_type.startswith("torch."):
-        if not KERAS3_PATH.search(paths) and "tensorflow" not in paths:
+    # each path pattern holds a literal ("torch/", "keras/"): testing it first skips most searches
+    keras3 = "keras/src/" in paths and KERAS3_PATH.search(paths) is not None
+    torch_path = "torch/" in paths and TORCH_PATH.search(paths) is not None
+    if torch_path or "torch.Size" in message or exc_type.startswith("torch."):
+        if not keras3 and "tensorflow" not in paths:
             return "torch"
-    if STANDALONE_PATH.search(paths) or _CHECKING_RE.search(message):
+    if ("keras/" in paths and STANDALONE_PATH.search(paths)) or _CHECKING_RE.search(message):
         return "keras_standalone"
     if "keras/src/engine/" in paths or "tf_keras/" in paths or "tensorflow/python/keras/" in paths:
         return "tf_keras2"
-    if KERAS3_PATH.search(paths):
+    if keras3:
         return "keras3"
     if "keras/engine/" in paths:
         return "tf_keras2"
