@@ -173,17 +173,16 @@ def parse_frames(lines: list[str]) -> list[Frame]:
     pending: tuple[str, int, str] | None = None
     code: str | None = None
     for line in lines:
-        plain = _plain_frame(line) if 'File "' in line else None
-        m = (
-            None
-            if plain is not None
-            else (FRAME_RE.match(line) if 'File "' in line else None)
-            or (AUTOGRAPH_FRAME_RE.match(line) if (".py:" in line or ">:" in line) else None)
-        )
-        if plain is not None or m:
+        read = _plain_frame(line) if 'File "' in line else None
+        if read is None:
+            m = (FRAME_RE.match(line) if 'File "' in line else None) or (
+                AUTOGRAPH_FRAME_RE.match(line) if (".py:" in line or ">:" in line) else None
+            )
+            read = (m["file"], int(m["line"]), (m["func"] or "").strip()) if m else None
+        if read is not None:
             if pending is not None:
                 frames.append(Frame(pending[0], pending[1], pending[2], code))
-            pending = plain if plain is not None else (m["file"], int(m["line"]), (m["func"] or "").strip())
+            pending = read
             code = None
             continue
         if pending is not None and code is None:
