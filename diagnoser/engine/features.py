@@ -825,6 +825,10 @@ _INPUT_NAMES = r"(?:inputs?|inp|input_\w+|\w+_input|\w+_in|x_in|img|image|tokens
 _APPLIED = re.compile(r"\b[A-Z]\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\(\s*(?P<arg>\w+)\s*\)")
 
 
+_INPUT_NAME_RE = re.compile(_INPUT_NAMES, re.I)
+_SEQUENTIAL_RE = re.compile(r"\bSequential\(")
+
+
 def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """The user's own line the error came from: a layer applied to the model's Input, layers listed in a
     Sequential, one added with model.add, or data passed to the model (Keras filters its own frames out, so
@@ -841,13 +845,13 @@ def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> 
         return
     code = frames[-1].code or ""
     applied = _APPLIED.search(code)
-    if applied and re.fullmatch(_INPUT_NAMES, applied.group("arg"), re.I):
+    if applied and _INPUT_NAME_RE.fullmatch(applied.group("arg")):
         out.add("line:layer_on_input", "frame", f"the failing line applies a layer to the model's input: {code}")
     elif applied:
         out.add("line:layer_on_previous", "frame", f"the failing line applies a layer to an earlier output: {code}")
-    if re.search(r"\bSequential\(\s*\[?", code):
+    if "Sequential(" in code and _SEQUENTIAL_RE.search(code):
         out.add("line:sequential", "frame", "the error comes from building a Sequential model")
-    if re.search(r"\.add\(", code):
+    if ".add(" in code:
         out.add("line:model_add", "frame", f"the error comes from adding a layer: {code}")
     call = ctx.tb.call_arguments.get("inputs") or ctx.tb.call_arguments.get("x")
     received = ctx.shape("received")

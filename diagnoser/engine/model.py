@@ -31,6 +31,7 @@ class Weights:
     projections: dict[tuple[str, ...], dict[str, tuple[tuple[float, ...], tuple[float, ...], bool]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    columns: dict[tuple[str, ...], list[int]] = field(default_factory=dict, repr=False, compare=False)
     known: KnownFeatures = field(default_factory=lambda: KnownFeatures(()), repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -115,6 +116,15 @@ def _projection(
     return cache
 
 
+def _known_columns(weights: Weights, allowed: tuple[str, ...]) -> list[int]:
+    """The weights' column of each allowed cause that has one, kept per cause set like the projections."""
+    columns = weights.columns.get(allowed)
+    if columns is None:
+        index = {c: i for i, c in enumerate(weights.causes)}
+        columns = weights.columns[allowed] = [index[c] for c in allowed if c in index]
+    return columns
+
+
 def score(
     features: dict[str, Feature],
     allowed: tuple[str, ...],
@@ -128,8 +138,7 @@ def score(
     weights = weights or default_weights()
     if not allowed:
         return []
-    index = {c: i for i, c in enumerate(weights.causes)}
-    known = [index[c] for c in allowed if c in index] if weights.causes else []
+    known = _known_columns(weights, allowed)
     projected = _projection(weights, allowed)
     rows: list[tuple[float, ...]] = []
     pushing: list[tuple[Feature, tuple[float, ...]]] = []  # the features that favour some cause: evidence
