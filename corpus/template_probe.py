@@ -35,7 +35,10 @@ PROBLEMS = ("MISSING", "partial", "FALSE-ALARM", "AMBIGUOUS")
 
 
 def as_traceback(template: dict[str, Any]) -> str:
-    """The message as the last line of a traceback whose innermost frame is the library's source file."""
+    """The message as the last line of a traceback whose innermost frame is the library's source file (a template
+    marked `raw` is already a whole paste: a notebook's traceback, a log)."""
+    if template.get("raw"):
+        return str(template["message"])
     frame = template.get("frame") or "<venv>/lib/python3.11/site-packages/lib/module.py"
     lines = [
         "Traceback (most recent call last):",
