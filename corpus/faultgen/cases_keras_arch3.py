@@ -1,7 +1,8 @@
 """Keras architectures of the third generation: a small vision transformer (patch Conv2D +
 Reshape + MultiHeadAttention), a self-attention text classifier, a ConvLSTM2D video model, a
-mobile-style separable/depthwise CNN with residual blocks, a multi-label (sigmoid + k-hot) tagger
-and a GAN (generator + discriminator trained with train_on_batch).
+mobile-style separable/depthwise CNN with residual blocks, a multi-label (sigmoid + k-hot) tagger,
+a GAN (generator + discriminator trained with train_on_batch) and a tabular model with preprocessing
+layers (Normalization, IntegerLookup) and dict inputs.
 
 Why: leave-one-architecture-out misses concentrate on architectures with no sibling in the other
 framework; these add Keras siblings to the PyTorch ViT / multi-label models and new code styles
@@ -422,6 +423,65 @@ register(REG, "gan", t_gan, [
     ("batch_labels_count", "input_pipeline", "fit"),
     ("conv_after_flatten", "layer_combination", "build"),
 ])
+
+
+# =============================================================================================
+# tabular model with preprocessing layers: Normalization + IntegerLookup + Embedding, dict inputs
+# =============================================================================================
+def t_tabular_prep(p: P, mut: str, fault: bool):
+    head = khead(p, tf=True)
+    N, bs = p.choice("n_samples", N_OPTS), p.choice("batch_size", BS_OPTS)
+    F = p.randint("numeric_features", 3, 17)
+    ncat = p.randint("categories", 4, 12)
+    base = p.choice("code_base", [100, 2000, 31000])
+    d = p.choice("embed_dim", [3, 4, 6])
+    h = p.choice("hidden", [16, 24, 32])
+    k = p.choice("off", [1, 2])
+    col = p.choice("cat_name", ["city", "store", "region", "product"])
+    v = verbose(p)
+    data = [f"CODES = [{', '.join(str(base + 7 * i) for i in range(ncat))}]   # {col} codes",
+            f'numeric = np.random.rand({N}, {F}).astype("float32")',
+            f"{col} = np.random.choice(CODES, size=({N}, 1)).astype(\"int64\")",
+            f"y = np.random.randint(0, 2, size=({N},))   # churned or not"]
+    if mut == "labels_onehot_bce" and fault:
+        data.append("y = ¤utils.to_categorical(y, 2)")
+    prep = ["norm = §Normalization()"]
+    if mut == "adapt_with_id_column" and fault:
+        prep += [f"row_ids = np.arange({N}, dtype=\"float32\").reshape(-1, 1)", "norm.adapt(np.hstack([row_ids, numeric]))   # the id column is still in the table"]
+    else:
+        prep.append("norm.adapt(numeric)")
+    prep.append(f"lookup = §IntegerLookup(vocabulary=CODES)   # index 0 is kept for unknown codes")
+    in_f = F + k if (mut == "numeric_input_width" and fault) else F
+    emb_in = "len(CODES)" if (mut == "embedding_vocab" and fault) else "lookup.vocabulary_size()"
+    m = [f'num_in = ¤Input(shape=({in_f},), name="numeric")', f'cat_in = ¤Input(shape=(1,), dtype="int64", name="{col}")',
+         "n = norm(num_in)", "c = lookup(cat_in)", f"c = §Embedding({emb_in}, {d})(c)   # (batch, 1, {d})"]
+    if not (mut == "concat_without_flatten" and fault):
+        m.append("c = §Flatten()(c)")
+    m += ["z = §Concatenate()([n, c])", f'z = §Dense({h}, activation="relu")(z)', 'out = §Dense(1, activation="sigmoid")(z)',
+          f'model = ¤Model(inputs={{"numeric": num_in, "{col}": cat_in}}, outputs=out)']
+    key = f"{col}s" if (mut == "dict_key_typo" and fault) else col
+    calls = ['model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])',
+             f'model.fit({{"numeric": numeric, "{key}": {col}}}, y, epochs=1, batch_size={bs}, verbose={v})']
+    s = finish(p, head, [data, prep, m, summary(p), calls])
+    fixes = {
+        "adapt_with_id_column": (f"adapt the Normalization on the {F} numeric feature columns only: norm.adapt(numeric)", f"Normalization adapted on {F + 1} columns (row id kept)"),
+        "numeric_input_width": (f"declare the numeric Input with the {F} columns the Normalization was adapted on", f"numeric Input declares {F + k} features, the data and the adapted Normalization have {F}"),
+        "embedding_vocab": ("size the Embedding with lookup.vocabulary_size() (the codes plus the unknown index 0)", f"Embedding(len(CODES)={ncat}) for IntegerLookup indices up to {ncat}"),
+        "concat_without_flatten": (f"flatten the (batch, 1, {d}) embedding before Concatenate with the (batch, {F}) numeric features", "3-D embedding concatenated with 2-D features"),
+        "dict_key_typo": (f'key the inputs by the Input names: {{"numeric": ..., "{col}": ...}}', f'input dict key "{col}s" matches no Input'),
+        "labels_onehot_bce": ("the head is one sigmoid unit: keep y as 0/1 of shape (N,) for binary_crossentropy", "one-hot (N, 2) labels for a Dense(1) sigmoid head"),
+    }
+    return (s,) + fixes[mut]
+
+
+register(REG, "tabular_prep", t_tabular_prep, [
+    ("adapt_with_id_column", "data_preprocessing", "build"),
+    ("numeric_input_width", "input_layer", "build"),
+    ("embedding_vocab", "layer_definition", "fit"),
+    ("concat_without_flatten", "layer_combination", "build"),
+    ("dict_key_typo", "input_pipeline", "fit"),
+    ("labels_onehot_bce", "loss_label_mismatch", "loss"),
+], tf=True)
 
 
 def build_cases(env: str, framework: str, backend: str):

@@ -1,7 +1,8 @@
 """PyTorch architectures of the third generation: a siamese network with a shared encoder, a
 two-head (classification + regression) model with two losses, a GRU/LSTM encoder-decoder with
-teacher forcing, a U-Net with torch.cat skip connections, an image + tabular two-branch model and
-a small vision transformer (Conv2d patch embedding, flatten/transpose, nn.TransformerEncoder).
+teacher forcing, a U-Net with torch.cat skip connections, an image + tabular two-branch model, a
+small vision transformer (Conv2d patch embedding, flatten/transpose, nn.TransformerEncoder) and a
+text RNN over variable-length documents (pad_sequence collate, pack_padded_sequence).
 
 Why: leave-one-architecture-out misses concentrate on architectures that have no sibling in the
 other framework (siamese, multi_output, seq2seq exist only in Keras; the torch transformer has no
@@ -422,6 +423,82 @@ register(REG, "torch_vit", t_vit, [
     ("images_not_resized", "data_preprocessing", "forward"),
     ("ce_onehot_long", "loss_label_mismatch", "loss"),
     ("loader_unbatched", "input_pipeline", "forward"),
+])
+
+
+# =============================================================================================
+# text RNN over variable-length documents: pad_sequence collate + pack_padded_sequence
+# =============================================================================================
+def t_packed_rnn(p: P, mut: str, fault: bool):
+    N, B = p.choice("n_samples", N_OPTS), p.choice("batch_size", BS_OPTS)
+    V = p.choice("vocab", [80, 200, 611, 3000])
+    d = p.choice("embed_dim", [16, 24, 32])
+    u = p.choice("hidden", [16, 20, 32])
+    C = p.randint("classes", 2, 9)
+    cell = p.choice("cell", ["LSTM", "GRU"])
+    bidir = p.flag("bidirectional", 0.4)
+    if mut == "bidir_fc_width":
+        bidir = p.set("bidirectional", True)
+    if mut == "hidden_layer_axis":
+        bidir = p.set("bidirectional", False)
+    maxlen = p.randint("max_len", 18, 30)
+    head = thead(p, ["from torch.nn.utils.rnn import pad_sequence, pack_padded_sequence", "from torch.utils.data import DataLoader"])
+    dev, to = device_lines(p)
+    data = [f"docs = [torch.randint(1, {V}, (int(n),)) for n in torch.randint(3, {maxlen}, ({N},))]   # token ids, 0 = pad",
+            f"labels = torch.randint(0, {C}, ({N},))" + (".float()" if (mut == "labels_float" and fault) else ""),
+            "dataset = list(zip(docs, labels))"]
+    if mut == "collate_no_padding" and fault:
+        padl = "    padded = torch.stack(seqs)"
+    elif mut == "pad_not_batch_first" and fault:
+        padl = "    padded = pad_sequence(list(seqs), padding_value=0)"
+    else:
+        padl = "    padded = pad_sequence(list(seqs), batch_first=True, padding_value=0)"
+    coll = ["def collate(batch):", "    seqs, ys = zip(*batch)", "    lengths = torch.tensor([len(s) for s in seqs])", padl,
+            "    return padded, lengths, torch.stack(ys)"]
+    dirs = 2 if bidir else 1
+    fc_in = u if (mut == "bidir_fc_width" and fault) else u * dirs
+    emb_v = V - 1 if (mut == "vocab_off_by_one" and fault) else V
+    init = [f"self.embed = nn.Embedding({emb_v}, {d}, padding_idx=0)",
+            f"self.rnn = nn.{cell}({d}, {u}, batch_first=True" + (", bidirectional=True)" if bidir else ")"),
+            f"self.fc = nn.Linear({fc_in}, {C})"]
+    fwd = ["e = self.embed(x)", "packed = pack_padded_sequence(e, lengths.cpu(), batch_first=True, enforce_sorted=False)"]
+    if mut == "packed_output_to_linear" and fault:
+        fwd += ["out, _ = self.rnn(packed)", "return self.fc(out)"]
+    else:
+        fwd.append("_, (h, _) = self.rnn(packed)" if cell == "LSTM" else "_, h = self.rnn(packed)")
+        if mut == "hidden_layer_axis" and fault:
+            fwd.append("return self.fc(h)")
+        elif bidir:
+            fwd.append("return self.fc(torch.cat([h[-2], h[-1]], dim=1))")
+        else:
+            fwd.append("return self.fc(h[-1])")
+    net = module("DocClassifier", init, fwd, fwd_args="x, lengths") + ["", "", f"model = DocClassifier(){to}"]
+    loop = [f"loader = DataLoader(dataset, batch_size={B}, shuffle=True, collate_fn=collate)", "criterion = nn.CrossEntropyLoss()", optim_line(p),
+            f"for epoch in range({p.choice('epochs', [1, 2])}):", "    model.train()", "    for xb, lengths, yb in loader:"] + \
+        ([f"        xb, yb = xb{to}, yb{to}"] if to else []) + [
+        "        optimizer.zero_grad()", "        loss = criterion(model(xb, lengths), yb)", "        loss.backward()", "        optimizer.step()",
+        '    print(f"epoch {epoch}: loss {loss.item():.4f}")']
+    s = lines_to_script([head, dev, data, coll, net, loop])
+    fixes = {
+        "collate_no_padding": ("pad the documents in collate: pad_sequence(list(seqs), batch_first=True, padding_value=0)", "collate_fn stacks variable-length documents"),
+        "pad_not_batch_first": ("pad with batch_first=True: the embedding, the batch_first RNN and pack_padded_sequence expect (batch, steps)", "pad_sequence without batch_first gives (steps, batch)"),
+        "bidir_fc_width": (f"a bidirectional {cell} gives 2*{u} features: nn.Linear({2 * u}, {C})", f"nn.Linear({u}) after a bidirectional {cell}"),
+        "packed_output_to_linear": ("unpack the output (pad_packed_sequence) or use the final hidden state h[-1] for the classifier", "PackedSequence output passed to nn.Linear"),
+        "vocab_off_by_one": (f"size the Embedding for ids up to {V - 1}: nn.Embedding({V}, {d})", f"nn.Embedding({V - 1}) for token ids up to {V - 1}"),
+        "labels_float": ("class ids for CrossEntropyLoss must be int64: drop .float()", "float class ids"),
+        "hidden_layer_axis": ("h_n is (layers * directions, batch, hidden): take h[-1]", "h_n passed to the Linear with its layer axis"),
+    }
+    return (s,) + fixes[mut]
+
+
+register(REG, "torch_packed_rnn", t_packed_rnn, [
+    ("collate_no_padding", "input_pipeline", "collate"),
+    ("pad_not_batch_first", "input_pipeline", "forward"),
+    ("bidir_fc_width", "layer_definition", "forward"),
+    ("packed_output_to_linear", "layer_combination", "forward", 2, {"expect": ("TypeError", "AttributeError")}),
+    ("vocab_off_by_one", "layer_definition", "forward", 2, {"expect": ("IndexError",)}),
+    ("labels_float", "loss_label_mismatch", "loss"),
+    ("hidden_layer_axis", "layer_combination", "loss"),
 ])
 
 
