@@ -180,6 +180,8 @@ def t_convlstm(p: P, mut: str, fault: bool):
     C = p.randint("classes", 2, 9)
     head_kind = p.choice("head", ["gap", "flatten"])
     style = p.choice("model_style", ["sequential", "functional"])
+    if mut == "missing_channel":   # with a declared Input Keras adds the size-1 axis itself
+        style = p.set("model_style", "noinput")
     v = verbose(p)
     if mut == "missing_channel":
         data = [f'clips = np.random.rand({N}, {T}, {H}, {W}).astype("float32")   # grayscale frames']
@@ -205,7 +207,7 @@ def t_convlstm(p: P, mut: str, fault: bool):
     loss = "categorical_crossentropy" if (mut == "int_labels_categorical" and fault) else "sparse_categorical_crossentropy"
     calls = [f'model.compile(optimizer="adam", loss="{loss}", metrics=["accuracy"])',
              f"model.fit(clips, labels, epochs=1, batch_size={bs}, verbose={v})"]
-    s = finish(p, head, [data, m, summary(p), calls])
+    s = finish(p, head, [data, m, summary(p) if style != "noinput" else [], calls])
     fixes = {
         "missing_channel": (f"add the channel axis: clips = clips[..., np.newaxis] -> ({N}, {T}, {H}, {W}, 1)", "grayscale clips without a channel axis"),
         "frames_stacked_last": ("stack the frames on axis 1: np.stack(frames, axis=1) -> (N, frames, H, W, C)", "frames stacked as the fourth axis (N, H, W, frames, C)"),
