@@ -2,7 +2,8 @@
 Reshape + MultiHeadAttention), a self-attention text classifier, a ConvLSTM2D video model, a
 mobile-style separable/depthwise CNN with residual blocks, a multi-label (sigmoid + k-hot) tagger,
 a GAN (generator + discriminator trained with train_on_batch) and a tabular model with preprocessing
-layers (Normalization, IntegerLookup) and dict inputs.
+layers (Normalization, IntegerLookup) and dict inputs, and a temporal convolutional network (causal dilated
+Conv1D residual blocks).
 
 Why: leave-one-architecture-out misses concentrate on architectures with no sibling in the other
 framework; these add Keras siblings to the PyTorch ViT / multi-label models and new code styles
@@ -484,6 +485,67 @@ register(REG, "tabular_prep", t_tabular_prep, [
     ("dict_key_typo", "input_pipeline", "fit"),
     ("labels_onehot_bce", "loss_label_mismatch", "loss"),
 ], tf=True)
+
+
+# =============================================================================================
+# temporal convolutional network: causal dilated Conv1D residual blocks over sensor sequences
+# =============================================================================================
+def t_tcn(p: P, mut: str, fault: bool):
+    head = khead(p)
+    X, Y = names(p)
+    N, bs = p.choice("n_samples", N_OPTS), p.choice("batch_size", BS_OPTS)
+    T = p.randint("steps", 20, 45)
+    Fd = p.randint("channels", 2, 9)
+    f = p.choice("filters", [8, 12, 16])
+    k = p.choice("kernel", [2, 3])
+    C = p.randint("classes", 2, 11)
+    dil = p.choice("dilations", [(1, 2, 4), (1, 2), (2, 4)])
+    off = p.choice("off", [3, 5, 8])
+    v = verbose(p)
+    if Fd == T:
+        T += 1
+    if mut == "channels_first_data" and fault:
+        data = [f'{X} = np.random.randn({N}, {Fd}, {T}).astype("float32")   # (recordings, sensors, steps) as exported']
+    else:
+        data = [f'{X} = np.random.randn({N}, {T}, {Fd}).astype("float32")   # (recordings, steps, sensors)']
+    data.append(f"{Y} = np.random.randint(0, {C}, size=({N}, {T}))   # activity per step" if (mut == "per_step_labels" and fault) else
+                f"{Y} = np.random.randint(0, {C}, size=({N},))")
+    pad_last = '"valid"' if (mut == "valid_padding_residual" and fault) else '"causal"'
+    blk = ["def residual_block(x, filters, dilation, padding=\"causal\"):",
+           f"    h = §Conv1D(filters, {k}, padding=padding, dilation_rate=dilation, activation=\"relu\")(x)",
+           f"    h = §Conv1D(filters, {k}, padding=\"causal\", dilation_rate=dilation)(h)",
+           "    return §Activation(\"relu\")(§Add()([x, h]))"]
+    in_shape = f"({T + off}, {Fd})" if (mut == "input_steps" and fault) else f"({T}, {Fd})"
+    first = f'§Conv2D({f}, {k}, padding="same")' if (mut == "conv2d_on_sequence" and fault) else f'§Conv1D({f}, 1)'
+    m = [f"inputs = ¤Input(shape={in_shape})", f"z = {first}(inputs)   # project the sensors to the block width"]
+    for i, d in enumerate(dil):
+        last = i == len(dil) - 1
+        width = f + 4 if (mut == "residual_width" and fault and last) else f
+        padkw = f", padding={pad_last}" if last and pad_last != '"causal"' else ""
+        m.append(f"z = residual_block(z, {width}, {d}{padkw})")
+    m += ["z = §GlobalAveragePooling1D()(z)", f'outputs = §Dense({C}, activation="softmax")(z)', 'model = ¤Model(inputs, outputs, name="tcn")']
+    calls = ['model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])',
+             f"model.fit({X}, {Y}, epochs=1, batch_size={bs}, validation_split=0.2, verbose={v})"]
+    s = finish(p, head, [data, blk, m, summary(p), calls])
+    fixes = {
+        "residual_width": (f"keep the block width equal to the skip's {f} filters (or project x with a 1x1 Conv1D before the Add)", f"residual block of {f + 4} filters added to a {f}-channel skip"),
+        "valid_padding_residual": ("use padding='causal' (or 'same') in the residual block so the branch keeps the sequence length of the skip", "padding='valid' shortens the branch, the residual Add gets unequal lengths"),
+        "channels_first_data": (f"transpose the recordings to (samples, steps, sensors): {X}.transpose(0, 2, 1)", "sensor data exported channels-first (samples, sensors, steps)"),
+        "input_steps": (f"declare Input(shape=({T}, {Fd})) like the recordings", f"Input declares {T + off} steps, the recordings have {T}"),
+        "conv2d_on_sequence": ("use Conv1D on (steps, sensors) sequences", "Conv2D applied to a 3-D sequence batch"),
+        "per_step_labels": (f"one label per recording for this classifier (shape ({N},)), or drop the pooling and predict per step", "per-step labels for a sequence classifier"),
+    }
+    return (s,) + fixes[mut]
+
+
+register(REG, "tcn", t_tcn, [
+    ("residual_width", "layer_definition", "build"),
+    ("valid_padding_residual", "layer_definition", "build"),
+    ("channels_first_data", "data_preprocessing", "fit"),
+    ("input_steps", "input_layer", "fit"),
+    ("conv2d_on_sequence", "layer_combination", "build"),
+    ("per_step_labels", "loss_label_mismatch", "loss"),
+])
 
 
 def build_cases(env: str, framework: str, backend: str):

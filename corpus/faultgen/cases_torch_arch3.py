@@ -2,7 +2,8 @@
 two-head (classification + regression) model with two losses, a GRU/LSTM encoder-decoder with
 teacher forcing, a U-Net with torch.cat skip connections, an image + tabular two-branch model, a
 small vision transformer (Conv2d patch embedding, flatten/transpose, nn.TransformerEncoder) and a
-text RNN over variable-length documents (pad_sequence collate, pack_padded_sequence).
+text RNN over variable-length documents (pad_sequence collate, pack_padded_sequence) and a temporal
+convolutional network (dilated Conv1d residual blocks with a causal chomp).
 
 Why: leave-one-architecture-out misses concentrate on architectures that have no sibling in the
 other framework (siamese, multi_output, seq2seq exist only in Keras; the torch transformer has no
@@ -499,6 +500,74 @@ register(REG, "torch_packed_rnn", t_packed_rnn, [
     ("vocab_off_by_one", "layer_definition", "forward", 2, {"expect": ("IndexError",)}),
     ("labels_float", "loss_label_mismatch", "loss"),
     ("hidden_layer_axis", "layer_combination", "loss"),
+])
+
+
+# =============================================================================================
+# temporal convolutional network: dilated Conv1d residual blocks with a chomp for causality
+# =============================================================================================
+def t_tcn(p: P, mut: str, fault: bool):
+    N, B = p.choice("n_samples", N_OPTS), p.choice("batch_size", BS_OPTS)
+    T = p.randint("steps", 24, 61)
+    Fd = p.randint("channels", 2, 9)
+    f = p.choice("filters", [8, 12, 16])
+    k = p.choice("kernel", [2, 3])
+    C = p.randint("classes", 2, 11)
+    nblocks = p.choice("blocks", [2, 3])
+    if Fd == T:
+        T += 1
+    head = thead(p, ["from torch.utils.data import DataLoader, TensorDataset"])
+    dev, to = device_lines(p)
+    if mut == "data_channels_first" and fault:
+        data = [f"X = torch.randn({N}, {Fd}, {T})   # (recordings, sensors, steps) as exported"]
+    else:
+        data = [f"X = torch.randn({N}, {T}, {Fd})   # (recordings, steps, sensors)"]
+    data.append(f"y = torch.randint(0, {C}, ({N}, {T}))   # activity per step" if (mut == "targets_per_step" and fault) else
+                f"y = torch.randint(0, {C}, ({N},))")
+    chomp = not (mut == "no_chomp" and fault)
+    blk = module("TemporalBlock", [
+        "self.pad = (kernel - 1) * dilation",
+        "self.conv1 = nn.Conv1d(cin, cout, kernel, padding=self.pad, dilation=dilation)",
+        "self.conv2 = nn.Conv1d(cout, cout, kernel, padding=self.pad, dilation=dilation)",
+        "self.down = nn.Conv1d(cin, cout, 1) if cin != cout else nn.Identity()" if not (mut == "residual_width_no_downsample" and fault)
+        else "self.down = nn.Identity()   # skip kept as is"],
+        (["h = torch.relu(self.conv1(x)[:, :, :-self.pad])   # chomp: keep the causal part",
+          "h = torch.relu(self.conv2(h)[:, :, :-self.pad])"] if chomp else
+         ["h = torch.relu(self.conv1(x))", "h = torch.relu(self.conv2(h))"]) +
+        ["return torch.relu(h + self.down(x))"], args="cin, cout, kernel, dilation")
+    widths = [f] * nblocks
+    if mut == "residual_width_no_downsample":
+        widths[-1] = 2 * f
+    chans = [Fd] + widths
+    blocks = ", ".join(f"TemporalBlock({chans[i]}, {chans[i + 1]}, {k}, {2 ** i})" for i in range(nblocks))
+    conv_cls = "nn.Conv2d" if (mut == "conv2d_on_signal" and fault) else "nn.Conv1d"
+    fc_in = f"{widths[-1]} * {T}" if (mut == "fc_in_features" and fault) else f"{widths[-1]}"
+    init = [f"self.inp = {conv_cls}({Fd}, {Fd}, 1)   # per-sensor mixing", f"self.blocks = nn.Sequential({blocks})",
+            f"self.fc = nn.Linear({fc_in}, {C})"]
+    fwd = ["x = x.transpose(1, 2)   # (batch, sensors, steps) for Conv1d", "x = self.blocks(self.inp(x))", "return self.fc(x.mean(dim=2))   # average over time"]
+    net = module("TCN", init, fwd) + ["", "", f"model = TCN(){to}"]
+    loop = [f"loader = DataLoader(TensorDataset(X, y), batch_size={B}, shuffle=True)", "criterion = nn.CrossEntropyLoss()", optim_line(p)] + \
+        train_loop(p, "loader", dev=to)
+    s = lines_to_script([head, dev, data, blk, [""], net, loop])
+    fixes = {
+        "no_chomp": ("chomp the padded tail after each causal conv (h[:, :, :-self.pad]) so the branch keeps the input length", "causal padding without the chomp makes the branch longer than the skip"),
+        "residual_width_no_downsample": (f"project the skip with a 1x1 Conv1d whenever a block changes the width (the first block maps {Fd} sensors to {f} channels)",
+                                         "identity skips in blocks that change the channel count"),
+        "data_channels_first": ("keep the recordings (samples, steps, sensors): the model transposes them itself", "recordings exported (samples, sensors, steps) into a model that transposes"),
+        "fc_in_features": (f"after averaging over time the features are {widths[-1]}: nn.Linear({widths[-1]}, {C})", f"nn.Linear({widths[-1]} * {T}) after a mean over time"),
+        "targets_per_step": (f"one class id per recording: y of shape ({N},)", "per-step targets for a sequence classifier"),
+        "conv2d_on_signal": ("use nn.Conv1d on (batch, sensors, steps) signals", "nn.Conv2d applied to a 3-D signal batch"),
+    }
+    return (s,) + fixes[mut]
+
+
+register(REG, "torch_tcn", t_tcn, [
+    ("no_chomp", "layer_definition", "forward"),
+    ("residual_width_no_downsample", "layer_definition", "forward"),
+    ("data_channels_first", "data_preprocessing", "forward"),
+    ("fc_in_features", "layer_definition", "forward"),
+    ("targets_per_step", "loss_label_mismatch", "loss"),
+    ("conv2d_on_signal", "layer_combination", "forward"),
 ])
 
 
