@@ -1,5 +1,5 @@
-"""Shared machinery for the second-generation architecture templates (cases_keras_arch.py,
-cases_torch_arch.py).
+"""Shared machinery for the architecture templates of the second generation (cases_keras_arch.py,
+cases_torch_arch.py) and the third (cases_keras_arch3.py, cases_torch_arch3.py).
 
 Why templates instead of one function per fault kind: each new architecture is one correct script
 with several mutation points. `template(p, mut, fault)` draws every parameter first (the same

@@ -16,7 +16,8 @@ Each env has:
   share      (optional, default 1.0) fraction of the first-generation (fault kind, arch) pairs
              run, chosen by crc32 of "kind|arch" so every env with the same share runs the same pairs
   new_scale  (optional, default = scale) like scale, for the second-generation architecture
-             templates (cases_keras_arch.py, cases_torch_arch.py)
+             templates (cases_keras_arch.py, cases_torch_arch.py and the third generation's
+             cases_keras_arch3.py, cases_torch_arch3.py)
   new_share  (optional, default 1.0) like share, for the second-generation mutations
 """
 from __future__ import annotations
