@@ -252,7 +252,8 @@ def _example(rec: Record, regime: str) -> Example | None:
     label = rec.label if rec.label in SHAPE_CAUSES else ("other" if rec.label == "other" else "")
     # a non-shape cause of the taxonomy (file_not_found, unknown_identifier, ...) is "other" to the model
     allowed = tuple(dict.fromkeys(c if c in SHAPE_CAUSES else "other" for c in reading.allowed))
-    weight = EXAMPLE_WEIGHT if rec.version == EXAMPLES else 1.0
+    # a family example and a development run were each labelled by hand, a generated run by its mutation
+    weight = EXAMPLE_WEIGHT if rec.version in (EXAMPLES, DEV) else 1.0
     scored = sorted(name for name, feature in reading.features.items() if feature.scored)
     return Example(rec, regime, scored, allowed, label, weight)
 

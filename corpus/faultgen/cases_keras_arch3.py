@@ -453,7 +453,7 @@ def t_tabular_prep(p: P, mut: str, fault: bool):
         prep += [f"row_ids = np.arange({N}, dtype=\"float32\").reshape(-1, 1)", "norm.adapt(np.hstack([row_ids, numeric]))   # the id column is still in the table"]
     else:
         prep.append("norm.adapt(numeric)")
-    prep.append(f"lookup = §IntegerLookup(vocabulary=CODES)   # index 0 is kept for unknown codes")
+    prep.append("lookup = §IntegerLookup(vocabulary=CODES)   # index 0 is kept for unknown codes")
     in_f = F + k if (mut == "numeric_input_width" and fault) else F
     emb_in = "len(CODES)" if (mut == "embedding_vocab" and fault) else "lookup.vocabulary_size()"
     m = [f'num_in = ¤Input(shape=({in_f},), name="numeric")', f'cat_in = ¤Input(shape=(1,), dtype="int64", name="{col}")',

@@ -67,7 +67,7 @@ def t_siamese(p: P, mut: str, fault: bool):
     net = module("Siamese", init, fwd, fwd_args="x1, x2")
     net = net[:net.index("    def forward(self, x1, x2):")] + ["    " + ln for ln in encf] + [""] + net[net.index("    def forward(self, x1, x2):"):]
     net += ["", "", f"model = Siamese(){to}"]
-    loop = [f"pairs = TensorDataset(left, right, same)", f"loader = DataLoader(pairs, batch_size={B}, shuffle=True)",
+    loop = ["pairs = TensorDataset(left, right, same)", f"loader = DataLoader(pairs, batch_size={B}, shuffle=True)",
             "criterion = nn.BCEWithLogitsLoss()", optim_line(p)] + \
         train_loop(p, "loader", fwd="out = model(x1, x2)", dev=to, unpack="x1, x2, yb")
     s = lines_to_script([head, dev, data, net, loop])
