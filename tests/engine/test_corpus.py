@@ -119,5 +119,13 @@ def test_what_the_client_saw_fed_separates_data_from_model_faults():
             "batch_size": 16,
         }
     }
-    assert diagnose(msg, inputs=arrays).last.diagnoses[0].cause == "data_preprocessing"
+    # arrays that reached the conv unchanged: the data is as it was fed, so a wrongly declared input is less likely
+    # and data lacking its channel axis more (a conv placed on data of another kind stays possible: the message
+    # alone cannot tell images from a sequence)
+    alone = {d.cause: d.confidence for d in diagnose(msg).last.diagnoses}
+    fed = diagnose(msg, inputs=arrays).last.diagnoses
+    with_fed = {d.cause: d.confidence for d in fed}
+    assert with_fed["data_preprocessing"] > 1.5 * alone.get("data_preprocessing", 0.0)
+    assert with_fed.get("input_layer", 0.0) < alone["input_layer"]
+    assert any(e.source == "fed" and "reached the layer unchanged" in e.text for e in fed[0].evidence)
     assert diagnose(msg, inputs={"nonsense": 3}).last.diagnoses  # malformed inputs are ignored, never an error
