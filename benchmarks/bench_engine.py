@@ -15,14 +15,21 @@ Notes:
   waiting for a core is not the engine being slow. Both engines are measured the same way in the same run.
 - the rate includes everything diagnose() does: finding the traceback in stderr with its log noise, parsing and
   peeling wrappers, recognising, the features and their crosses, scoring, explaining.
-- Measured 2026-12-01 (2-CPU VM, a test suite running beside it), medians of 3: previous engine 4,922/s; this one
-  3,287/s with the 125 shipped families (0.67 of the previous, limit 1.00), 3,440/s with 500 and 3,405/s with
-  1,250 (1.05 and 1.04 of the shipped rate: flat in family count); find-tracebacks-only 491 MB/s, scan 263 MB/s.
-- Where a traceback's ~300 us go (per stage, CPU): finding blocks 33, parsing and peeling 55, recognising 35
-  (regex search itself ~9: candidates come from one Aho-Corasick pass), features and crosses ~40, scoring and
-  explaining the answer and its alternatives ~60, the model summary when there is one ~30. The previous engine
-  read less of each traceback (no crosses, no phase, no alternatives explained). Not yet tried: compiling the
-  frame parser and the block finder into one pass, explaining alternatives lazily.
+- Measured 2026-12-02 (2-CPU VM, quiet), medians of 5: previous engine 3,318/s; this one 2,647/s with the 138
+  shipped families (0.80 of the previous, limit 1.00), 2,737/s with 552 and 2,692/s with 1,380 (1.03 and 1.02 of
+  the shipped rate: flat in family count); find-tracebacks-only 233 MB/s, scan 143 MB/s over a 21 MB log (grep
+  was ~10x faster on the same file). The same run's figures for the commit before this stop's speed work
+  (67755d9, 125 families, run from a worktree): 0.68 of the previous engine, scan 166 MB/s.
+- Where a traceback's ~300 us go (per stage, CPU, quiet): finding blocks ~25, parsing and peeling ~45,
+  recognising ~20 (regex search itself ~5: candidates come from one Aho-Corasick pass), features and crosses ~35,
+  scoring ~20, explaining the answer and its alternatives ~60, the model summary when there is one ~15.
+- What this stop's speed work did (answers byte-identical on 3,363 tracebacks before and after each step): crosses
+  made only for the pairs the weights hold (an index of pairs by context), evidence pushes filtered once per
+  feature, fix conditions' names made once per traceback, the indented lines of a traceback fed without cleaning,
+  plain frame lines read with string methods (the regex decides unusual ones), hot regexes compiled once, path
+  patterns tested for their literal first, Feature/Frame/Evidence/Scored as slotted (not frozen) dataclasses, the
+  candidate families ordered by a precomputed rank. Not tried: explaining alternatives lazily (every consumer
+  shows them), compiling the engine (mypyc), a C block finder.
 """
 
 from __future__ import annotations
