@@ -63,7 +63,8 @@ def clean_line(line: str) -> str:
         line = parts[-1] if parts else ""
     if len(line) > MAX_LINE_CHARS:
         line = line[:MAX_LINE_CHARS]
-    return line.rstrip("\n").replace("\x00", "")
+    line = line.rstrip("\n")
+    return line.replace("\x00", "") if "\x00" in line else line
 
 
 def _prefix_matcher(prefix: str) -> re.Pattern[str] | None:
@@ -77,9 +78,6 @@ def _prefix_matcher(prefix: str) -> re.Pattern[str] | None:
     parts = re.split(r"(\d+)", prefix)
     regex = "".join(r"\d+" if p.isdigit() else re.escape(p) for p in parts if p)
     return re.compile(regex)
-
-
-_FAST_STATES = ("frames", "message")
 
 
 class Extractor:
@@ -109,35 +107,10 @@ class Extractor:
 
     def feed(self, raw: str) -> list[RawBlock]:
         self._line_no += 1
-        if (
-            self._state in _FAST_STATES
-            and self._prefix is None
-            and raw[:1] == " "
-            and "\x1b" not in raw
-            and "\r" not in raw
-            and "\x00" not in raw
-            and len(raw) <= MAX_LINE_CHARS
-        ):
-            # the common line of a traceback, an indented one in its frames or message: what _feed_in_block does
-            # with it, without cleaning a line that needs none
-            block = self._block
-            assert block is not None
-            kept = raw.rstrip("\n")
-            words = kept.strip()
-            if self._state == "frames":
-                if len(block.frame_lines) < MAX_FRAMES * 3 and words:
-                    block.frame_lines.append(kept)
-                return []
-            if words and words not in CHAIN_LINES:
-                self._blank_run = 0
-                if len(block.message_lines) < MAX_MESSAGE_LINES and self._message_chars <= MAX_MESSAGE_CHARS:
-                    block.message_lines.append(kept)
-                    self._message_chars += len(kept)
-                return []
         line = clean_line(raw)
         done: list[RawBlock] = []
         if self._state != "idle":
-            stripped = self._strip_prefix(line)
+            stripped = line if self._prefix is None else self._strip_prefix(line)
             if stripped is None:  # a line from another source: this block is over
                 done += self._close()
             else:

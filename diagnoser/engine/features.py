@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Container, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -906,7 +906,6 @@ class KnownFeatures:
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names = frozenset(names)
-        self.partners: dict[str, frozenset[str]] = {}
         pairs: dict[str, set[str]] = {}
         for name in self.names:
             what, sep, context = name.partition("&")
@@ -918,25 +917,18 @@ class KnownFeatures:
         return name in self.names
 
 
-def crossed(items: dict[str, Feature], known: Container[str] | None = None) -> dict[str, Feature]:
+def crossed(items: dict[str, Feature], known: KnownFeatures | None = None) -> dict[str, Feature]:
     """Every (what, context) pair as a feature of its own: "check=rank&phase=build"; with `known`, only the pairs
     it holds (a pair without a weight moves no score and is no one's evidence: diagnosing skips making it)."""
     whats = [f for n, f in items.items() if n.startswith(_WHAT_PREFIXES)]
     contexts = [f for n, f in items.items() if not n.startswith(_WHAT_PREFIXES) and not n.startswith(_NOT_CROSSED)]
     out = {n: Feature(f.name, f.source, f.text, scored=False) if n.startswith(_CROSSED_ONLY) else f
            for n, f in items.items()}
-    if isinstance(known, KnownFeatures):
-        partners = [(c, known.partners.get(c.name, _NONE)) for c in contexts]
-        for w in whats:
-            for c, whats_of_c in partners:
-                if w.name in whats_of_c:
-                    name = f"{w.name}&{c.name}"
-                    out[name] = Feature(name, c.source, c.text)
-        return out
+    partners = [(c, known.partners.get(c.name, _NONE) if known is not None else None) for c in contexts]
     for w in whats:
-        for c in contexts:
-            name = f"{w.name}&{c.name}"
-            if known is None or name in known:
+        for c, whats_of_c in partners:
+            if whats_of_c is None or w.name in whats_of_c:
+                name = f"{w.name}&{c.name}"
                 out[name] = Feature(name, c.source, c.text)
     return out
 
@@ -945,7 +937,7 @@ _NONE: frozenset[str] = frozenset()
 
 
 def extract(
-    recognitions: list[Recognition], ctx: Context, known: Container[str] | None = None
+    recognitions: list[Recognition], ctx: Context, known: KnownFeatures | None = None
 ) -> dict[str, Feature]:
     """The features of one traceback (its families' readings and its context), crosses included (those `known`
     holds, when given: the weights' feature names)."""

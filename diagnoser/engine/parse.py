@@ -55,6 +55,18 @@ TRAILER_STARTS = ("Original stack trace for", "Caused by op", "Errors may have o
 DYNAMO_GOT_RE = re.compile(r"\): got (?P<type>[A-Za-z_][\w.]*)\((?P<q>['\"])(?P<msg>.*)(?P=q)\)\s*$")
 DYNAMO_FAILED_RE = re.compile(r"^Failed running (?:call_function|call_method|call_module|get_attr) .*:\s*$")
 DYNAMO_TRAILER = ("from user code:", "Set TORCH_LOGS=", "Set TORCHDYNAMO_VERBOSE=")
+_TYPE_NAME_RE = re.compile(r"[A-Za-z_][\w.]*")
+_CHECKING_RE = re.compile(r"Error when checking (?:model )?(?:input|target)")
+# Message style, when no path says: Keras 3 quotes layer names with single quotes and says "with name".
+_KERAS3_STYLE_RE = re.compile(
+    r"Input \d+ with name '[^']*' of layer '|Exception encountered when calling \w+\.call\(\)"
+)
+_KERAS2_STYLE_RE = re.compile(
+    r'Input \d+ of layer "[^"]+" is incompatible|Exception encountered when calling layer [\'"]'
+)
+_STANDALONE_STYLE_RE = re.compile(r"Input \d+ is incompatible with layer \w+")
+_TORCH_STYLE_RE = re.compile(r"mat1 and mat2|Expected \d+D \(unbatched\)|Given groups=|torch\.\w+Tensor")
+_TRAINING_ARG_RE = re.compile(r"•\s*training=(True|False)")
 
 
 @dataclass
@@ -192,20 +204,6 @@ def parse_frames(lines: list[str]) -> list[Frame]:
     if pending is not None:
         frames.append(Frame(pending[0], pending[1], pending[2], code))
     return frames
-
-
-_TYPE_NAME_RE = re.compile(r"[A-Za-z_][\w.]*")
-_CHECKING_RE = re.compile(r"Error when checking (?:model )?(?:input|target)")
-# Message style, when no path says: Keras 3 quotes layer names with single quotes and says "with name".
-_KERAS3_STYLE_RE = re.compile(
-    r"Input \d+ with name '[^']*' of layer '|Exception encountered when calling \w+\.call\(\)"
-)
-_KERAS2_STYLE_RE = re.compile(
-    r'Input \d+ of layer "[^"]+" is incompatible|Exception encountered when calling layer [\'"]'
-)
-_STANDALONE_STYLE_RE = re.compile(r"Input \d+ is incompatible with layer \w+")
-_TORCH_STYLE_RE = re.compile(r"mat1 and mat2|Expected \d+D \(unbatched\)|Given groups=|torch\.\w+Tensor")
-_TRAINING_ARG_RE = re.compile(r"•\s*training=(True|False)")
 
 
 def _split_exception_line(line: str) -> tuple[str, str]:
@@ -425,7 +423,6 @@ def detect_framework(frames: list[Frame], exc_type: str, message: str) -> str:
         return "keras3"
     if "keras/engine/" in paths:
         return "tf_keras2"
-    # Message style: Keras 3 quotes layer names with single quotes and says "with name".
     if _KERAS3_STYLE_RE.search(message):
         return "keras3"
     if _KERAS2_STYLE_RE.search(message):

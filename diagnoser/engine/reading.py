@@ -6,13 +6,12 @@ evaluate the weights (corpus/), so the model is always fitted on exactly what it
 
 from __future__ import annotations
 
-from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
 from diagnoser.engine.extract import RawBlock, extract_blocks
 from diagnoser.engine.families import SHAPE_CAUSES, FamilySet, Recognition, default_families
-from diagnoser.engine.features import Context, Feature, extract
+from diagnoser.engine.features import Context, Feature, KnownFeatures, extract
 from diagnoser.engine.fed import read_fed
 from diagnoser.engine.parse import ParsedTraceback, parse_block
 from diagnoser.engine.phase import detect_phase
@@ -55,7 +54,7 @@ def read_block(
     source: Any,
     inputs: Any,
     families: FamilySet | None = None,
-    known: Container[str] | None = None,
+    known: KnownFeatures | None = None,
 ) -> Reading:
     """One traceback read: its recognitions, context and features (with `known`, the weights' feature names, only
     the crosses that have a weight; fitting reads them all)."""
