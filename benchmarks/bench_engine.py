@@ -15,11 +15,11 @@ Notes:
   waiting for a core is not the engine being slow. Both engines are measured the same way in the same run.
 - the rate includes everything diagnose() does: finding the traceback in stderr with its log noise, parsing and
   peeling wrappers, recognising, the features and their crosses, scoring, explaining.
-- Measured 2026-12-02 (2-CPU VM, quiet), medians of 5: previous engine 3,318/s; this one 2,647/s with the 138
-  shipped families (0.80 of the previous, limit 1.00), 2,737/s with 552 and 2,692/s with 1,380 (1.03 and 1.02 of
-  the shipped rate: flat in family count); find-tracebacks-only 233 MB/s, scan 143 MB/s over a 21 MB log (grep
-  was ~10x faster on the same file). The same run's figures for the commit before this stop's speed work
-  (67755d9, 125 families, run from a worktree): 0.68 of the previous engine, scan 166 MB/s.
+- Measured 2026-12-02 (2-CPU VM), medians of 5, two runs on a quiet machine: previous engine 4,533/s and 4,178/s;
+  this one 3,978/s and 3,518/s with the 138 shipped families (0.88 and 0.84 of the previous, limit 1.00), 0.87 at
+  552 and 0.82-0.86 at 1,380 families (0.94-1.03 of the shipped rate: flat in family count); find-tracebacks-only
+  380 MB/s, scan 229-235 MB/s over a 21 MB log. A run while other jobs shared the machine: 0.80. The commit before
+  this stop's speed work (67755d9, 125 families, run from a worktree, loaded machine): 0.68.
 - Where a traceback's ~300 us go (per stage, CPU, quiet): finding blocks ~25, parsing and peeling ~45,
   recognising ~20 (regex search itself ~5: candidates come from one Aho-Corasick pass), features and crosses ~35,
   scoring ~20, explaining the answer and its alternatives ~60, the model summary when there is one ~15.
