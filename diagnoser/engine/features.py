@@ -647,8 +647,11 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
                 out.add("src:dataloader_keeps_last", "code", "the DataLoader keeps a last, smaller batch")
             if getattr(ds, "collate_fn", False):
                 out.add("src:collate_fn", "code", "the DataLoader has its own collate_fn")
+    model_ops = [op for op in getattr(src, "data_ops", ()) if getattr(op, "scope", None) in _MODEL_SCOPES]
     for op in getattr(src, "data_ops", ()):
         name = getattr(op, "op", "")
+        if getattr(op, "scope", None) in _MODEL_SCOPES:
+            continue  # the model's own reshaping of what flows through it, not what the script did to its data
         if name in (
             "reshape",
             "view",
@@ -686,6 +689,7 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
             any(k.startswith("conv") or k.startswith("pool") for k in before)
             and "flatten" not in before
             and not any(k.startswith("global_pool") for k in before)
+            and not any(_flattens(op) for op in model_ops)
         ):
             out.add(
                 "src:dense_after_conv_without_flatten",
@@ -724,6 +728,16 @@ _GIVES = {
 _TAKES = {"conv1d": 3, "pool1d": 3, "lstm": 3, "gru": 3, "simple_rnn": 3, "rnn": 3, "conv2d": 4, "pool2d": 4,
           "conv3d": 5, "pool3d": 5, "global_pool1d": 3, "global_pool2d": 4}
 _PASSES = {"dropout", "batchnorm", "layernorm", "activation", "other"}
+# the functions a model's own computation runs in: a torch module's forward, a Keras layer's or model's call
+_MODEL_SCOPES = frozenset({"forward", "call", "__call__"})
+
+
+def _flattens(op: Any) -> bool:
+    """`torch.flatten(x, 1)`, `x.flatten(1)`, `x.view(x.size(0), -1)`, `x.reshape(len(x), -1)` in a forward: the
+    model flattens there, which its module list (built in __init__) does not show."""
+    name = getattr(op, "op", "")
+    args = tuple(getattr(op, "args", ()))
+    return name == "flatten" or (name in ("view", "reshape") and len(args) == 2 and args[-1] == -1)
 
 
 def _gives_rank(layer: Any) -> int | None:
@@ -751,6 +765,28 @@ def _source_layer(name: str | None, layers: list[Any]) -> int | None:
     return same[0] if same and not number else None
 
 
+_SELF_CALL = re.compile(r"\bself\.(\w+)\(")
+_CHECK_KINDS = {"channels": "conv", "matmul": "linear", "batchnorm": "batchnorm", "embedding": "embedding"}
+
+
+def _called_module(ctx: Context, body: list[Any], check: str) -> int | None:
+    """A torch module names no layer in its message, but the user's innermost frame (a forward) calls it by its
+    attribute: `x = torch.relu(self.conv2(x))`. Of the script's modules called there, the one of the kind the
+    failing check belongs to, when that is one."""
+    frames = [f for f in ctx.tb.all_frames if f.code and "site-packages" not in f.file and "<venv>" not in f.file]
+    if not frames or not body:
+        return None
+    called = _SELF_CALL.findall(frames[-1].code or "")
+    if not called:
+        return None
+    by_name = {getattr(x, "name", None): i for i, x in enumerate(body) if getattr(x, "framework", "") == "torch"}
+    found = [by_name[c] for c in called if c in by_name]
+    kind = _CHECK_KINDS.get(check)
+    if len(found) > 1 and kind:
+        found = [i for i in found if str(getattr(body[i], "kind", "")).startswith(kind)]
+    return found[0] if len(set(found)) == 1 else None
+
+
 def _linear_size(layer: Any) -> tuple[int, int] | None:
     """A torch Linear's (in_features, out_features) as the script writes them: by keyword or by position."""
     if getattr(layer, "cls", "") != "Linear":
@@ -776,6 +812,8 @@ def _source_position(out: Collector, recognitions: list[Recognition], ctx: Conte
         # that size is the failing layer
         sized = [i for i, x in enumerate(body) if _linear_size(x) == (right[0], right[1])]
         at = sized[0] if len(sized) == 1 else None
+    if at is None:
+        at = _called_module(ctx, body, recognitions[0].check if recognitions else "")
     if at is None:
         return
     layer = body[at]
