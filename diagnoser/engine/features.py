@@ -466,6 +466,13 @@ def layer_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -
             if x.args.get("in_features") == str(right[0]) and x.args.get("out_features") == str(right[1])
         ]
         target = sized[0] if len(sized) == 1 else None
+    if target is None and body:
+        # print(model) names a torch module by its attribute, as the forward that failed calls it
+        called = [x for x in (summary.find(a) for a in _called_attributes(ctx)) if x is not None]
+        wanted = _CHECK_SUMMARY_KINDS.get(recognitions[0].check if recognitions else "")
+        if len(called) > 1 and wanted:
+            called = [x for x in called if layer_kind(x.type) == wanted]
+        target = called[0] if len(called) == 1 else None
     if target is not None and body:
         if body[0] is target:
             out.add("summary:layer_is_first", "summary", f"{target.name} is the model's first layer")
@@ -766,17 +773,22 @@ def _source_layer(name: str | None, layers: list[Any]) -> int | None:
 
 
 _SELF_CALL = re.compile(r"\bself\.(\w+)\(")
+# the layer kinds (as the script's reader and as summary.layer_kind name them) a failing check belongs to
 _CHECK_KINDS = {"channels": "conv", "matmul": "linear", "batchnorm": "batchnorm", "embedding": "embedding"}
+_CHECK_SUMMARY_KINDS = {"channels": "conv", "matmul": "dense", "batchnorm": "norm", "embedding": "embedding"}
+
+
+def _called_attributes(ctx: Context) -> list[str]:
+    """The modules the user's innermost frame calls as attributes of self, in the order written."""
+    frames = [f for f in ctx.tb.all_frames if f.code and "site-packages" not in f.file and "<venv>" not in f.file]
+    return _SELF_CALL.findall(frames[-1].code or "") if frames else []
 
 
 def _called_module(ctx: Context, body: list[Any], check: str) -> int | None:
     """A torch module names no layer in its message, but the user's innermost frame (a forward) calls it by its
     attribute: `x = torch.relu(self.conv2(x))`. Of the script's modules called there, the one of the kind the
     failing check belongs to, when that is one."""
-    frames = [f for f in ctx.tb.all_frames if f.code and "site-packages" not in f.file and "<venv>" not in f.file]
-    if not frames or not body:
-        return None
-    called = _SELF_CALL.findall(frames[-1].code or "")
+    called = _called_attributes(ctx) if body else []
     if not called:
         return None
     by_name = {getattr(x, "name", None): i for i, x in enumerate(body) if getattr(x, "framework", "") == "torch"}
