@@ -116,6 +116,12 @@ def t_dataset(p: P, mut: str, fault: bool):
         body = f"nn.Linear({Fd}, {h}), nn.Embedding({h}, {h}), nn.ReLU()" if fault else f"nn.Linear({Fd}, {h}), nn.ReLU(), nn.Linear({h}, {h}), nn.ReLU()"
         model = module("MLP", [f"self.net = nn.Sequential({body})", f"self.out = nn.Linear({h}, {C})"],
                        ["return self.out(self.net(x))"]) + ["", "", f"model = MLP(){to}"]
+    if mut == "conv1d_after_linear":
+        unf = [] if fault else ["x = x.unsqueeze(1)   # (batch, 1, hidden) for Conv1d"]
+        model = module("MLP", [f"self.fc = nn.Linear({Fd}, {h})", "self.conv = nn.Conv1d(1, 6, 3, padding=1)", "self.pool = nn.AdaptiveMaxPool1d(4)",
+                               f"self.out = nn.Linear(24, {C})"],
+                       ["x = torch.relu(self.fc(x))"] + unf + ["x = self.pool(torch.relu(self.conv(x)))", "return self.out(x.flatten(1))"]) + \
+            ["", "", f"model = MLP(){to}"]
     if mut == "residual_width":
         model = module("MLP", [f"self.inp = nn.Linear({Fd}, {h})", f"self.block = nn.Sequential(nn.Linear({h}, {w if fault else h}), nn.ReLU())",
                                f"self.out = nn.Linear({h}, {C})"],
@@ -149,6 +155,7 @@ def t_dataset(p: P, mut: str, fault: bool):
         "embedding_after_linear": (f"nn.Embedding takes integer ids: use nn.Linear({h}, {h}) here (embed only id columns)", "nn.Embedding applied to a Linear layer's float output"),
         "residual_width": (f"the residual block must keep the width {h}: nn.Linear({h}, {h})", f"residual add of widths {h} and {w}"),
         "argmax_batch_axis": ("take the argmax over the class axis: model(feats).argmax(1)", "accuracy uses argmax over the batch axis"),
+        "conv1d_after_linear": ("add a channel axis before nn.Conv1d: x.unsqueeze(1) -> (batch, 1, hidden)", "nn.Conv1d fed the 2-D Linear output"),
     }
     return (s,) + fixes[mut]
 
@@ -167,6 +174,7 @@ register(REG, "torch_dataset", t_dataset, [
     ("embedding_after_linear", "layer_combination", "forward"),
     ("residual_width", "layer_definition", "forward"),
     ("argmax_batch_axis", "loss_label_mismatch", "validation"),
+    ("conv1d_after_linear", "layer_combination", "forward"),
 ])
 
 
@@ -694,6 +702,9 @@ def t_regression(p: P, mut: str, fault: bool):
     net = ["model = nn.Sequential(", f"    nn.Linear({Fd}, {h}),", "    nn.ReLU(),", f"    nn.Linear({h}, {out}),", f"){to}"]
     if mut == "batch_of_one":
         net.insert(2, f"    nn.BatchNorm1d({h}),")
+    if mut == "conv1d_after_linear":
+        net = ["model = nn.Sequential(", f"    nn.Linear({Fd}, {h}),", "    nn.ReLU(),"] + ([] if fault else [f"    nn.Unflatten(1, (1, {h})),   # one channel of {h} values"]) + \
+            ["    nn.Conv1d(1, 4, 5, padding=2),", "    nn.ReLU(),", "    nn.AdaptiveAvgPool1d(8),", "    nn.Flatten(),", f"    nn.Linear(32, {out}),", f"){to}"]
     pred_x = f'x_new = torch.rand(4, {Fd + 1 if (mut == "predict_extra_column" and fault) else Fd})'
     pred = f"    print(model(x_new{to}))"
     if mut == "numpy_into_model":
@@ -712,6 +723,7 @@ def t_regression(p: P, mut: str, fault: bool):
         "batch_of_one": (f"drop the incomplete last batch: DataLoader(..., drop_last=True) ({N} rows in batches of {B} leave 1)",
                          f"{N} rows in batches of {B}: the last batch has one row for BatchNorm1d in training"),
         "numpy_into_model": ("convert the array to a tensor first: model(torch.from_numpy(x_new))", "numpy array passed to the model at prediction"),
+        "conv1d_after_linear": (f"add nn.Unflatten(1, (1, {h})) before nn.Conv1d", "nn.Conv1d fed the 2-D Linear output"),
     }
     return (s,) + fixes[mut]
 
@@ -725,6 +737,7 @@ register(REG, "torch_regression", t_regression, [
     # fourth generation
     ("batch_of_one", "input_pipeline", "forward"),
     ("numpy_into_model", "data_preprocessing", "predict"),
+    ("conv1d_after_linear", "layer_combination", "forward"),
 ])
 
 

@@ -42,6 +42,12 @@ def t_recurrent(p: P, mut: str, fault: bool, base: str):
         t.xshape = (t.L,)
     emb = [f"self.emb = nn.Embedding({t.V}, {t.d})"] if base == "text" else []
     pre = ["x = self.emb(x)"] if base == "text" else []
+    if mut == "use_hidden_state":
+        init = emb + [f"self.rnn = nn.{cell}({fin}, {u}, batch_first=True)", f"self.fc = nn.Linear({u}, {t.C})"]
+        fwd = pre + (["out, (h, c) = self.rnn(x)"] if cell == "LSTM" else ["out, h = self.rnn(x)"]) + \
+            ["return self.fc(h)   # final hidden state" if fault else "return self.fc(h[-1])   # final hidden state of the last layer"]
+        s = join(hdr(), [t.x_line(), t.y_line()], t.model_def(init, fwd), t.loop_lines())
+        return s, "h_n is (num_layers * directions, batch, hidden): take its last layer, h[-1]", "h_n passed to the Linear with its layer axis"
     if mut == "missing_batch_first":
         bf = "" if fault else ", batch_first=True"
         init = emb + [f"self.rnn = nn.{cell}({fin}, {u}{bf})", f"self.fc = nn.Linear({u}, {t.C})"]
@@ -76,6 +82,7 @@ for _arch, _tmpl in (("torch_rnn", t_rnn4), ("torch_text", t_text4)):
     register(REG, _arch, _tmpl, [
         ("missing_batch_first", "layer_definition", "loss"),
         ("seq_major_data", "data_preprocessing", "loss"),
+        ("use_hidden_state", "layer_combination", "loss"),
     ])
 
 
