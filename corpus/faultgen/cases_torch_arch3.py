@@ -327,6 +327,7 @@ def t_unet(p: P, mut: str, fault: bool):
     up_stride = 1 if (mut == "upconv_stride_one" and fault) else 2
     up_k = 1 if up_stride == 1 else 2
     init = [f"self.enc1 = block({Ch}, {f})", f"self.enc2 = block({2 * f if (mut == 'enc2_in_channels' and fault) else f}, {2 * f})", "self.pool = nn.MaxPool2d(2)",
+            f"self.mid = nn.Sequential(nn.Conv2d({2 * f}, {4 * f}, 3), nn.ReLU(inplace=True))   # bottleneck" if (mut == "mid_unpadded" and fault) else
             f"self.mid = block({2 * f}, {4 * f})",
             f"self.up2 = nn.ConvTranspose2d({4 * f}, {2 * f}, {up_k}, stride={up_stride})", f"self.dec2 = block({dec2_in}, {2 * f})",
             f"self.up1 = nn.ConvTranspose2d({2 * f}, {f}, 2, stride=2)", f"self.dec1 = block({2 * f}, {f})",
@@ -355,6 +356,7 @@ def t_unet(p: P, mut: str, fault: bool):
         "enc2_in_channels": (f"the second encoder block takes enc1's {f} channels: block({f}, {2 * f})", f"block({2 * f}, ...) after a block with {f} outputs"),
         "collate_cat": ("stack the images into a batch axis in collate: torch.stack(imgs), not torch.cat(imgs)", "collate_fn concatenates the images along the channel axis"),
         "loader_unbatched": (f"give the DataLoader a batch size: batch_size={B}", "DataLoader(batch_size=None) yields single images"),
+        "mid_unpadded": ("pad the bottleneck conv (padding=1) so the upsampled map matches the skip's size", "unpadded bottleneck conv makes the upsampled map smaller than the skip"),
     }
     return (s,) + fixes[mut]
 
@@ -371,6 +373,7 @@ register(REG, "torch_unet", t_unet, [
     ("enc2_in_channels", "layer_definition", "forward"),
     ("collate_cat", "input_pipeline", "forward"),
     ("loader_unbatched", "input_pipeline", "forward"),
+    ("mid_unpadded", "layer_combination", "forward"),
 ])
 
 
