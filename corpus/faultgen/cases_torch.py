@@ -222,7 +222,8 @@ def _(p: P, fault: bool):
     return std(t, data=data, numpy=True), "keep token ids integer: X = torch.tensor(ids) (int64), not float32", "token ids converted to float"
 
 
-@kind("pt_numpy_into_model", "data_preprocessing", ["mlp", "cnn"], "forward", n=2)
+# fourth generation: rnn and cnn1d added (the kind existed on mlp and cnn only)
+@kind("pt_numpy_into_model", "data_preprocessing", ["mlp", "cnn", "rnn", "cnn1d"], "forward", n=2, expect=("AttributeError", "TypeError"))
 def _(p: P, fault: bool):
     t = T(p, p.arch)
     xs = ", ".join(str(d) for d in (t.N,) + t.xshape)
@@ -501,16 +502,18 @@ def _(p: P, fault: bool):
         "DataLoader(batch_size=None) yields single unbatched samples"
 
 
-@kind("pt_collate_cat_instead_of_stack", "input_pipeline", ["cnn"], "collate", n=3)
+# fourth generation: mlp and rnn added (T(p, p.arch) is T(p, "cnn") for the cnn cases, same draws)
+@kind("pt_collate_cat_instead_of_stack", "input_pipeline", ["cnn", "mlp", "rnn"], "collate", n=3)
 def _(p: P, fault: bool):
-    t = T(p, "cnn")
+    t = T(p, p.arch)
     op = "torch.cat" if fault else "torch.stack"
     ds = ["def collate(batch):", "    xs, ys = zip(*batch)", f"    return {op}(xs), torch.stack(ys)"]
     loop = ["loss_fn = nn.CrossEntropyLoss()", "opt = torch.optim.SGD(model.parameters(), lr=0.05)", "",
             f"loader = DataLoader(TensorDataset(X, y), batch_size={t.B}, collate_fn=collate)", "for xb, yb in loader:",
             "    opt.zero_grad()", "    loss = loss_fn(model(xb), yb)", "    loss.backward()", "    opt.step()", 'print("final loss", loss.item())']
     s = join(hdr(), [t.x_line(), t.y_line()], ds, t.model_def(), loop)
-    return s, "stack the samples into a new batch axis: torch.stack(xs), not torch.cat(xs)", "custom collate concatenates images along channels"
+    what = {"cnn": "images along channels", "mlp": "feature rows into one long vector", "rnn": "sequences along the time axis"}[p.arch]
+    return s, "stack the samples into a new batch axis: torch.stack(xs), not torch.cat(xs)", f"custom collate concatenates {what}"
 
 
 @kind("pt_dataset_len_too_long", "input_pipeline", ["mlp", "rnn"], "getitem", n=2, expect=("IndexError",))
@@ -717,7 +720,8 @@ def _(p: P, fault: bool):
     return s, "match the regression target to the (N, 1) output: y = y.unsqueeze(1)", "MSE target (N,) vs output (N, 1): broadcasting"
 
 
-@kind("pt_ce_batch_mismatch", "loss_label_mismatch", ["mlp", "text"], "loss", n=2)
+# fourth generation: cnn, rnn and cnn1d added (the kind existed on mlp and text only)
+@kind("pt_ce_batch_mismatch", "loss_label_mismatch", ["mlp", "text", "cnn", "rnn", "cnn1d"], "loss", n=2)
 def _(p: P, fault: bool):
     t = T(p, p.arch)
     t.loop = "manual"

@@ -36,6 +36,8 @@ def t_siamese(p: P, mut: str, fault: bool):
         merge = p.set("merge", "concat3")
     off = p.choice("off", [1, 2, 3])
     enc_style = p.choice("encoder_style", ["sequential", "module"])
+    if mut == "batch_of_one":   # fourth generation
+        N = p.set("n_samples", B * p.randint("full_batches", 2, 5) + 1)
     head = thead(p, ["from torch.utils.data import DataLoader, TensorDataset"])
     dev, to = device_lines(p)
     data = [f"left = torch.randn({N}, {Fd})",
@@ -53,12 +55,17 @@ def t_siamese(p: P, mut: str, fault: bool):
         enc = [f"self.encoder = nn.Sequential(nn.Linear({Fd}, {h}), nn.ReLU(), nn.Linear({h}, {d}))"]
     else:
         enc = [f"self.fc1 = nn.Linear({Fd}, {h})", f"self.fc2 = nn.Linear({h}, {d})"]
+    if mut == "batch_of_one":
+        enc = [f"self.encoder = nn.Sequential(nn.Linear({Fd}, {h}), nn.BatchNorm1d({h}), nn.ReLU(), nn.Linear({h}, {d}))"] if enc_style == "sequential" else \
+            [f"self.fc1 = nn.Linear({Fd}, {h})", f"self.bn = nn.BatchNorm1d({h})", f"self.fc2 = nn.Linear({h}, {d})"]
     head_in = {"absdiff": d, "concat3": 3 * d}[merge]
     if mut == "head_in_features" and fault:
         head_in = 2 * d   # counted a and b, or the concatenation instead of |a - b|
     init = enc + [f"self.head = nn.Linear({head_in}, 1)"]
     encf = ["def embed(self, x):", "    return self.encoder(x)"] if enc_style == "sequential" else \
         ["def embed(self, x):", "    return self.fc2(torch.relu(self.fc1(x)))"]
+    if mut == "batch_of_one" and enc_style != "sequential":
+        encf = ["def embed(self, x):", "    return self.fc2(torch.relu(self.bn(self.fc1(x))))"]
     if merge == "absdiff":
         fwd = ["a, b = self.embed(x1), self.embed(x2)", "return self.head(torch.abs(a - b))"]
     else:
@@ -67,7 +74,7 @@ def t_siamese(p: P, mut: str, fault: bool):
     net = module("Siamese", init, fwd, fwd_args="x1, x2")
     net = net[:net.index("    def forward(self, x1, x2):")] + ["    " + ln for ln in encf] + [""] + net[net.index("    def forward(self, x1, x2):"):]
     net += ["", "", f"model = Siamese(){to}"]
-    loop = ["pairs = TensorDataset(left, right, same)", f"loader = DataLoader(pairs, batch_size={B}, shuffle=True)",
+    loop = ["pairs = TensorDataset(left, right, same)", f"loader = DataLoader(pairs, batch_size={B}, shuffle=True{', drop_last=True' if (mut == 'batch_of_one' and not fault) else ''})",
             "criterion = nn.BCEWithLogitsLoss()", optim_line(p)] + \
         train_loop(p, "loader", fwd="out = model(x1, x2)", dev=to, unpack="x1, x2, yb")
     s = lines_to_script([head, dev, data, net, loop])
@@ -78,6 +85,8 @@ def t_siamese(p: P, mut: str, fault: bool):
         "cat_batch_dim": ("concatenate the embeddings on the feature axis: torch.cat([a, b, |a - b|], dim=1)", "embeddings concatenated on the batch axis (dim=0)"),
         "targets_shape": ("give the targets the logits' shape (batch, 1): same.unsqueeze(1)", "(batch,) targets for (batch, 1) logits in BCEWithLogitsLoss"),
         "dataset_pair_count": (f"keep one label per pair: {N} labels for {N} pairs", f"{N - off} labels for {N} pairs in TensorDataset"),
+        "batch_of_one": (f"drop the incomplete last batch: DataLoader(..., drop_last=True) ({N} pairs in batches of {B} leave 1)",
+                         f"{N} pairs in batches of {B}: the last batch has one pair for BatchNorm1d in training"),
     }
     return (s,) + fixes[mut]
 
@@ -88,6 +97,8 @@ register(REG, "torch_siamese", t_siamese, [
     ("cat_batch_dim", "layer_combination", "forward"),
     ("targets_shape", "loss_label_mismatch", "loss"),
     ("dataset_pair_count", "input_pipeline", "data"),
+    # fourth generation
+    ("batch_of_one", "input_pipeline", "forward"),
 ])
 
 
@@ -105,6 +116,10 @@ def t_multi_output(p: P, mut: str, fault: bool):
     h2 = p.choice("trunk_out", [16, 24])
     alpha = p.choice("reg_weight", [0.5, 1.0, 0.1])
     heads = p.choice("head_style", ["attributes", "moduledict"])
+    # fourth generation: draws of the new mutations only
+    if mut == "batch_of_one":
+        N = p.set("n_samples", B * p.randint("full_batches", 2, 5) + 1)
+    w = p.choice("block_width", [h2 // 2, h2 + 8, 2 * h2]) if mut == "residual_width" else h2
     head = thead(p, ["from torch.utils.data import DataLoader, TensorDataset"], numpy=True)
     data = [f'table = np.random.rand({N}, {Fd + 1}).astype("float32")   # column 0: customer id',
             "X = torch.from_numpy(table)" if (mut == "id_column_kept" and fault) else "X = torch.from_numpy(table[:, 1:])",
@@ -115,20 +130,31 @@ def t_multi_output(p: P, mut: str, fault: bool):
     cls_out = C - 1 if (mut == "cls_head_units" and fault) else C
     reg_out = K + 1 if (mut == "reg_head_units" and fault) else K
     init = [f"self.trunk = nn.Sequential(nn.Linear({Fd}, {h}), nn.ReLU(), nn.Linear({h}, {h2}), nn.ReLU())"]
+    if mut == "batch_of_one":
+        init = [f"self.trunk = nn.Sequential(nn.Linear({Fd}, {h}), nn.BatchNorm1d({h}), nn.ReLU(), nn.Linear({h}, {h2}), nn.ReLU())"]
+    if mut == "embedding_after_linear" and fault:
+        init = [f"self.trunk = nn.Sequential(nn.Linear({Fd}, {h}), nn.ReLU(), nn.Embedding({h}, {h2}), nn.ReLU())   # dense representation"]
+    if mut == "residual_width":
+        init = [f"self.trunk = nn.Sequential(nn.Linear({Fd}, {h}), nn.ReLU(), nn.Linear({h}, {h2}), nn.ReLU())",
+                f"self.block = nn.Sequential(nn.Linear({h2}, {w if fault else h2}), nn.ReLU())"]
+    zl = "z = self.trunk(x)" if mut != "residual_width" else "z = self.trunk(x)\n        z = z + self.block(z)   # residual refinement"
     if heads == "attributes":
         init += [f"self.cls_head = nn.Linear({head_in}, {cls_out})", f"self.reg_head = nn.Linear({head_in}, {reg_out})"]
-        fwd = ["z = self.trunk(x)", "return self.cls_head(z), self.reg_head(z)"]
+        fwd = [zl, "return self.cls_head(z), self.reg_head(z)"]
     else:
         init += [f'self.heads = nn.ModuleDict({{"label": nn.Linear({head_in}, {cls_out}), "value": nn.Linear({head_in}, {reg_out})}})']
-        fwd = ["z = self.trunk(x)", 'return self.heads["label"](z), self.heads["value"](z)']
+        fwd = [zl, 'return self.heads["label"](z), self.heads["value"](z)']
     net = module("TwoHeads", init, fwd) + ["", "", "model = TwoHeads()"]
     unpack = "xb, yr, yc" if (mut == "targets_swapped" and fault) else "xb, yc, yr"
-    loop = [f"loader = DataLoader(TensorDataset(X, y_cls, y_reg), batch_size={B}, shuffle=True)",
+    loop = [f"loader = DataLoader(TensorDataset(X, y_cls, y_reg), batch_size={B}, shuffle=True{', drop_last=True' if (mut == 'batch_of_one' and not fault) else ''})",
             "ce, mse = nn.CrossEntropyLoss(), nn.MSELoss()", optim_line(p),
             f"for epoch in range({p.choice('epochs', [1, 2])}):", f"    for {unpack} in loader:",
             "        optimizer.zero_grad()", "        logits, value = model(xb)",
             f"        loss = ce(logits, yc) + {alpha} * mse(value, yr)", "        loss.backward()", "        optimizer.step()",
             '    print(f"epoch {epoch}: loss {loss.item():.4f}")']
+    if mut == "argmax_batch_axis":
+        loop += ["", "model.eval()", "with torch.no_grad():", "    logits, value = model(X)", f"    pred = logits.argmax(dim={0 if fault else 1})",
+                 '    print("accuracy", (pred == y_cls).float().mean().item(), "mae", (value - y_reg).abs().mean().item())']
     s = lines_to_script([head, data, net, loop])
     fixes = {
         "cls_head_units": (f"one logit per class: nn.Linear({h2}, {C}) (class ids go up to {C - 1})", f"{C - 1} logits for {C} classes"),
@@ -137,6 +163,11 @@ def t_multi_output(p: P, mut: str, fault: bool):
         "trunk_width": (f"the heads take the trunk's {h2} features: nn.Linear({h2}, ...)", f"heads declared for {h2 + 8} features, the trunk gives {h2}"),
         "id_column_kept": (f"drop the id column: X = table[:, 1:] ({Fd} features)", f"all {Fd + 1} columns (id kept) into a {Fd}-feature trunk"),
         "cls_onehot_long": ("pass class ids (N,) to CrossEntropyLoss, not int64 one-hot rows", "int64 one-hot class targets for CrossEntropyLoss"),
+        "batch_of_one": (f"drop the incomplete last batch: DataLoader(..., drop_last=True) ({N} rows in batches of {B} leave 1)",
+                         f"{N} rows in batches of {B}: the last batch has one row for BatchNorm1d in training"),
+        "embedding_after_linear": (f"nn.Embedding takes integer ids: use nn.Linear({h}, {h2}) in the trunk", "nn.Embedding applied to a Linear layer's float output"),
+        "residual_width": (f"the residual block must keep the trunk width {h2}: nn.Linear({h2}, {h2})", f"residual add of widths {h2} and {w}"),
+        "argmax_batch_axis": ("take the argmax over the class axis: logits.argmax(dim=1)", "accuracy uses argmax over the batch axis"),
     }
     return (s,) + fixes[mut]
 
@@ -148,6 +179,11 @@ register(REG, "torch_multi_output", t_multi_output, [
     ("trunk_width", "layer_definition", "forward"),
     ("id_column_kept", "data_preprocessing", "forward"),
     ("cls_onehot_long", "loss_label_mismatch", "loss"),
+    # fourth generation
+    ("batch_of_one", "input_pipeline", "forward"),
+    ("embedding_after_linear", "layer_combination", "forward"),
+    ("residual_width", "layer_definition", "forward"),
+    ("argmax_batch_axis", "loss_label_mismatch", "validation"),
 ])
 
 
@@ -166,6 +202,17 @@ def t_seq2seq(p: P, mut: str, fault: bool):
     du = u + p.choice("hidden_off", [8, -8])
     if Tt == B:
         Tt += 1
+    # fourth generation: draws and guards of the new mutations only
+    off = p.choice("input_off", [1, 2, -1]) if mut in ("encoder_input_size", "src_extra_column") else 0
+    if mut == "src_features_swapped":
+        while Ts == Fs:
+            Ts = p.set("src_steps", Ts + 1)
+    if mut == "encoder_batch_first_missing":
+        while Ts == B:
+            Ts = p.set("src_steps", Ts + 1)
+    if mut == "conv1d_after_embedding":
+        while Tt in (e, B):
+            Tt = p.set("tgt_steps", Tt + 1)
     head = thead(p, ["from torch.utils.data import DataLoader, TensorDataset"] +
                  (["from torch.nn.utils.rnn import pad_sequence"] if mut == "collate_unpadded" else []))
     dev, to = device_lines(p)
@@ -180,17 +227,28 @@ def t_seq2seq(p: P, mut: str, fault: bool):
         data = [f"src = torch.randn({N}, {Ts}, {Fs})   # (batch, steps, features)",
                 f"tgt = torch.randint(1, {V}, ({N}, {Tt + 1}))   # target tokens with <bos> first"]
         coll = []
+    if mut == "src_features_swapped":
+        data = [f"src = torch.randn({N}, {Fs}, {Ts})   # (batch, features, steps) as stored"] + ([] if fault else ["src = src.transpose(1, 2)"]) + data[1:]
+    if mut == "src_extra_column" and fault:
+        data[0] = f"src = torch.randn({N}, {Ts}, {Fs + abs(off)})   # the timestamp column{'s were' if abs(off) > 1 else ' was'} not dropped"
     dec_h = du if (mut == "decoder_hidden" and fault) else u
     dec_bf = "" if (mut == "decoder_batch_first_missing" and fault) else ", batch_first=True"
-    init = [f"self.encoder = nn.{cell}({Fs}, {u}, batch_first=True)", f"self.embed = nn.Embedding({V}, {e}, padding_idx=0)",
+    enc_in = Fs + off if (mut == "encoder_input_size" and fault) else Fs
+    enc_bf = "" if (mut == "encoder_batch_first_missing" and fault) else ", batch_first=True"
+    init = [f"self.encoder = nn.{cell}({enc_in}, {u}{enc_bf})", f"self.embed = nn.Embedding({V}, {e}, padding_idx=0)",
             f"self.decoder = nn.{cell}({e}, {dec_h}{dec_bf})", f"self.out = nn.Linear({dec_h}, {V})"]
+    if mut == "conv1d_after_embedding":
+        init.insert(2, f"self.conv = nn.Conv1d({e}, {e}, 3, padding=1)   # local context of the target tokens")
     if cell == "LSTM":
         enc = ["enc_out, (h, c) = self.encoder(src)"]
         st = "(enc_out, c)" if (mut == "state_from_output" and fault) else "(h, c)"
     else:
         enc = ["enc_out, h = self.encoder(src)"]
         st = "enc_out" if (mut == "state_from_output" and fault) else "h"
-    fwd = enc + ["x = self.embed(tgt_in)", f"dec_out, _ = self.decoder(x, {st})", "return self.out(dec_out)   # (batch, steps, vocab)"]
+    conv = []
+    if mut == "conv1d_after_embedding":
+        conv = ["x = torch.relu(self.conv(x))" if fault else "x = torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)"]
+    fwd = enc + ["x = self.embed(tgt_in)"] + conv + [f"dec_out, _ = self.decoder(x, {st})", "return self.out(dec_out)   # (batch, steps, vocab)"]
     net = module("Seq2Seq", init, fwd, fwd_args="src, tgt_in") + ["", "", f"model = Seq2Seq(){to}"]
     shift = "yb" if (mut == "targets_not_shifted" and fault) else "yb[:, 1:]"
     if mut == "ce_no_flatten" and fault:
@@ -202,7 +260,8 @@ def t_seq2seq(p: P, mut: str, fault: bool):
     loop = [f"loader = {loader}", "criterion = nn.CrossEntropyLoss(ignore_index=0)", optim_line(p),
             f"for epoch in range({p.choice('epochs', [1, 2])}):", "    model.train()", "    for xb, yb in loader:"] + \
         ([f"        xb, yb = xb{to}, yb{to}"] if to else []) + [
-        "        optimizer.zero_grad()", "        logits = model(xb, yb[:, :-1])   # teacher forcing", f"        target = {shift}",
+        "        optimizer.zero_grad()", "        logits = model(yb[:, :-1], xb)   # teacher forcing" if (mut == "inputs_swapped" and fault) else
+        "        logits = model(xb, yb[:, :-1])   # teacher forcing", f"        target = {shift}",
         f"        {lossl}", "        loss.backward()", "        nn.utils.clip_grad_norm_(model.parameters(), 1.0)", "        optimizer.step()",
         '    print("epoch", epoch, "loss", round(loss.item(), 4))']
     s = lines_to_script([head, dev, data, coll, net, loop])
@@ -214,6 +273,12 @@ def t_seq2seq(p: P, mut: str, fault: bool):
         "decoder_batch_first_missing": (f"construct the decoder {cell} with batch_first=True like the encoder", "decoder without batch_first=True while the encoder state is (layers, batch, hidden)"),
         "state_from_output": ("initialise the decoder with the encoder's final state h (layers, batch, hidden), not its output sequence", "encoder output sequence passed as the decoder's initial state"),
         "collate_unpadded": ("pad the variable-length targets in collate: pad_sequence(list(ys), batch_first=True, padding_value=0)", "collate_fn stacks variable-length target sequences"),
+        "encoder_input_size": (f"set the encoder's input_size to the {Fs} source features: nn.{cell}({Fs}, {u}, batch_first=True)", f"encoder input_size {Fs + off} for {Fs}-feature steps"),
+        "src_features_swapped": (f"transpose the source to (batch, steps, features): src.transpose(1, 2) -> ({N}, {Ts}, {Fs})", "features and time axes swapped for a batch_first encoder"),
+        "src_extra_column": (f"drop the extra column(s): the encoder takes the {Fs} source features", f"{Fs + abs(off)} source columns into a {Fs}-feature encoder"),
+        "encoder_batch_first_missing": (f"construct the encoder {cell} with batch_first=True for (batch, steps, features) input", f"encoder {cell} without batch_first=True fed batch-major data"),
+        "conv1d_after_embedding": (f"transpose the embeddings to (batch, {e}, steps) for Conv1d and back", "Conv1d applied to (batch, steps, dim) embeddings"),
+        "inputs_swapped": ("pass the inputs in forward's order: model(src, tgt_in)", "source and target inputs swapped"),
     }
     return (s,) + fixes[mut]
 
@@ -225,6 +290,13 @@ register(REG, "torch_seq2seq", t_seq2seq, [
     ("decoder_batch_first_missing", "layer_definition", "forward"),
     ("state_from_output", "layer_combination", "forward"),
     ("collate_unpadded", "input_pipeline", "collate"),
+    # fourth generation
+    ("encoder_input_size", "layer_definition", "forward"),
+    ("src_features_swapped", "data_preprocessing", "forward"),
+    ("src_extra_column", "data_preprocessing", "forward"),
+    ("encoder_batch_first_missing", "layer_definition", "forward"),
+    ("conv1d_after_embedding", "layer_combination", "forward"),
+    ("inputs_swapped", "input_pipeline", "forward"),
 ])
 
 
@@ -248,12 +320,14 @@ def t_unet(p: P, mut: str, fault: bool):
         data = [f"images = torch.rand({N}, {Ch}, {Hd}, {Wd})"]
     data.append(f"masks = torch.randint(0, {K}, ({N}, {'1, ' if (mut == 'mask_channel_axis' and fault) else ''}{Hd}, {Wd}))"
                 + ("   # read as 1-channel PNGs" if (mut == "mask_channel_axis" and fault) else ""))
-    blk = ["def block(cin, cout):", "    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),",
+    blk = ["def block(cin, cout):", "    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), "
+           + ("nn.BatchNorm2d(cin)" if (mut == "bn_channels" and fault) else "nn.BatchNorm2d(cout)") + ", nn.ReLU(inplace=True),",
            "                         nn.Conv2d(cout, cout, 3, padding=1), nn.ReLU(inplace=True))"]
     dec2_in = f"{2 * f}" if (mut == "decoder_in_channels" and fault) else f"{4 * f}"
     up_stride = 1 if (mut == "upconv_stride_one" and fault) else 2
     up_k = 1 if up_stride == 1 else 2
-    init = [f"self.enc1 = block({Ch}, {f})", f"self.enc2 = block({f}, {2 * f})", "self.pool = nn.MaxPool2d(2)",
+    init = [f"self.enc1 = block({Ch}, {f})", f"self.enc2 = block({2 * f if (mut == 'enc2_in_channels' and fault) else f}, {2 * f})", "self.pool = nn.MaxPool2d(2)",
+            f"self.mid = nn.Sequential(nn.Conv2d({2 * f}, {4 * f}, 3), nn.ReLU(inplace=True))   # bottleneck" if (mut == "mid_unpadded" and fault) else
             f"self.mid = block({2 * f}, {4 * f})",
             f"self.up2 = nn.ConvTranspose2d({4 * f}, {2 * f}, {up_k}, stride={up_stride})", f"self.dec2 = block({dec2_in}, {2 * f})",
             f"self.up1 = nn.ConvTranspose2d({2 * f}, {f}, 2, stride=2)", f"self.dec1 = block({2 * f}, {f})",
@@ -263,9 +337,14 @@ def t_unet(p: P, mut: str, fault: bool):
            "d2 = self.dec2(torch.cat([self.up2(m), e2], dim=1))", f"d1 = self.dec1(torch.cat([self.up1(d2), {s1}], dim=1))",
            "return self.head(d1)"]
     net = module("UNet", init, fwd) + ["", "", "model = UNet()"] + (["print(model)"] if p.flag("print_model", 0.3) else [])
-    loop = [f"loader = DataLoader(TensorDataset(images, masks), batch_size={B}, shuffle=True)", "criterion = nn.CrossEntropyLoss()",
+    bsz = "None" if (mut == "loader_unbatched" and fault) else str(B)
+    coll = []
+    if mut == "collate_cat":
+        coll = ["def collate(batch):", "    imgs, ms = zip(*batch)", f"    return {'torch.cat' if fault else 'torch.stack'}(imgs), torch.stack(ms)"]
+    cf = ", collate_fn=collate" if mut == "collate_cat" else ""
+    loop = [f"loader = DataLoader(TensorDataset(images, masks), batch_size={bsz}, shuffle=True{cf})", "criterion = nn.CrossEntropyLoss()",
             optim_line(p)] + train_loop(p, "loader")
-    s = lines_to_script([head, data, blk, [""], net, loop])
+    s = lines_to_script([head, data, blk, [""], net, coll, loop])
     fixes = {
         "size_not_divisible": (f"resize or pad the images to a multiple of 4 (e.g. {H}x{W}) so the upsampled maps match the skips", f"{Hd}x{Wd} images: pooling floors, torch.cat gets unequal maps"),
         "missing_channel_axis": ("add the channel axis: images.unsqueeze(1) -> (N, 1, H, W)", "grayscale images without a channel axis"),
@@ -273,6 +352,11 @@ def t_unet(p: P, mut: str, fault: bool):
         "decoder_in_channels": (f"the decoder block after torch.cat takes up + skip channels: block({4 * f}, {2 * f})", f"block({2 * f}, ...) after concatenating {4 * f} channels"),
         "mask_channel_axis": ("squeeze the mask channel: masks[:, 0] -> (N, H, W) class ids", "masks kept as (N, 1, H, W)"),
         "upconv_stride_one": ("upsample by 2: nn.ConvTranspose2d(..., 2, stride=2)", "ConvTranspose2d with stride 1 does not restore the skip's resolution"),
+        "bn_channels": ("BatchNorm2d after the block's first conv normalises its cout output channels: nn.BatchNorm2d(cout)", "BatchNorm2d(cin) after a conv with cout outputs"),
+        "enc2_in_channels": (f"the second encoder block takes enc1's {f} channels: block({f}, {2 * f})", f"block({2 * f}, ...) after a block with {f} outputs"),
+        "collate_cat": ("stack the images into a batch axis in collate: torch.stack(imgs), not torch.cat(imgs)", "collate_fn concatenates the images along the channel axis"),
+        "loader_unbatched": (f"give the DataLoader a batch size: batch_size={B}", "DataLoader(batch_size=None) yields single images"),
+        "mid_unpadded": ("pad the bottleneck conv (padding=1) so the upsampled map matches the skip's size", "unpadded bottleneck conv makes the upsampled map smaller than the skip"),
     }
     return (s,) + fixes[mut]
 
@@ -284,6 +368,12 @@ register(REG, "torch_unet", t_unet, [
     ("decoder_in_channels", "layer_definition", "forward"),
     ("mask_channel_axis", "loss_label_mismatch", "loss"),
     ("upconv_stride_one", "layer_definition", "forward"),
+    # fourth generation
+    ("bn_channels", "layer_definition", "forward"),
+    ("enc2_in_channels", "layer_definition", "forward"),
+    ("collate_cat", "input_pipeline", "forward"),
+    ("loader_unbatched", "input_pipeline", "forward"),
+    ("mid_unpadded", "layer_combination", "forward"),
 ])
 
 
@@ -296,15 +386,23 @@ def t_multi_input(p: P, mut: str, fault: bool):
     Ch = p.choice("channels", [3, 1])
     if mut == "channels_last_images":
         Ch = p.set("channels", 3)
+    if mut == "missing_channel_axis":   # fourth generation
+        Ch = p.set("channels", 1)
     M = p.randint("meta_features", 3, 14)
     f = p.choice("filters", [6, 8, 12])
     hm = p.choice("meta_hidden", [8, 16])
     extra = p.choice("extra_cols", [1, 2])
     loop_style = p.choice("loop", ["dataloader", "manual"])
+    if mut == "images_not_resized":
+        H2, W2 = p.choice("raw_hw", [hw for hw in [(36, 36), (40, 32), (30, 30), (44, 28), (16, 16)] if (hw[0] // 4) * (hw[1] // 4) != (H // 4) * (W // 4)])
     head = thead(p, ["from torch.utils.data import DataLoader, TensorDataset"])
     dev, to = device_lines(p)
     if mut == "channels_last_images" and fault:
         data = [f"images = torch.rand({N}, {H}, {W}, {Ch})   # HWC as loaded with PIL"]
+    elif mut == "images_not_resized" and fault:
+        data = [f"images = torch.rand({N}, {Ch}, {H2}, {W2})   # photos at {H2}x{W2}, not resized to {H}x{W}"]
+    elif mut == "missing_channel_axis":
+        data = [f"images = torch.rand({N}, {H}, {W})   # grayscale"] + ([] if fault else ["images = images.unsqueeze(1)   # (N, 1, H, W)"])
     else:
         data = [f"images = torch.rand({N}, {Ch}, {H}, {W})"]
     data += [f"meta = torch.randn({N}, {M + extra if (mut == 'meta_width' and fault) else M})" +
@@ -312,15 +410,20 @@ def t_multi_input(p: P, mut: str, fault: bool):
              f"y = torch.randint(0, 2, ({N}, 1)).float()" if not (mut == "targets_shape" and fault) else f"y = torch.randint(0, 2, ({N},)).float()"]
     flat = 2 * f * (H // 4) * (W // 4)
     fc_in = 2 * f * (H // 2) * (W // 2) if (mut == "head_in_features" and fault) else flat
-    init = [f"self.cnn = nn.Sequential(nn.Conv2d({Ch}, {f}, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),",
-            f"                         nn.Conv2d({f}, {2 * f}, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))",
+    c2_in = Ch if (mut == "conv_in_channels" and fault) else f
+    bn = ""
+    if mut == "bn_channels":
+        bn = f" nn.BatchNorm2d({f if fault else 2 * f}),"
+    init = [f"self.cnn = nn.Sequential(nn.{'Conv1d' if (mut == 'conv1d_on_images' and fault) else 'Conv2d'}({Ch}, {f}, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),",
+            f"                         nn.Conv2d({c2_in}, {2 * f}, 3, padding=1),{bn} nn.ReLU(), nn.MaxPool2d(2))",
             f"self.img_fc = nn.Linear({fc_in}, 32)",
             f"self.meta = nn.Sequential(nn.Linear({M}, {hm}), nn.ReLU())",
             f"self.head = nn.Linear(32 + {hm}, 1)"]
     if mut == "concat_unflattened" and fault:
         fwd = ["a = self.cnn(img)", "b = self.meta(tab)", "z = torch.cat([a, b], dim=1)", "return self.head(z)"]
     else:
-        fwd = ["a = torch.relu(self.img_fc(self.cnn(img).flatten(1)))", "b = self.meta(tab)", "z = torch.cat([a, b], dim=1)", "return self.head(z)"]
+        fwd = ["a = torch.relu(self.img_fc(self.cnn(img).flatten(1)))", "b = self.meta(tab)",
+               f"z = torch.cat([a, b], dim={0 if (mut == 'cat_batch_dim' and fault) else 1})", "return self.head(z)"]
     net = module("ImageTabular", init, fwd, fwd_args="img, tab") + ["", "", f"model = ImageTabular(){to}"]
     call = "model(mb, xb)" if (mut == "inputs_swapped" and fault) else "model(xb, mb)"
     if loop_style == "dataloader":
@@ -339,6 +442,12 @@ def t_multi_input(p: P, mut: str, fault: bool):
         "inputs_swapped": ("pass the inputs in forward's order: model(images, meta)", "image and tabular inputs swapped"),
         "targets_shape": ("give the targets the logits' shape: y of shape (N, 1)", "(batch,) targets for (batch, 1) logits"),
         "channels_last_images": ("permute the images to (N, C, H, W): images.permute(0, 3, 1, 2)", "HWC images into Conv2d"),
+        "images_not_resized": (f"resize the images to {H}x{W}, the size img_fc was computed for", "images not resized to the size the model was built for"),
+        "missing_channel_axis": ("add the channel axis: images.unsqueeze(1) -> (N, 1, H, W)", "grayscale images without a channel axis"),
+        "conv_in_channels": (f"the second conv takes the first conv's {f} channels: nn.Conv2d({f}, {2 * f}, 3, padding=1)", f"second Conv2d declared with {Ch} input channels"),
+        "bn_channels": (f"BatchNorm2d after the second conv must have {2 * f} features", f"BatchNorm2d({f}) on a {2 * f}-channel map"),
+        "cat_batch_dim": ("concatenate the image and tabular features on the feature axis: torch.cat([a, b], dim=1)", "branches concatenated on the batch axis (dim=0)"),
+        "conv1d_on_images": ("use nn.Conv2d for the (batch, channels, H, W) image branch", "nn.Conv1d applied to a 4-D image batch"),
     }
     return (s,) + fixes[mut]
 
@@ -350,6 +459,13 @@ register(REG, "torch_multi_input", t_multi_input, [
     ("inputs_swapped", "input_pipeline", "forward"),
     ("targets_shape", "loss_label_mismatch", "loss"),
     ("channels_last_images", "data_preprocessing", "forward"),
+    # fourth generation
+    ("images_not_resized", "data_preprocessing", "forward"),
+    ("missing_channel_axis", "data_preprocessing", "forward"),
+    ("conv_in_channels", "layer_definition", "forward"),
+    ("bn_channels", "layer_definition", "forward"),
+    ("cat_batch_dim", "layer_combination", "forward"),
+    ("conv1d_on_images", "layer_combination", "forward"),
 ])
 
 
@@ -443,6 +559,10 @@ def t_packed_rnn(p: P, mut: str, fault: bool):
     if mut == "hidden_layer_axis":
         bidir = p.set("bidirectional", False)
     maxlen = p.randint("max_len", 18, 30)
+    # fourth generation: draws of the new mutations only
+    if mut == "conv1d_after_embedding":
+        d = p.set("embed_dim", 32)   # longer than any document, so the channel check always fires
+    d_bad = p.choice("input_size_bad", [d // 2, d + 8, 2 * d]) if mut == "rnn_input_size" else d
     head = thead(p, ["from torch.nn.utils.rnn import pad_sequence, pack_padded_sequence", "from torch.utils.data import DataLoader"])
     dev, to = device_lines(p)
     data = [f"docs = [torch.randint(1, {V}, (int(n),)) for n in torch.randint(3, {maxlen}, ({N},))]   # token ids, 0 = pad",
@@ -460,9 +580,12 @@ def t_packed_rnn(p: P, mut: str, fault: bool):
     fc_in = u if (mut == "bidir_fc_width" and fault) else u * dirs
     emb_v = V - 1 if (mut == "vocab_off_by_one" and fault) else V
     init = [f"self.embed = nn.Embedding({emb_v}, {d}, padding_idx=0)",
-            f"self.rnn = nn.{cell}({d}, {u}, batch_first=True" + (", bidirectional=True)" if bidir else ")"),
+            f"self.rnn = nn.{cell}({d_bad if fault else d}, {u}, batch_first=True" + (", bidirectional=True)" if bidir else ")"),
             f"self.fc = nn.Linear({fc_in}, {C})"]
     fwd = ["e = self.embed(x)", "packed = pack_padded_sequence(e, lengths.cpu(), batch_first=True, enforce_sorted=False)"]
+    if mut == "conv1d_after_embedding":
+        init.insert(1, f"self.conv = nn.Conv1d({d}, {d}, 3, padding=1)   # n-gram features")
+        fwd.insert(1, "e = torch.relu(self.conv(e))" if fault else "e = torch.relu(self.conv(e.transpose(1, 2))).transpose(1, 2)")
     if mut == "packed_output_to_linear" and fault:
         fwd += ["out, _ = self.rnn(packed)", "return self.fc(out)"]
     else:
@@ -477,7 +600,8 @@ def t_packed_rnn(p: P, mut: str, fault: bool):
     loop = [f"loader = DataLoader(dataset, batch_size={B}, shuffle=True, collate_fn=collate)", "criterion = nn.CrossEntropyLoss()", optim_line(p),
             f"for epoch in range({p.choice('epochs', [1, 2])}):", "    model.train()", "    for xb, lengths, yb in loader:"] + \
         ([f"        xb, yb = xb{to}, yb{to}"] if to else []) + [
-        "        optimizer.zero_grad()", "        loss = criterion(model(xb, lengths), yb)", "        loss.backward()", "        optimizer.step()",
+        "        optimizer.zero_grad()", "        loss = criterion(model(lengths, xb), yb)" if (mut == "inputs_swapped" and fault) else
+        "        loss = criterion(model(xb, lengths), yb)", "        loss.backward()", "        optimizer.step()",
         '    print(f"epoch {epoch}: loss {loss.item():.4f}")']
     s = lines_to_script([head, dev, data, coll, net, loop])
     fixes = {
@@ -488,6 +612,9 @@ def t_packed_rnn(p: P, mut: str, fault: bool):
         "vocab_off_by_one": (f"size the Embedding for ids up to {V - 1}: nn.Embedding({V}, {d})", f"nn.Embedding({V - 1}) for token ids up to {V - 1}"),
         "labels_float": ("class ids for CrossEntropyLoss must be int64: drop .float()", "float class ids"),
         "hidden_layer_axis": ("h_n is (layers * directions, batch, hidden): take h[-1]", "h_n passed to the Linear with its layer axis"),
+        "rnn_input_size": (f"set the {cell} input_size to the embedding dim {d}", f"{cell} input_size {d_bad} after a {d}-dim Embedding"),
+        "conv1d_after_embedding": (f"transpose the embeddings to (batch, {d}, steps) for Conv1d and back", "Conv1d applied to (batch, steps, dim) embeddings"),
+        "inputs_swapped": ("pass the inputs in forward's order: model(tokens, lengths)", "token batch and lengths swapped in the model call"),
     }
     return (s,) + fixes[mut]
 
@@ -500,6 +627,10 @@ register(REG, "torch_packed_rnn", t_packed_rnn, [
     ("vocab_off_by_one", "layer_definition", "forward", 2, {"expect": ("IndexError",)}),
     ("labels_float", "loss_label_mismatch", "loss"),
     ("hidden_layer_axis", "layer_combination", "loss"),
+    # fourth generation
+    ("rnn_input_size", "layer_definition", "forward"),
+    ("conv1d_after_embedding", "layer_combination", "forward"),
+    ("inputs_swapped", "input_pipeline", "forward"),
 ])
 
 
@@ -516,6 +647,8 @@ def t_tcn(p: P, mut: str, fault: bool):
     nblocks = p.choice("blocks", [2, 3])
     if Fd == T:
         T += 1
+    if mut == "skip_from_wrong_tensor" and Fd == f:   # fourth generation: the first block must change the width
+        Fd = p.set("channels", Fd + 1)
     head = thead(p, ["from torch.utils.data import DataLoader, TensorDataset"])
     dev, to = device_lines(p)
     if mut == "data_channels_first" and fault:
@@ -534,7 +667,8 @@ def t_tcn(p: P, mut: str, fault: bool):
         (["h = torch.relu(self.conv1(x)[:, :, :-self.pad])   # chomp: keep the causal part",
           "h = torch.relu(self.conv2(h)[:, :, :-self.pad])"] if chomp else
          ["h = torch.relu(self.conv1(x))", "h = torch.relu(self.conv2(h))"]) +
-        ["return torch.relu(h + self.down(x))"], args="cin, cout, kernel, dilation")
+        ["return torch.relu(h + self.down(h))" if (mut == "skip_from_wrong_tensor" and fault) else "return torch.relu(h + self.down(x))"],
+        args="cin, cout, kernel, dilation")
     widths = [f] * nblocks
     if mut == "residual_width_no_downsample":
         widths[-1] = 2 * f
@@ -545,6 +679,12 @@ def t_tcn(p: P, mut: str, fault: bool):
     init = [f"self.inp = {conv_cls}({Fd}, {Fd}, 1)   # per-sensor mixing", f"self.blocks = nn.Sequential({blocks})",
             f"self.fc = nn.Linear({fc_in}, {C})"]
     fwd = ["x = x.transpose(1, 2)   # (batch, sensors, steps) for Conv1d", "x = self.blocks(self.inp(x))", "return self.fc(x.mean(dim=2))   # average over time"]
+    if mut == "bn_before_transpose":
+        init.insert(0, f"self.norm = nn.BatchNorm1d({Fd})   # per-sensor normalisation")
+        if fault:
+            fwd = ["x = self.norm(x)"] + fwd
+        else:
+            fwd.insert(1, "x = self.norm(x)")
     net = module("TCN", init, fwd) + ["", "", f"model = TCN(){to}"]
     loop = [f"loader = DataLoader(TensorDataset(X, y), batch_size={B}, shuffle=True)", "criterion = nn.CrossEntropyLoss()", optim_line(p)] + \
         train_loop(p, "loader", dev=to)
@@ -557,6 +697,8 @@ def t_tcn(p: P, mut: str, fault: bool):
         "fc_in_features": (f"after averaging over time the features are {widths[-1]}: nn.Linear({widths[-1]}, {C})", f"nn.Linear({widths[-1]} * {T}) after a mean over time"),
         "targets_per_step": (f"one class id per recording: y of shape ({N},)", "per-step targets for a sequence classifier"),
         "conv2d_on_signal": ("use nn.Conv1d on (batch, sensors, steps) signals", "nn.Conv2d applied to a 3-D signal batch"),
+        "skip_from_wrong_tensor": ("apply the skip projection to the block input x: h + self.down(x)", "residual projection applied to the branch output instead of the input"),
+        "bn_before_transpose": (f"BatchNorm1d wants (batch, {Fd} sensors, steps): normalise after x.transpose(1, 2)", "BatchNorm1d on (batch, steps, sensors) recordings"),
     }
     return (s,) + fixes[mut]
 
@@ -568,6 +710,9 @@ register(REG, "torch_tcn", t_tcn, [
     ("fc_in_features", "layer_definition", "forward"),
     ("targets_per_step", "loss_label_mismatch", "loss"),
     ("conv2d_on_signal", "layer_combination", "forward"),
+    # fourth generation
+    ("skip_from_wrong_tensor", "layer_combination", "forward"),
+    ("bn_before_transpose", "layer_combination", "forward"),
 ])
 
 

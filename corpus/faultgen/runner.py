@@ -272,9 +272,9 @@ def main() -> None:
     spec = ENVS[args.env]
     framework, kind = spec["framework"], spec["kind"]
     backend = spec["env"].get("KERAS_BACKEND", "tensorflow") if kind == "keras" else "torch"
-    # first-generation kinds, then the architecture templates of the second and third generations
+    # first-generation kinds, then the architecture templates of the second, third (and, for torch, fourth) generations
     mods = ("cases_keras", "cases_keras_arch", "cases_keras_arch3") if kind == "keras" else \
-        ("cases_torch", "cases_torch_arch", "cases_torch_arch3")
+        ("cases_torch", "cases_torch_arch", "cases_torch_arch3", "cases_torch_arch4")
     cases = []
     for name in mods:
         cases += importlib.import_module(name).build_cases(args.env, framework, backend)
