@@ -517,6 +517,9 @@ def _rank_against(out: Collector, ctx: Context, given: Shape | int | None, what:
         )
 
 
+_TORCH_RNNS = frozenset({"LSTM", "GRU", "RNN"})  # as print(model) names them
+
+
 def summary_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """The model as summary() printed it against what the message says arrived."""
     summary = ctx.summary
@@ -538,6 +541,13 @@ def summary_facts(out: Collector, recognitions: list[Recognition], ctx: Context)
                 "summary",
                 f"the model declares {fmt(declared)} but {fmt(received)} arrived",
             )
+    rnns = [x for x in summary.layers if x.type in _TORCH_RNNS] if summary.framework == "torch" else []
+    if rnns and any(x.args.get("batch_first") != "True" for x in rnns):
+        out.add(
+            "summary:rnn_not_batch_first",
+            "summary",
+            f"{rnns[0].name} ({rnns[0].type}) has no batch_first=True: it reads (steps, batch, features)",
+        )
     output = summary.output_layer
     target = ctx.shape("target")
     if output is not None and output.output_shape and target is not None and target:
@@ -679,6 +689,14 @@ def source_facts(out: Collector, recognitions: list[Recognition], ctx: Context) 
     kinds = [getattr(x, "kind", "other") for x in layers]
     _source_position(out, recognitions, ctx, layers)
     rnns = [x for x in layers if getattr(x, "kind", "") in ("lstm", "gru", "simple_rnn", "rnn")]
+    torch_rnns = [x for x in rnns if getattr(x, "framework", "") == "torch"]
+    if torch_rnns and any((getattr(x, "args", {}) or {}).get("batch_first") is not True for x in torch_rnns):
+        out.add(
+            "src:rnn_not_batch_first",
+            "code",
+            f"{torch_rnns[0].cls} without batch_first=True reads its input as (steps, batch, features)",
+        )
+    _counts_against_arrays(out, ctx, src)
     if rnns:
         last = rnns[-1]
         if (getattr(last, "args", {}) or {}).get("return_sequences") is True:
@@ -737,6 +755,25 @@ _TAKES = {"conv1d": 3, "pool1d": 3, "lstm": 3, "gru": 3, "simple_rnn": 3, "rnn":
 _PASSES = {"dropout", "batchnorm", "layernorm", "activation", "other"}
 # the functions a model's own computation runs in: a torch module's forward, a Keras layer's or model's call
 _MODEL_SCOPES = frozenset({"forward", "call", "__call__"})
+
+
+def _counts_against_arrays(out: Collector, ctx: Context, src: Any) -> None:
+    """Two sample counts that disagree (the model's output rows against the targets', x against y): when one of
+    them is an axis of a script array other than its first, that axis was read as the batch."""
+    counts = {c for c in (ctx.int("count_a"), ctx.int("count_b")) if c is not None}
+    if len(counts) != 2:
+        return
+    for array in getattr(src, "arrays", ()):
+        shape = tuple(getattr(array, "shape", ()) or ())
+        for axis, size in enumerate(shape[1:], 1):
+            if size in counts and size != shape[0]:
+                out.add(
+                    "src:count_is_data_axis",
+                    "code",
+                    f"{size} is axis {axis} of {array.var} {fmt(shape)}: an axis other than the samples was read as"
+                    " the batch",
+                )
+                return
 
 
 def _flattens(op: Any) -> bool:
@@ -877,6 +914,13 @@ _APPLIED = re.compile(r"\b[A-Z]\w*\([^()]*(?:\([^()]*\)[^()]*)*\)\(\s*(?P<arg>\w
 
 _INPUT_NAME_RE = re.compile(_INPUT_NAMES, re.I)
 _SEQUENTIAL_RE = re.compile(r"\bSequential\(")
+# `model(X[3])`, `model.predict(x_test[0])`, `net(images[-1])`: a model (not a layer of self, not a builtin) called on
+# one element taken out of an array by an integer index
+_ONE_SAMPLE_CALL = re.compile(
+    r"(?<![.\w])(?P<callee>[A-Za-z_]\w*)(?:\.(?:predict|predict_on_batch|predict_step|forward|__call__))?"
+    r"\(\s*[A-Za-z_]\w*\[\s*-?\d+\s*\]\s*\)"
+)
+_NOT_MODELS = frozenset({"len", "print", "str", "int", "float", "list", "tuple", "type", "range", "repr", "bool", "np"})
 
 
 def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
@@ -903,6 +947,15 @@ def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> 
         out.add("line:sequential", "frame", "the error comes from building a Sequential model")
     if ".add(" in code:
         out.add("line:model_add", "frame", f"the error comes from adding a layer: {code}")
+    for frame in frames:
+        one = _ONE_SAMPLE_CALL.search(frame.code or "") if "[" in (frame.code or "") else None
+        if one and one.group("callee") not in _NOT_MODELS:
+            out.add(
+                "line:model_on_one_sample",
+                "frame",
+                f"{one.group(0).strip()} gives the model one sample, indexed out of its batch",
+            )
+            break
     call = ctx.tb.call_arguments.get("inputs") or ctx.tb.call_arguments.get("x")
     received = ctx.shape("received")
     if call and received is not None:
