@@ -296,7 +296,7 @@ def t_unet(p: P, mut: str, fault: bool):
     N, bs = p.choice("n_samples", [12, 14, 18, 20]), p.choice("batch_size", [2, 3, 4, 6])
     H, W = p.choice("hw", [(32, 32), (24, 24), (40, 40), (48, 32), (16, 16), (28, 28), (24, 36)])
     Ch = p.choice("channels", [1, 3])
-    if mut == "gray_input_no_channel":
+    if mut in ("gray_input_no_channel", "rgb_into_gray_model"):
         Ch = p.set("channels", 1)
     if mut in ("channels_first_declared", "channels_first_data"):
         Ch = p.set("channels", 3)
@@ -304,7 +304,7 @@ def t_unet(p: P, mut: str, fault: bool):
     f = p.choice("filters", [4, 8])
     up = p.choice("upsample", ["UpSampling2D", "Conv2DTranspose"])
     shape_src = p.choice("shape_src", ["literal", "data"])
-    if mut in ("gray_input_no_channel", "channels_first_declared", "channels_first_data"):
+    if mut in ("gray_input_no_channel", "channels_first_declared", "channels_first_data", "rgb_into_gray_model"):
         shape_src = p.set("shape_src", "literal")
     v = verbose(p)
     H2, W2 = p.choice("declared_hw", [(H + 8, W + 8), (H - 8, W - 8), (W + 4, H + 4)])
@@ -320,6 +320,8 @@ def t_unet(p: P, mut: str, fault: bool):
         data[-1] += "  (annotation tool exported half resolution)"
     if mut == "channels_first_data" and fault:
         data[0] = f'images = np.random.rand({N}, {Ch}, {H}, {W}).astype("float32")   # (N, C, H, W) from the DICOM export'
+    if mut == "rgb_into_gray_model" and fault:
+        data[0] = f'images = np.random.rand({N}, {H}, {W}, 3).astype("float32")   # the scans were saved as RGB'
     if mut == "masks_flattened" and fault:
         data.append("masks = masks.reshape(len(masks), -1)   # one row of pixel labels per image")
     in_shape = "images.shape[1:]" if shape_src == "data" else f"({H}, {W}, {Ch})"
@@ -368,6 +370,7 @@ def t_unet(p: P, mut: str, fault: bool):
         "gray_input_no_channel": (f"declare the channel axis: Input(shape=({H}, {W}, 1)) for the (N, {H}, {W}, 1) images", "Input declared without the channel axis"),
         "channels_first_declared": (f"declare channels last like the images: Input(shape=({H}, {W}, {Ch}))", "Input declared channels-first"),
         "channels_first_data": (f"move channels last: images = images.transpose(0, 2, 3, 1) -> ({N}, {H}, {W}, {Ch})", "channels-first images into a channels-last U-Net"),
+        "rgb_into_gray_model": (f"convert the images to one channel (images.mean(-1, keepdims=True)) for the ({H}, {W}, 1) model", "3-channel images into a model built for 1 channel"),
         "masks_flattened": (f"keep the masks as (N, {H}, {W}) maps of class ids like the model's per-pixel output", "masks flattened to (N, H*W) for a per-pixel softmax output"),
         "metric_name": (f"'mean_iou' is not a metric name: use metrics=[keras.metrics.MeanIoU(num_classes={K}, sparse_y_pred=False)] or 'accuracy'", "unknown metric name 'mean_iou'"),
     }
@@ -389,6 +392,7 @@ register(REG, "unet", t_unet, [   # fourth generation
     ("channels_first_declared", "input_layer", "build"),
     ("channels_first_data", "data_preprocessing", "fit"),
     ("masks_flattened", "loss_label_mismatch", "loss"),
+    ("rgb_into_gray_model", "data_preprocessing", "fit"),
 ])
 
 

@@ -35,6 +35,8 @@ def t_vit(p: P, mut: str, fault: bool):
     Ch = p.choice("channels", [3, 1])
     if mut in ("channels_first_images", "grayscale_declared", "gray_images_rgb_model", "channels_first_declared"):
         Ch = p.set("channels", 3)
+    if mut == "rgb_into_gray_model":
+        Ch = p.set("channels", 1)
     D = p.choice("embed_dim", [24, 32, 20])
     nh = p.choice("heads", [2, 4])
     kd = p.choice("key_dim", [8, 12, 16])
@@ -46,6 +48,8 @@ def t_vit(p: P, mut: str, fault: bool):
         H2, W2 = p.choice("raw_hw", [(H + P_ // 2, W + P_ // 2), (2 * H, 2 * W), (H + 3, W - 2), (W, H) if W != H else (H + 5, W + 5)])
     if mut == "photos_not_resized" and fault:
         data = [f'{X} = np.random.rand({N}, {H2}, {W2}, {Ch}).astype("float32")   # photos at their original size']
+    elif mut == "rgb_into_gray_model" and fault:
+        data = [f'{X} = np.random.rand({N}, {H}, {W}, 3).astype("float32")   # photos kept in RGB']
     elif mut == "gray_images_rgb_model" and fault:
         data = [f'{X} = np.random.rand({N}, {H}, {W}, 1).astype("float32")   # grayscale scans']
     elif mut == "channels_first_images" and fault:
@@ -92,6 +96,7 @@ def t_vit(p: P, mut: str, fault: bool):
         "labels_onehot_sparse": ("keep integer labels for sparse_categorical_crossentropy (or use categorical_crossentropy)", "one-hot labels with sparse CE"),
         "conv2d_on_tokens": ("mix tokens with Conv1D / Dense on the (tokens, dim) sequence, or apply Conv2D before the Reshape", "Conv2D applied to the 3-D token sequence"),
         "no_pooling": (f"pool over the patch tokens ({pool}) before the classifier so the output is (batch, {C})", "no pooling: the head keeps the token axis"),
+        "rgb_into_gray_model": (f"convert the photos to one channel (x.mean(-1, keepdims=True)) for the ({H}, {W}, 1) model", "3-channel images into a ViT built for 1 channel"),
         "photos_not_resized": (f"resize the images to the {H}x{W} the patches were counted for (tf.image.resize)", f"images of another size than the {H}x{W} model input"),
         "gray_images_rgb_model": ("repeat the gray channel to RGB: np.repeat(x, 3, axis=-1) (the model takes 3 channels)", "1-channel images into a 3-channel ViT"),
         "grayscale_declared": (f"declare 3 channels for the RGB images: Input(shape=({H}, {W}, 3))", "Input declares 1 channel for RGB images"),
@@ -114,6 +119,7 @@ register(REG, "vit", t_vit, [
     ("gray_images_rgb_model", "data_preprocessing", "fit"),
     ("grayscale_declared", "input_layer", "fit"),
     ("channels_first_declared", "input_layer", "build"),
+    ("rgb_into_gray_model", "data_preprocessing", "fit"),
 ])
 
 
