@@ -769,6 +769,10 @@ def t_seq2seq(p: P, mut: str, fault: bool):
     data = [f'enc_x = np.random.rand({N}, {Te}, {Fe}).astype("float32")   # source sequences',
             f"tokens = np.random.randint(1, {V}, size=({N}, {Td + 1}))   # target sentences with <start>",
             "dec_in = tokens[:, :-1]", "dec_out = tokens" if (mut == "targets_not_shifted" and fault) else "dec_out = tokens[:, 1:]"]
+    if mut == "dec_in_padded_len":
+        pk = p.choice("pad_extra", [2, 3, 5])
+        if fault:
+            data.insert(3, f"dec_in = np.pad(dec_in, ((0, 0), (0, {pk})))   # padded to the longest sentence of the corpus")
     if mut == "onehot_sparse" and fault:
         data.append(onehot_line("dec_out", V))
     st = "[h, c]" if cell == "LSTM" else "h"
@@ -803,6 +807,7 @@ def t_seq2seq(p: P, mut: str, fault: bool):
         "onehot_sparse": ("keep integer token ids as targets for sparse_categorical_crossentropy", "one-hot targets with sparse CE"),
         "state_from_output": ("initialise the decoder with the encoder states [h, c], not its output sequence", "the encoder's output sequence passed as initial state"),
         "optimizer_name": (f"use a known optimizer name: optimizer='{opt}'", f"unknown optimizer name '{bad_opt}'"),
+        "dec_in_padded_len": (f"pad the decoder inputs to the {Td} teacher-forcing steps the model declares (drop the extra padding)", f"decoder inputs padded to {Td + p.params.get('pad_extra', 0)} steps, the model takes {Td}"),
         "stacked_encoder_no_return_sequences": (f"set return_sequences=True on the first encoder {cell} so the second gets a sequence", "stacked encoder RNNs without return_sequences on the first"),
     }
     return (s,) + fixes[mut]
@@ -820,6 +825,7 @@ register(REG, "seq2seq", t_seq2seq, [
 ])
 register(REG, "seq2seq", t_seq2seq, [   # fourth generation
     ("stacked_encoder_no_return_sequences", "layer_definition", "build"),
+    ("dec_in_padded_len", "data_preprocessing", "fit"),
 ])
 
 

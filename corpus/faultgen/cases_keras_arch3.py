@@ -459,6 +459,11 @@ def t_gan(p: P, mut: str, fault: bool):
     gen_units = f"{H} * {W - 1}" if (mut == "dense_units_before_reshape" and fault) else f"{H} * {W}"
     gen = ['generator = ¤Sequential([', "    ¤Input(shape=(LATENT,)),", f'    §Dense({g}, activation="relu"),',
            f'    §Dense({gen_units}, activation="tanh"),', f"    §Reshape(({H}, {W}, 1)),", '], name="generator")']
+    if mut == "generator_missing_upsample":
+        st = "" if fault else ", strides=2"
+        gen = ['generator = ¤Sequential([', "    ¤Input(shape=(LATENT,)),", f'    §Dense({H // 2} * {W // 2} * {2 * f}, activation="relu"),',
+               f"    §Reshape(({H // 2}, {W // 2}, {2 * f})),", f'    §Conv2DTranspose({f}, 3{st}, padding="same", activation="relu"),',
+               '    §Conv2D(1, 3, padding="same", activation="tanh"),', '], name="generator")']
     d_in = f"({H}, {W})" if (mut == "disc_input_declared" and fault) else f"({H}, {W}, 1)"
     dlayers = [f'§Conv2D({f}, 3, strides=2, padding="same")', "§LeakyReLU(0.2)"]
     if mut == "conv_after_flatten" and fault:
@@ -493,6 +498,7 @@ def t_gan(p: P, mut: str, fault: bool):
         "labels_onehot_bce": ("the discriminator has one sigmoid unit: labels are (BATCH, 1) ones / zeros, not one-hot pairs", "one-hot (BATCH, 2) labels for a Dense(1) sigmoid discriminator"),
         "batch_labels_count": ("draw BATCH real images so that x and y have the same number of rows (2 * BATCH)", "3*BATCH images stacked with 2*BATCH labels"),
         "conv_after_flatten": ("apply the second Conv2D before Flatten", "Conv2D after Flatten in the discriminator"),
+        "generator_missing_upsample": (f"upsample the {H // 2}x{W // 2} map back to {H}x{W}: Conv2DTranspose({f}, 3, strides=2, padding='same')", f"generator outputs {H // 2}x{W // 2} images for a {H}x{W} discriminator"),
         "real_images_not_resized": (f"resize the real images to the generator's {H}x{W} (tf.image.resize) before mixing them with fakes", f"real images of another size than the {H}x{W} generator output"),
     }
     return (s,) + fixes[mut]
@@ -508,6 +514,7 @@ register(REG, "gan", t_gan, [
 ])
 register(REG, "gan", t_gan, [   # fourth generation
     ("real_images_not_resized", "data_preprocessing", "data"),
+    ("generator_missing_upsample", "layer_definition", "build"),
 ])
 
 
@@ -597,7 +604,10 @@ def t_tcn(p: P, mut: str, fault: bool):
         T += 1
     if mut == "residual_from_raw_input" and Fd == f:
         f = p.set("filters", f + 4)
-    if mut == "channels_first_data" and fault:
+    if mut == "raw_signal_not_framed":
+        data = [f'stream = np.random.randn({N}, {T * Fd}).astype("float32")   # interleaved sensor samples as logged',
+                f"{X} = stream" if fault else f"{X} = stream.reshape({N}, {T}, {Fd})   # (recordings, steps, sensors)"]
+    elif mut == "channels_first_data" and fault:
         data = [f'{X} = np.random.randn({N}, {Fd}, {T}).astype("float32")   # (recordings, sensors, steps) as exported']
     else:
         data = [f'{X} = np.random.randn({N}, {T}, {Fd}).astype("float32")   # (recordings, steps, sensors)']
@@ -637,6 +647,7 @@ def t_tcn(p: P, mut: str, fault: bool):
         "input_steps": (f"declare Input(shape=({T}, {Fd})) like the recordings", f"Input declares {T + off} steps, the recordings have {T}"),
         "conv2d_on_sequence": ("use Conv1D on (steps, sensors) sequences", "Conv2D applied to a 3-D sequence batch"),
         "per_step_labels": (f"one label per recording for this classifier (shape ({N},)), or drop the pooling and predict per step", "per-step labels for a sequence classifier"),
+        "raw_signal_not_framed": (f"frame the logged stream into (steps, sensors) windows: stream.reshape({N}, {T}, {Fd})", f"flat ({N}, {T * Fd}) stream fed to a model taking ({T}, {Fd}) windows"),
         "input_steps_features_swapped": (f"declare Input(shape=({T}, {Fd})) = (steps, sensors), not ({Fd}, {T})", "Input declares (sensors, steps)"),
         "rnn_after_flatten": ("remove the Flatten before the LSTM: it needs the (steps, channels) sequence", "LSTM after Flatten"),
         "residual_from_raw_input": (f"start the blocks from the projected z ({f} channels), not the raw {Fd}-sensor inputs", f"first residual block applied to the raw {Fd}-channel input: Add of {Fd} and {f} channels"),
@@ -658,6 +669,7 @@ register(REG, "tcn", t_tcn, [   # fourth generation
     ("rnn_after_flatten", "layer_combination", "build"),
     ("residual_from_raw_input", "layer_combination", "build"),
     ("add_pooled_rank", "layer_combination", "loss"),
+    ("raw_signal_not_framed", "data_preprocessing", "fit"),
 ])
 
 
