@@ -114,6 +114,8 @@ def t_autoencoder(p: P, mut: str, fault: bool):
     code = p.choice("code", [4, 6, 8, 10, 3])
     k = p.choice("off", [1, 2, 3, 5])
     style = p.choice("model_style", ["two_models", "sequential", "functional"])
+    if mut == "encoder_input":
+        style = p.set("model_style", "two_models")
     v = verbose(p)
     loss = p.choice("loss", ["mse", "binary_crossentropy", "mae"])
     data = [f'images = np.random.rand({N}, {H}, {W}).astype("float32")   # scaled to [0, 1]']
@@ -124,12 +126,16 @@ def t_autoencoder(p: P, mut: str, fault: bool):
     target = X
     if mut == "targets_images" and fault:
         target = "images"
+    if mut == "targets_half_res":
+        data.append(f"{X}_small = images[:, ::2, ::2].reshape(len(images), -1)   # half-resolution copy for the preview")
+        if fault:
+            target = f"{X}_small"
     data.append(f"x_test = {X}[:5]" if not (mut == "predict_extra_column" and fault) else
                 f"x_test = np.hstack([{X}[:5], np.arange(5).reshape(-1, 1)])   # sample ids kept as a column")
     out_units = F - k if (mut == "output_units" and fault) else F
     dec_in = code + k if (mut == "decoder_input" and fault) else code
     if style == "two_models" or mut == "decoder_input":
-        model = [f"encoder = ¤Sequential([¤Input(shape=({F},)), §Dense({h}, activation=\"relu\"), §Dense({code}, activation=\"relu\")], name=\"encoder\")",
+        model = [f"encoder = ¤Sequential([¤Input(shape=({F + k if (mut == 'encoder_input' and fault) else F},)), §Dense({h}, activation=\"relu\"), §Dense({code}, activation=\"relu\")], name=\"encoder\")",
                  f"decoder = ¤Sequential([¤Input(shape=({dec_in},)), §Dense({h}, activation=\"relu\"), §Dense({out_units}, activation=\"sigmoid\")], name=\"decoder\")",
                  "autoencoder = ¤Sequential([encoder, decoder], name=\"autoencoder\")"]
     elif style == "sequential":
@@ -159,6 +165,9 @@ def t_autoencoder(p: P, mut: str, fault: bool):
         "predict_extra_column": (f"drop the id column: x_test must have the {F} pixel columns", f"x_test has {F + 1} columns (id column kept)"),
         "fit_without_targets": (f"an autoencoder's target is its input: autoencoder.fit({X}, {X}, ...)", "fit called without targets"),
         "loss_typo": (f"use a known loss name: loss='{loss}'", f"typo in the loss name ('{lossname}')"),
+        "encoder_input": (f"declare the encoder's Input(shape=({F},)) like the flattened images", f"encoder Input declares {F + k} features, the images flatten to {F}"),
+        "targets_half_res": (f"reconstruct the full-resolution images: autoencoder.fit({X}, {X})",
+                             f"targets are a half-resolution copy ({((H + 1) // 2) * ((W + 1) // 2)} values) of the {F}-value inputs"),
     }
     return (s,) + fixes[mut]
 
@@ -172,6 +181,12 @@ register(REG, "autoencoder", t_autoencoder, [
     ("fit_without_targets", "input_pipeline", "fit"),
     ("loss_typo", "other", "compile", 1),
 ])
+# fourth generation: mistakes that existed on one architecture only (encoder Input as in siamese,
+# half-resolution targets as in conv_autoencoder)
+register(REG, "autoencoder", t_autoencoder, [
+    ("encoder_input", "input_layer", "fit"),
+    ("targets_half_res", "loss_label_mismatch", "loss"),
+])
 
 
 # =============================================================================================
@@ -183,17 +198,29 @@ def t_conv_autoencoder(p: P, mut: str, fault: bool):
     N, bs = p.choice("n_samples", N_OPTS), p.choice("batch_size", BS_OPTS)
     H, W = p.choice("hw", [(28, 28), (32, 32), (24, 24), (36, 36), (20, 20), (16, 48), (44, 44)])
     Ch = p.choice("channels", [1, 3])
-    if mut == "channels_first_declared":
+    if mut in ("channels_first_declared", "channels_first_data"):
         Ch = p.set("channels", 3)
+    if mut in ("gray_input_no_channel", "rgb_into_gray_model"):
+        Ch = p.set("channels", 1)
     f = p.choice("filters", [8, 16, 12])
     dec = p.choice("decoder", ["transpose", "upsample"])
     shape_src = p.choice("shape_src", ["literal", "data"])
+    if mut in ("gray_input_no_channel", "rgb_into_gray_model", "channels_first_data"):
+        shape_src = p.set("shape_src", "literal")
     v = verbose(p)
     loss = p.choice("loss", ["mse", "binary_crossentropy"])
     dH, dW = p.choice("raw_hw_off", [(-2, -2), (-2, 0), (2, 2), (-1, -1)])
     Hd, Wd = (H + dH, W + dW) if (mut == "odd_size" and fault) else (H, W)
     data = [f'{X} = np.random.rand({N}, {Hd}, {Wd}, {Ch}).astype("float32")']
+    if mut == "rgb_into_gray_model" and fault:
+        data = [f'{X} = np.random.rand({N}, {H}, {W}, 3).astype("float32")   # the scans were loaded as RGB']
+    if mut == "channels_first_data" and fault:
+        data = [f'{X} = np.random.rand({N}, {Ch}, {H}, {W}).astype("float32")   # (N, C, H, W) as saved by the torch loader']
     target = X
+    if mut == "targets_flattened":
+        data.append(f"{X}_flat = {X}.reshape(len({X}), -1)   # flat copy for the pixel histogram")
+        if fault:
+            target = f"{X}_flat"
     if mut == "targets_downsampled":
         data.append(f"{X}_small = {X}[:, ::2, ::2, :]   # half-resolution copy for the preview")
         if fault:
@@ -201,6 +228,8 @@ def t_conv_autoencoder(p: P, mut: str, fault: bool):
     in_shape = f"{X}.shape[1:]" if shape_src == "data" else f"({H}, {W}, {Ch})"
     if mut == "channels_first_declared":
         in_shape = f"({Ch}, {H}, {W})" if fault else f"({H}, {W}, {Ch})"
+    if mut == "gray_input_no_channel" and fault:
+        in_shape = f"({H}, {W})"
     m = [f"inputs = ¤Input(shape={in_shape})",
          f'h = §Conv2D({f}, 3, strides=2, padding="same", activation="relu")(inputs)',
          f'h = §Conv2D({2 * f}, 3, strides=2, padding="same", activation="relu", name="encoded")(h)']
@@ -235,6 +264,10 @@ def t_conv_autoencoder(p: P, mut: str, fault: bool):
         "channels_first_declared": (f"declare channels last like the data: Input(shape=({H}, {W}, {Ch}))", "Input declared channels-first"),
         "targets_downsampled": (f"reconstruct the full-resolution images: model.fit({X}, {X})", "targets are a half-resolution copy of the inputs"),
         "dataset_no_targets": (f"give the dataset (input, target) pairs: from_tensor_slices(({X}, {X}))", "tf.data dataset of inputs only for an autoencoder"),
+        "targets_flattened": (f"reconstruct the image arrays themselves: model.fit({X}, {X}) (the decoder outputs ({H}, {W}, {Ch}) maps)", "targets are a flattened copy of the images"),
+        "gray_input_no_channel": (f"declare the channel axis of the grayscale images: Input(shape=({H}, {W}, 1))", "Input declared without the channel axis"),
+        "rgb_into_gray_model": (f"convert the scans to one channel (x.mean(-1, keepdims=True)) for the ({H}, {W}, 1) model", "3-channel images into a model built for 1 channel"),
+        "channels_first_data": (f"move channels last: {X} = {X}.transpose(0, 2, 3, 1) -> ({N}, {H}, {W}, {Ch})", "channels-first images into a channels-last autoencoder"),
     }
     return (s,) + fixes[mut]
 
@@ -247,6 +280,12 @@ register(REG, "conv_autoencoder", t_conv_autoencoder, [
     ("targets_downsampled", "loss_label_mismatch", "loss"),
     ("dataset_no_targets", "input_pipeline", "fit", 2, {"tf": True}),
 ])
+register(REG, "conv_autoencoder", t_conv_autoencoder, [   # fourth generation
+    ("targets_flattened", "loss_label_mismatch", "loss"),
+    ("gray_input_no_channel", "input_layer", "build"),
+    ("rgb_into_gray_model", "data_preprocessing", "fit"),
+    ("channels_first_data", "data_preprocessing", "fit"),
+])
 
 
 # =============================================================================================
@@ -257,10 +296,16 @@ def t_unet(p: P, mut: str, fault: bool):
     N, bs = p.choice("n_samples", [12, 14, 18, 20]), p.choice("batch_size", [2, 3, 4, 6])
     H, W = p.choice("hw", [(32, 32), (24, 24), (40, 40), (48, 32), (16, 16), (28, 28), (24, 36)])
     Ch = p.choice("channels", [1, 3])
+    if mut in ("gray_input_no_channel", "rgb_into_gray_model"):
+        Ch = p.set("channels", 1)
+    if mut in ("channels_first_declared", "channels_first_data"):
+        Ch = p.set("channels", 3)
     K = p.randint("mask_classes", 3, 7)
     f = p.choice("filters", [4, 8])
     up = p.choice("upsample", ["UpSampling2D", "Conv2DTranspose"])
     shape_src = p.choice("shape_src", ["literal", "data"])
+    if mut in ("gray_input_no_channel", "channels_first_declared", "channels_first_data", "rgb_into_gray_model"):
+        shape_src = p.set("shape_src", "literal")
     v = verbose(p)
     H2, W2 = p.choice("declared_hw", [(H + 8, W + 8), (H - 8, W - 8), (W + 4, H + 4)])
     if mut == "size_not_divisible":
@@ -273,9 +318,19 @@ def t_unet(p: P, mut: str, fault: bool):
         data.append(onehot_line("masks", K))
     if mut == "masks_downsampled" and fault:
         data[-1] += "  (annotation tool exported half resolution)"
+    if mut == "channels_first_data" and fault:
+        data[0] = f'images = np.random.rand({N}, {Ch}, {H}, {W}).astype("float32")   # (N, C, H, W) from the DICOM export'
+    if mut == "rgb_into_gray_model" and fault:
+        data[0] = f'images = np.random.rand({N}, {H}, {W}, 3).astype("float32")   # the scans were saved as RGB'
+    if mut == "masks_flattened" and fault:
+        data.append("masks = masks.reshape(len(masks), -1)   # one row of pixel labels per image")
     in_shape = "images.shape[1:]" if shape_src == "data" else f"({H}, {W}, {Ch})"
     if mut == "input_hw" and fault:
         in_shape = f"({H2}, {W2}, {Ch})"
+    if mut == "gray_input_no_channel" and fault:
+        in_shape = f"({H}, {W})"
+    if mut == "channels_first_declared" and fault:
+        in_shape = f"({Ch}, {H}, {W})"
     pad2 = '"valid"' if (mut == "valid_padding" and fault) else '"same"'
 
     def upl(n: int, src: str, dst: str) -> str:
@@ -312,6 +367,11 @@ def t_unet(p: P, mut: str, fault: bool):
         "output_classes": (f"output one channel per mask class: Conv2D({K}, 1) (mask ids go up to {K - 1})", f"Conv2D({K - 1}) head for {K} mask classes"),
         "masks_downsampled": (f"resize the masks to the image size {H}x{W} with nearest-neighbour interpolation", "masks at half the image resolution"),
         "input_hw": (f"declare Input(shape=({H}, {W}, {Ch})) like the images", f"Input declares {H2}x{W2}, the images are {H}x{W}"),
+        "gray_input_no_channel": (f"declare the channel axis: Input(shape=({H}, {W}, 1)) for the (N, {H}, {W}, 1) images", "Input declared without the channel axis"),
+        "channels_first_declared": (f"declare channels last like the images: Input(shape=({H}, {W}, {Ch}))", "Input declared channels-first"),
+        "channels_first_data": (f"move channels last: images = images.transpose(0, 2, 3, 1) -> ({N}, {H}, {W}, {Ch})", "channels-first images into a channels-last U-Net"),
+        "rgb_into_gray_model": (f"convert the images to one channel (images.mean(-1, keepdims=True)) for the ({H}, {W}, 1) model", "3-channel images into a model built for 1 channel"),
+        "masks_flattened": (f"keep the masks as (N, {H}, {W}) maps of class ids like the model's per-pixel output", "masks flattened to (N, H*W) for a per-pixel softmax output"),
         "metric_name": (f"'mean_iou' is not a metric name: use metrics=[keras.metrics.MeanIoU(num_classes={K}, sparse_y_pred=False)] or 'accuracy'", "unknown metric name 'mean_iou'"),
     }
     return (s,) + fixes[mut]
@@ -326,6 +386,13 @@ register(REG, "unet", t_unet, [
     ("masks_downsampled", "data_preprocessing", "loss"),
     ("input_hw", "input_layer", "fit"),
     ("metric_name", "other", "fit", 1),
+])
+register(REG, "unet", t_unet, [   # fourth generation
+    ("gray_input_no_channel", "input_layer", "build"),
+    ("channels_first_declared", "input_layer", "build"),
+    ("channels_first_data", "data_preprocessing", "fit"),
+    ("masks_flattened", "loss_label_mismatch", "loss"),
+    ("rgb_into_gray_model", "data_preprocessing", "fit"),
 ])
 
 
@@ -357,16 +424,21 @@ def t_transformer(p: P, mut: str, fault: bool):
              "    def call(self, x):", "        return x + self.pos"]
     consts = [f"MAXLEN = {L}", f"VOCAB = {V}", f"EMBED = {d}"]
     in_shape = "(MAXLEN, EMBED)" if (mut == "input_with_embed_dim" and fault) else "(MAXLEN,)"
+    if mut == "seq_len_declared" and fault:
+        in_shape = f"({L2},)"
     pos_len = f"{L2}" if (mut == "pos_len" and fault) else "MAXLEN"
     d2 = d // 2 if (mut == "ffn_width" and fault) else None
     m = [f'inputs = ¤Input(shape={in_shape}, dtype="int32")', "z = §Embedding(VOCAB, EMBED)(inputs)",
          f'z = PositionEmbedding({pos_len}, EMBED, name="positions")(z)',
+         *(['z = §Conv2D(EMBED, 3, padding="same", activation="relu")(z)   # local n-gram features'] if (mut == "conv2d_on_tokens" and fault) else []),
          f"attn = §MultiHeadAttention(num_heads={nh}, key_dim={kd})(z" + (")" if (mut == "mha_missing_value" and fault) else ", z)"),
          "z = §LayerNormalization()(§Add()([z, attn]))",
          f'ff = §Dense({ffw}, activation="relu")(z)', f"ff = §Dense({d2 if d2 else 'EMBED'})(ff)",
          "z = §LayerNormalization()(§Add()([z, ff]))"]
     if mut == "lstm_after_pooling":
         m += [f"z = §{pool}()(z)", "z = §LSTM(16)(z)"] if fault else ["z = §LSTM(16)(z)"]
+    elif mut == "lstm_after_flatten":
+        m += ["z = §Flatten()(z)", "z = §LSTM(16)(z)"] if fault else ["z = §LSTM(16)(z)"]
     elif not (mut == "no_pooling" and fault):
         m.append(f"z = §{pool}()(z)")
     m += ['z = §Dropout(0.1)(z)', f'outputs = §Dense({C}, activation="softmax")(z)', 'model = ¤Model(inputs, outputs, name="tiny_transformer")']
@@ -381,6 +453,9 @@ def t_transformer(p: P, mut: str, fault: bool):
         "lstm_after_pooling": ("put the LSTM on the (tokens, dim) sequence, not after the global pooling", "LSTM after global pooling"),
         "labels_onehot_sparse": ("keep integer labels for sparse_categorical_crossentropy (or switch to categorical_crossentropy)", "one-hot labels with sparse CE"),
         "input_with_embed_dim": ("declare token ids only: Input(shape=(MAXLEN,)); the Embedding adds the EMBED axis", "Input declares (MAXLEN, EMBED) for token ids"),
+        "seq_len_declared": (f"declare Input(shape=(MAXLEN,)) = ({L},) like the padded sequences", f"Input declares {L2} tokens, sequences and positions have {L}"),
+        "conv2d_on_tokens": ("use Conv1D on the (tokens, dim) sequence (Conv2D needs 4-D maps)", "Conv2D applied to the 3-D token embeddings"),
+        "lstm_after_flatten": ("remove the Flatten before the LSTM: it needs the (tokens, dim) sequence", "LSTM after Flatten"),
         "mha_missing_value": ("self-attention takes query and value: MultiHeadAttention(...)(x, x)", "MultiHeadAttention called with the query only"),
     }
     return (s,) + fixes[mut]
@@ -396,6 +471,11 @@ register(REG, "transformer", t_transformer, [
     ("input_with_embed_dim", "input_layer", "build"),
     ("mha_missing_value", "other", "build", 1, {"expect": ("TypeError",)}),
 ])
+register(REG, "transformer", t_transformer, [   # fourth generation
+    ("seq_len_declared", "input_layer", "build"),
+    ("conv2d_on_tokens", "layer_combination", "build"),
+    ("lstm_after_flatten", "layer_combination", "build"),
+])
 
 
 # =============================================================================================
@@ -410,7 +490,7 @@ def t_conv3d(p: P, mut: str, fault: bool):
     Ch = p.choice("channels", [1, 3])
     if mut == "channels_first":
         Ch = p.set("channels", 3)
-    if mut == "missing_channel":
+    if mut in ("missing_channel", "gray_input_no_channel"):
         Ch = p.set("channels", 1)
     f = p.choice("filters", [4, 6, 8])
     C = p.randint("classes", 2, 11)
@@ -437,8 +517,14 @@ def t_conv3d(p: P, mut: str, fault: bool):
         layers_ += ["§MaxPooling3D(2)"] * npool
     else:
         layers_ += ["§MaxPooling3D((1, 2, 2))"]
-    layers_ += [f'§Conv3D({2 * f}, 3, padding="same", activation="relu")', "§GlobalAveragePooling3D()", f'§Dense({C}, activation="softmax")']
+    if mut == "convlstm_return_sequences_gap":
+        rs3 = ", return_sequences=True" if fault else ""
+        layers_ += [f'§ConvLSTM2D({2 * f}, 3, padding="same"{rs3})', "§GlobalAveragePooling2D()", f'§Dense({C}, activation="softmax")']
+    else:
+        layers_ += [f'§Conv3D({2 * f}, 3, padding="same", activation="relu")', "§GlobalAveragePooling3D()", f'§Dense({C}, activation="softmax")']
     in_shape = f"({H}, {W}, {Ch})" if (mut == "input_no_time" and fault) else f"({T}, {H}, {W}, {Ch})"
+    if mut == "gray_input_no_channel" and fault:
+        in_shape = f"({T}, {H}, {W})"
     m = seq_or_func(p, layers_, in_shape, style, name="video_net")
     loss = "categorical_crossentropy" if (mut == "int_labels_categorical" and fault) else "sparse_categorical_crossentropy"
     calls = [f'model.compile(optimizer="adam", loss="{loss}")', f"model.fit({X}, {Y}, epochs=1, batch_size={bs}, verbose={v})"]
@@ -451,6 +537,8 @@ def t_conv3d(p: P, mut: str, fault: bool):
         "conv2d_on_video": ("use Conv3D (or TimeDistributed(Conv2D)) for (frames, H, W, C) clips", "Conv2D applied to 5-D video input"),
         "input_no_time": (f"declare the frame axis: Input(shape=({T}, {H}, {W}, {Ch}))", "Input declares one frame (H, W, C) for a Conv3D model"),
         "int_labels_categorical": ("with integer labels use sparse_categorical_crossentropy (or one-hot the labels)", "integer labels with categorical_crossentropy"),
+        "gray_input_no_channel": (f"declare the channel axis: Input(shape=({T}, {H}, {W}, 1))", "Input declared without the channel axis of the grayscale clips"),
+        "convlstm_return_sequences_gap": ("drop return_sequences=True on the ConvLSTM2D before GlobalAveragePooling2D", "ConvLSTM2D returns the frame axis, GlobalAveragePooling2D expects 4-D"),
     }
     return (s,) + fixes[mut]
 
@@ -463,6 +551,10 @@ register(REG, "conv3d", t_conv3d, [
     ("conv2d_on_video", "layer_combination", "build"),
     ("input_no_time", "input_layer", "build"),
     ("int_labels_categorical", "loss_label_mismatch", "loss"),
+])
+register(REG, "conv3d", t_conv3d, [   # fourth generation
+    ("gray_input_no_channel", "input_layer", "build"),
+    ("convlstm_return_sequences_gap", "layer_definition", "build"),
 ])
 
 
@@ -545,7 +637,12 @@ def t_multi_output(p: P, mut: str, fault: bool):
             f"y_{a} = np.random.randint(0, {C}, size=({N},))", f'y_{b} = np.random.rand({N}, {K}).astype("float32")']
     if mut == "cls_onehot_sparse" and fault:
         data.append(onehot_line(f"y_{a}", C))
-    m = [f'inputs = ¤Input(shape=({F},), name="features")', 'h = §Dense(32, activation="relu")(inputs)', 'h = §Dense(16, activation="relu")(h)',
+    prep = []
+    if mut == "adapt_with_target":
+        prep = ["norm = §Normalization()", f"norm.adapt(np.hstack([x, y_{b}]))   # statistics of the whole table" if fault else "norm.adapt(x)"]
+    m = [f'inputs = ¤Input(shape=({F},), name="features")',
+         *(["h = norm(inputs)", 'h = §Dense(32, activation="relu")(h)'] if prep else ['h = §Dense(32, activation="relu")(inputs)']),
+         'h = §Dense(16, activation="relu")(h)',
          f'out_{a} = §Dense({C}, activation="softmax", name="{a}")(h)',
          f'out_{b} = §Dense({K2 if (mut == "reg_units" and fault) else K}, name="{b}")(h)',
          f"model = ¤Model(inputs, [out_{a}, out_{b}])"]
@@ -560,8 +657,9 @@ def t_multi_output(p: P, mut: str, fault: bool):
         tgt = f'{{"{tk}": y_{a}, "{b}": y_{b}}}'
     calls.append(f"model.fit(x, {tgt}, epochs=1, batch_size={bs}, verbose={v})")
     calls.append(f"pred_{a}, pred_{b} = model.predict(x[:4], verbose=0)")
-    s = finish(p, head, [data, m, summary(p), calls])
+    s = finish(p, head, [data, prep, m, summary(p), calls])
     fixes = {
+        "adapt_with_target": (f"adapt the Normalization on the {F} feature columns only: norm.adapt(x)", f"Normalization adapted on features + the {K} '{b}' target columns"),
         "target_key_typo": (f'key the targets by the output layer names: {{"{a}": y_{a}, "{b}": y_{b}}}', f'target dict key "{a}s" matches no output'),
         "reg_units": (f"give the '{b}' head one unit per regression target: Dense({K}, name='{b}')", f"'{b}' head has {K2} units for {K} targets"),
         "cls_onehot_sparse": (f"keep y_{a} as integer ids for sparse_categorical_crossentropy", "one-hot class targets with sparse CE"),
@@ -579,6 +677,9 @@ register(REG, "multi_output", t_multi_output, [
     ("features_extra_column", "data_preprocessing", "fit"),
     ("targets_list_order", "input_pipeline", "loss"),
     ("loss_weights_key", "other", "compile", 1),
+])
+register(REG, "multi_output", t_multi_output, [   # fourth generation
+    ("adapt_with_target", "data_preprocessing", "build"),
 ])
 
 
@@ -605,7 +706,7 @@ def t_siamese(p: P, mut: str, fault: bool):
             f"same = np.random.randint(0, 2, size=({N},))   # 1 if both rows describe the same item"]
     enc_in = F2 if (mut == "encoder_input" and fault) else F
     m = [f'encoder = ¤Sequential([¤Input(shape=({enc_in},)), §Dense({h}, activation="relu"), §Dense({d})], name="encoder")',
-         f'in_a = ¤Input(shape=({F},), name="left")', f'in_b = ¤Input(shape=({F},), name="right")',
+         f'in_a = ¤Input(shape=({F},), name="left")', f'in_b = ¤Input(shape=({F2 if (mut == "right_input_declared" and fault) else F},), name="right")',
          "emb_a = encoder(in_a)", "emb_b = encoder(in_b)"]
     if merge == "subtract":
         m.append(f"diff = §Subtract()([emb_a, {'in_b' if (mut == 'subtract_raw' and fault) else 'emb_b'}])")
@@ -630,6 +731,7 @@ def t_siamese(p: P, mut: str, fault: bool):
         "encoder_input": (f"declare the shared encoder's Input(shape=({F},)) like the pair inputs", f"shared encoder declared for {F2} features"),
         "subtract_raw": ("subtract the two embeddings (emb_a - emb_b), not an embedding and a raw input", f"Subtract of a {d}-dim embedding and the {F}-dim raw input"),
         "dot_axes": ("the embeddings are (batch, dim): use Dot(axes=1)", "Dot(axes=2) on 2-D embeddings"),
+        "right_input_declared": (f"declare the second input like the data: Input(shape=({F},), name='right')", f"second Input declares {F2} features, the right rows have {F}"),
     }
     return (s,) + fixes[mut]
 
@@ -641,6 +743,9 @@ register(REG, "siamese", t_siamese, [
     ("encoder_input", "input_layer", "build"),
     ("subtract_raw", "layer_combination", "build"),
     ("dot_axes", "layer_definition", "build"),
+])
+register(REG, "siamese", t_siamese, [   # fourth generation
+    ("right_input_declared", "input_layer", "build"),
 ])
 
 
@@ -664,6 +769,10 @@ def t_seq2seq(p: P, mut: str, fault: bool):
     data = [f'enc_x = np.random.rand({N}, {Te}, {Fe}).astype("float32")   # source sequences',
             f"tokens = np.random.randint(1, {V}, size=({N}, {Td + 1}))   # target sentences with <start>",
             "dec_in = tokens[:, :-1]", "dec_out = tokens" if (mut == "targets_not_shifted" and fault) else "dec_out = tokens[:, 1:]"]
+    if mut == "dec_in_padded_len":
+        pk = p.choice("pad_extra", [2, 3, 5])
+        if fault:
+            data.insert(3, f"dec_in = np.pad(dec_in, ((0, 0), (0, {pk})))   # padded to the longest sentence of the corpus")
     if mut == "onehot_sparse" and fault:
         data.append(onehot_line("dec_out", V))
     st = "[h, c]" if cell == "LSTM" else "h"
@@ -671,6 +780,9 @@ def t_seq2seq(p: P, mut: str, fault: bool):
         enc = [f'enc_seq, h, c = §LSTM({u}, return_sequences=True, return_state=True, name="encoder")(enc_inputs)']
     else:
         enc = [f'enc_seq, h = §GRU({u}, return_sequences=True, return_state=True, name="encoder")(enc_inputs)']
+    if mut == "stacked_encoder_no_return_sequences":
+        rse = "" if fault else "return_sequences=True, "
+        enc = [f'enc_h = §{cell}({u}, {rse}name="encoder_1")(enc_inputs)'] + [e.replace('name="encoder")(enc_inputs)', 'name="encoder_2")(enc_h)') for e in enc]
     if mut == "state_from_output" and fault:
         st = "[enc_seq, c]"
     du = u2 if (mut == "decoder_units" and fault) else u
@@ -695,6 +807,8 @@ def t_seq2seq(p: P, mut: str, fault: bool):
         "onehot_sparse": ("keep integer token ids as targets for sparse_categorical_crossentropy", "one-hot targets with sparse CE"),
         "state_from_output": ("initialise the decoder with the encoder states [h, c], not its output sequence", "the encoder's output sequence passed as initial state"),
         "optimizer_name": (f"use a known optimizer name: optimizer='{opt}'", f"unknown optimizer name '{bad_opt}'"),
+        "dec_in_padded_len": (f"pad the decoder inputs to the {Td} teacher-forcing steps the model declares (drop the extra padding)", f"decoder inputs padded to {Td + p.params.get('pad_extra', 0)} steps, the model takes {Td}"),
+        "stacked_encoder_no_return_sequences": (f"set return_sequences=True on the first encoder {cell} so the second gets a sequence", "stacked encoder RNNs without return_sequences on the first"),
     }
     return (s,) + fixes[mut]
 
@@ -708,6 +822,10 @@ register(REG, "seq2seq", t_seq2seq, [
     ("onehot_sparse", "loss_label_mismatch", "loss"),
     ("state_from_output", "layer_combination", "build"),
     ("optimizer_name", "other", "compile", 1),
+])
+register(REG, "seq2seq", t_seq2seq, [   # fourth generation
+    ("stacked_encoder_no_return_sequences", "layer_definition", "build"),
+    ("dec_in_padded_len", "data_preprocessing", "fit"),
 ])
 
 
@@ -723,6 +841,8 @@ def t_regression(p: P, mut: str, fault: bool):
     norm = p.choice("normalization", [True, False])
     if mut == "adapt_with_target":
         norm = p.set("normalization", True)
+    if mut == "features_extra_column":
+        norm = p.set("normalization", False)
     K = p.randint("targets", 2, 4)
     loop = p.choice("train", ["fit", "fit_val", "train_on_batch", "generator"])
     if mut in ("train_on_batch_single",):
@@ -736,6 +856,11 @@ def t_regression(p: P, mut: str, fault: bool):
     multi = mut == "multi_target_units"
     data = [f'{X} = np.random.rand({N}, {F}).astype("float32")', f'w_true = np.random.rand({F}, {K if multi else 1}).astype("float32")',
             f"{Y} = {X} @ w_true + 0.1 * np.random.randn({N}, {K if multi else 1}).astype(\"float32\")"]
+    if mut == "features_extra_column":
+        data = [f'table = np.random.rand({N}, {F + 1}).astype("float32")   # {F} features + the row id in the last column',
+                f'w_true = np.random.rand({F}, 1).astype("float32")',
+                f"{Y} = table[:, :{F}] @ w_true + 0.1 * np.random.randn({N}, 1).astype(\"float32\")",
+                f"{X} = table" + ("   # the id column is still in" if fault else f"[:, :{F}]")]
     if mut == "sample_weight_len":
         data.append(f"weights = np.linspace(0.5, 1.5, {N - k if fault else N})   # newer rows count more")
     pre = []
@@ -747,6 +872,8 @@ def t_regression(p: P, mut: str, fault: bool):
     lay += [f'§Dense({h}, activation="relu")', f'§Dense({h // 2}, activation="relu")', f"§Dense({out_units})"]
     from_data = p.flag("shape_from_data", 0.5) or mut == "shape_includes_batch"
     in_shape = f"{X}.shape" if (mut == "shape_includes_batch" and fault) else (f"{X}.shape[1:]" if from_data else f"({F},)")
+    if mut == "features_extra_column":
+        in_shape = f"({F},)"
     m = seq_or_func(p, lay, in_shape, "sequential", name="regressor")
     lossname = "mean_squared_eror" if (mut == "loss_typo" and fault) else "mse"
     calls = [f'model.compile(optimizer=¤optimizers.Adam(learning_rate=0.01), loss="{lossname}", metrics=["mae"])']
@@ -779,6 +906,7 @@ def t_regression(p: P, mut: str, fault: bool):
         "train_on_batch_single": (f"train on slices that keep the batch axis: {X}[i:i + {bs}]", "train_on_batch given one sample without batch axis"),
         "generator_unbatched": (f"yield batches: idx = np.random.randint(0, {N}, size={bs}); yield {X}[idx], {Y}[idx]", "generator yields single samples"),
         "loss_typo": ("use a known loss name: loss='mse' (or 'mean_squared_error')", "typo in the loss name"),
+        "features_extra_column": (f"drop the id column: {X} = table[:, :{F}] ({F} features)", f"{F + 1} columns (row id kept) for a {F}-feature Input"),
     }
     return (s,) + fixes[mut]
 
@@ -793,6 +921,9 @@ register(REG, "regression", t_regression, [
     ("generator_unbatched", "input_pipeline", "fit"),
     ("loss_typo", "other", "compile", 1),
 ])
+register(REG, "regression", t_regression, [   # fourth generation
+    ("features_extra_column", "data_preprocessing", "fit"),
+])
 
 
 # =============================================================================================
@@ -806,10 +937,18 @@ def t_augment(p: P, mut: str, fault: bool):
     f = p.choice("filters", [8, 16])
     C = p.randint("classes", 2, 30)
     style = p.choice("model_style", ["sequential", "functional"])
+    if mut == "images_not_resized":   # Keras 3 Sequential conv nets accept other image sizes silently
+        style = p.set("model_style", "functional")
     v = verbose(p)
     aug = p.choice("augment", ["flip", "flip_rotate", "flip_zoom"])
     data = [f'images = np.random.randint(0, 256, size=({N}, {H}, {W}, 3)).astype("float32")   # decoded JPEGs, 0..255',
             f"labels = np.random.randint(0, {C}, size=({N},))"]
+    if fault and mut == "images_not_resized":
+        data[0] = f'images = np.random.randint(0, 256, size=({N}, {H2}, {W2}, 3)).astype("float32")   # decoded JPEGs, never resized'
+    if fault and mut == "channels_first_data":
+        data[0] = f'images = np.random.randint(0, 256, size=({N}, 3, {H}, {W})).astype("float32")   # (N, C, H, W) from the torchvision export'
+    if fault and mut == "gray_images_rgb_model":
+        data[0] = f'images = np.random.randint(0, 256, size=({N}, {H}, {W}, 1)).astype("float32")   # grayscale scans, 0..255'
     if mut == "labels_onehot_sparse" and fault:
         data.append(onehot_line("labels", C))
     augl = {"flip": ['§RandomFlip("horizontal")'], "flip_rotate": ['§RandomFlip("horizontal")', "§RandomRotation(0.05)"],
@@ -822,6 +961,8 @@ def t_augment(p: P, mut: str, fault: bool):
         layers_ += [f'§Conv2D({2 * f}, 3, activation="relu")', "§GlobalAveragePooling2D()"]
     layers_ += [f'§Dense({C}, activation="softmax")']
     in_shape = f"({H}, {W}, 1)" if (mut == "grayscale_declared" and fault) else f"({H}, {W}, 3)"
+    if mut == "channels_first_declared" and fault:
+        in_shape = f"(3, {H}, {W})"
     m = seq_or_func(p, layers_, in_shape, style, name="flowers")
     ds = ["AUTOTUNE = tf.data.AUTOTUNE"]
     if mut == "map_resize_wrong":
@@ -852,6 +993,10 @@ def t_augment(p: P, mut: str, fault: bool):
         "labels_onehot_sparse": ("keep integer labels for sparse_categorical_crossentropy", "one-hot labels with sparse CE"),
         "conv_after_gap": ("apply the second Conv2D before GlobalAveragePooling2D", "Conv2D after global pooling"),
         "expand_in_map": ("do not add a batch axis per element; .batch() adds it", "map adds a batch axis to each element before .batch()"),
+        "images_not_resized": (f"resize the images to the model's {H}x{W} input (tf.image.resize) instead of feeding {H2}x{W2}", f"{H2}x{W2} images into a model declared for {H}x{W}"),
+        "channels_first_data": (f"move channels last: images = images.transpose(0, 2, 3, 1) -> ({N}, {H}, {W}, 3)", "channels-first images into a channels-last model"),
+        "gray_images_rgb_model": ("repeat the gray channel to RGB: np.repeat(images, 3, axis=-1) (the model takes 3 channels)", "1-channel images into a 3-channel model"),
+        "channels_first_declared": (f"declare channels last like the images: Input(shape=({H}, {W}, 3))", "Input declared channels-first"),
     }
     return (s,) + fixes[mut]
 
@@ -864,6 +1009,12 @@ register(REG, "augment_cnn", t_augment, [
     ("labels_onehot_sparse", "loss_label_mismatch", "loss"),
     ("conv_after_gap", "layer_combination", "build"),
     ("expand_in_map", "input_pipeline", "fit"),
+], tf=True)
+register(REG, "augment_cnn", t_augment, [   # fourth generation
+    ("images_not_resized", "data_preprocessing", "fit"),
+    ("channels_first_data", "data_preprocessing", "fit"),
+    ("gray_images_rgb_model", "data_preprocessing", "fit"),
+    ("channels_first_declared", "input_layer", "build"),
 ], tf=True)
 
 
@@ -895,12 +1046,15 @@ def t_textvec(p: P, mut: str, fault: bool):
             f"labels = np.random.randint(0, {C}, size=({N},))"]
     if mut == "labels_onehot_sparse" and fault:
         data.append(onehot_line("labels", C))
-    osl = "" if (mut == "no_output_length" and fault) else f", output_sequence_length={L}"
+    osl = "" if (mut == "no_output_length" and fault) else f", output_sequence_length={L + off if (mut == 'vector_len_other' and fault) else L}"
     vec = [f"vectorize = §TextVectorization(max_tokens={V}{osl})", "vectorize.adapt(texts)"]
     emb_in = small if (mut == "embedding_vocab_small" and fault) else V
     body = ["§GlobalAveragePooling1D()" if headk == "gap" else "§Flatten()", '§Dense(16, activation="relu")', f'§Dense({C}, activation="softmax")']
+    if mut == "conv2d_on_sequence" and fault:
+        body = [f'§Conv2D({2 * d}, 3, padding="same", activation="relu")'] + body
     in_len = L + off if (mut == "input_len" and fault) else L
-    m = seq_or_func(p, [f"§Embedding({emb_in}, {d})"] + body, f"({in_len},)", p.choice("model_style", ["sequential", "functional"]), name="review_classifier")
+    in_decl = f"({in_len}, {d})" if (mut == "input_with_embed_dim" and fault) else f"({in_len},)"
+    m = seq_or_func(p, [f"§Embedding({emb_in}, {d})"] + body, in_decl, p.choice("model_style", ["sequential", "functional"]), name="review_classifier")
     calls = ['model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])']
     if pipeline == "arrays":
         prep = ["x = texts" if (mut == "texts_not_vectorized" and fault) else "x = vectorize(texts)"]
@@ -915,6 +1069,9 @@ def t_textvec(p: P, mut: str, fault: bool):
         "texts_not_vectorized": ("vectorize the strings first: x = vectorize(texts)", "raw strings fed to an integer-token model"),
         "no_output_length": (f"fix the vector length: TextVectorization(..., output_sequence_length={L})", "TextVectorization pads each batch to its own longest text"),
         "labels_onehot_sparse": ("keep integer labels for sparse_categorical_crossentropy", "one-hot labels with sparse CE"),
+        "vector_len_other": (f"vectorize to the model's input length: output_sequence_length={L}", f"TextVectorization pads to {L + off}, the model takes {L} tokens"),
+        "conv2d_on_sequence": ("use Conv1D on the (tokens, dim) embeddings (Conv2D needs 4-D maps)", "Conv2D applied to the 3-D embedding sequence"),
+        "input_with_embed_dim": (f"declare token ids only: Input(shape=({L},)); the Embedding adds the {d}-wide axis", f"Input declares ({L}, {d}) for token ids"),
     }
     return (s,) + fixes[mut]
 
@@ -925,6 +1082,11 @@ register(REG, "textvec", t_textvec, [
     ("texts_not_vectorized", "data_preprocessing", "fit"),
     ("no_output_length", "input_pipeline", "fit"),
     ("labels_onehot_sparse", "loss_label_mismatch", "loss"),
+], tf=True)
+register(REG, "textvec", t_textvec, [   # fourth generation
+    ("vector_len_other", "data_preprocessing", "fit"),
+    ("conv2d_on_sequence", "layer_combination", "build"),
+    ("input_with_embed_dim", "input_layer", "build"),
 ], tf=True)
 
 
@@ -949,6 +1111,8 @@ def t_transfer(p: P, mut: str, fault: bool):
     base += ['    return ¤Model(inp, h, name="feature_extractor")', "", "",
              "base = make_feature_extractor()", "base.trainable = False"]
     img = f"({H2}, {W2}, 3)" if (mut == "images_other_size" and fault) else f"({H}, {W}, 3)"
+    if mut == "gray_images_rgb_model" and fault:
+        img = f"({H}, {W}, 1)"
     data = [f'x_train = np.random.rand({N}, {", ".join(img.strip("()").split(", "))}).astype("float32")',
             f"y_train = np.random.randint(0, {C}, size=({N},))"]
     ll_old = mut == "old_head_classes"
@@ -973,6 +1137,7 @@ def t_transfer(p: P, mut: str, fault: bool):
         "no_pooling": ("pool the base's feature map (GlobalAveragePooling2D) before the Dense head", "Dense head directly on the 4-D feature map"),
         "head_input_gray": (f"the base takes RGB: Input(shape=({H}, {W}, 3))", "head Input declares 1 channel for an RGB base"),
         "pool_twice": ("pool once: the base already ends with GlobalAveragePooling2D, drop the second one", "GlobalAveragePooling2D applied to an already pooled feature vector"),
+        "gray_images_rgb_model": ("repeat the gray channel to RGB (np.repeat(x_train, 3, axis=-1)): the base takes 3 channels", "1-channel images into an RGB base model"),
         "old_head_classes": (f"size the new head for the {C} new classes: Dense({C}) (not the pretrained {C_old})", f"head kept {C_old} units for {C}-class one-hot labels"),
     }
     return (s,) + fixes[mut]
@@ -984,6 +1149,9 @@ register(REG, "transfer", t_transfer, [
     ("head_input_gray", "input_layer", "build"),
     ("pool_twice", "layer_combination", "build"),
     ("old_head_classes", "loss_label_mismatch", "loss"),
+])
+register(REG, "transfer", t_transfer, [   # fourth generation
+    ("gray_images_rgb_model", "data_preprocessing", "fit"),
 ])
 
 
@@ -1006,22 +1174,42 @@ def t_bigru(p: P, mut: str, fault: bool):
     style = p.choice("model_style", ["sequential", "functional", "subclassed"])
     if mut == "residual_width":
         style = p.set("model_style", "functional_res")
-    if mut == "input_features" and style == "subclassed":
+    if mut in ("input_features", "input_steps_features_swapped") and style == "subclassed":
         style = p.set("model_style", "functional")
+    if mut == "add_seq_and_last":
+        style = p.set("model_style", "functional_add")
+    if mut == "residual_raw_input":
+        style = p.set("model_style", "functional_res")
+        merge = p.set("merge_mode", "concat")
     F2 = F + p.choice("off", [1, 2, 3])
     v = verbose(p)
     xs = f"({N}, {F}, {T})" if (mut == "steps_features_swapped" and fault) else f"({N}, {T}, {F})"
     data = [f'{X} = np.random.rand{xs}.astype("float32")' + ("   # (samples, channels, steps) from the sensor export" if (mut == "steps_features_swapped" and fault) else ""),
-            f"{Y} = np.random.randint(0, {C}, size=({N}, {T}))   # one tag per step" if (mut == "per_step_labels" and fault) else
+            f"{Y} = np.random.randint(0, {C}, size=({N}, {T}))   # one tag per step" if ((mut == "per_step_labels" and fault) or mut == "tagger_no_return_sequences") else
             f"{Y} = np.random.randint(0, {C}, size=({N},))"]
     rs1 = "" if (mut == "first_no_return_sequences" and fault) else "return_sequences=True"
     mm = f', merge_mode="{merge}"' if merge != "concat" else ""
     l1 = f"§Bidirectional(§{cell}({u}, {rs1}){mm})" if rs1 else f"§Bidirectional(§{cell}({u}){mm})"
     mid = ["§GlobalAveragePooling1D()"] if (mut == "rnn_after_pool" and fault) else []
+    if mut == "rnn_after_flatten" and fault:
+        mid = ["§Flatten()"]
     l2 = f"§Bidirectional(§{cell}({u2}))"
+    if mut == "tagger_no_return_sequences" and not fault:
+        l2 = f"§Bidirectional(§{cell}({u2}, return_sequences=True))"
     out = f'§Dense({C}, activation="softmax")'
     in_shape = f"({T}, {F2})" if (mut == "input_features" and fault) else f"({T}, {F})"
-    if style == "functional_res":
+    if mut == "input_steps_features_swapped" and fault:
+        in_shape = f"({F}, {T})"
+    if mut == "residual_raw_input":
+        m = [f"inputs = ¤Input(shape={in_shape})", f"seq = {l1}(inputs)", f"proj = §Dense({2 * u})(inputs)   # width of the BiRNN output",
+             "h = §Add()([seq, inputs])   # skip connection around the first BiRNN" if fault else "h = §Add()([seq, proj])",
+             f"h = {l2}(h)", f"outputs = {out}(h)", "model = ¤Model(inputs, outputs)"]
+    elif style == "functional_add":
+        last = f"§Bidirectional(§{cell}({u}){mm})"
+        m = [f"inputs = ¤Input(shape={in_shape})", f"seq = {l1}(inputs)", f"last = {last}(inputs)",
+             "h = §Add()([seq, last])" if fault else "h = §Add()([§GlobalAveragePooling1D()(seq), last])",
+             f"outputs = {out}(h)", "model = ¤Model(inputs, outputs)"]
+    elif style == "functional_res":
         w = 2 * u if merge == "concat" else u
         wp = u if (fault and merge == "concat") else (2 * u if fault else w)
         m = [f"inputs = ¤Input(shape={in_shape})", f"seq = {l1}(inputs)", f"proj = §Dense({wp})(inputs)   # width of the BiRNN output",
@@ -1043,6 +1231,11 @@ def t_bigru(p: P, mut: str, fault: bool):
         "input_features": (f"declare Input(shape=({T}, {F})) like the data (not {F2} features)", f"Input declares {F2} features"),
         "rnn_after_pool": ("pool after the recurrent layers (or drop the pooling): a BiRNN needs the time axis", "BiRNN after GlobalAveragePooling1D"),
         "per_step_labels": (f"one label per sequence for this classifier (shape ({N},)), or return sequences + TimeDistributed for tags", "per-step tags for a sequence classifier"),
+        "add_seq_and_last": ("pool the sequence branch over time (GlobalAveragePooling1D) before adding it to the last-state branch", "Add of a (steps, units) sequence and a (units,) vector"),
+        "input_steps_features_swapped": (f"declare Input(shape=({T}, {F})) = (steps, features), not ({F}, {T})", "Input declares (features, steps)"),
+        "rnn_after_flatten": ("remove the Flatten between the recurrent layers: the second BiRNN needs the (steps, units) sequence", "BiRNN after Flatten"),
+        "residual_raw_input": (f"add the projected skip (Dense({2 * u})(inputs)), not the raw {F}-feature inputs, to the {2 * u}-wide BiRNN output", f"Add of the {2 * u}-wide BiRNN output and the raw {F}-feature input"),
+        "tagger_no_return_sequences": ("set return_sequences=True on the last BiRNN so the tagger predicts one tag per step", "last BiRNN returns only the final step for per-step tags"),
     }
     return (s,) + fixes[mut]
 
@@ -1054,6 +1247,13 @@ register(REG, "bigru", t_bigru, [
     ("input_features", "input_layer", "fit"),
     ("rnn_after_pool", "layer_combination", "build"),
     ("per_step_labels", "loss_label_mismatch", "loss"),
+])
+register(REG, "bigru", t_bigru, [   # fourth generation
+    ("add_seq_and_last", "layer_combination", "loss"),
+    ("input_steps_features_swapped", "input_layer", "fit"),
+    ("rnn_after_flatten", "layer_combination", "build"),
+    ("residual_raw_input", "layer_combination", "build"),
+    ("tagger_no_return_sequences", "layer_definition", "loss"),
 ])
 
 
@@ -1074,6 +1274,8 @@ def t_timedistributed(p: P, mut: str, fault: bool):
     v = verbose(p)
     fh, fw = (H2, W2) if (mut == "frame_size" and fault) else (H, W)
     data = [f'clips = np.random.rand({N}, {T}, {fh}, {fw}, {Ch}).astype("float32")', f"labels = np.random.randint(0, {C}, size=({N},))"]
+    if mut == "frame_tagger_no_return_sequences":
+        data[1] = f"labels = np.random.randint(0, {C}, size=({N}, {T}))   # one action label per frame"
     if mut == "labels_onehot_sparse" and fault:
         data.append(onehot_line("labels", C))
     in_shape = f"({H}, {W}, {Ch})" if (mut == "input_no_time" and fault) else f"({T}, {H}, {W}, {Ch})"
@@ -1083,6 +1285,13 @@ def t_timedistributed(p: P, mut: str, fault: bool):
     rs = ", return_sequences=True" if (mut == "lstm_return_sequences" and fault) else ""
     m = [f"inputs = ¤Input(shape={in_shape})", f"h = {conv_l}(inputs)", "h = §TimeDistributed(§MaxPooling2D(2))(h)", f"h = {pf}(h)",
          f"h = §LSTM({u}{rs})(h)", f'outputs = §Dense({C}, activation="softmax")(h)', 'model = ¤Model(inputs, outputs, name="frames_lstm")']
+    if mut == "convlstm_return_sequences_gap":
+        rsc = ", return_sequences=True" if fault else ""
+        m[3:5] = [f'h = §ConvLSTM2D({f}, 3, padding="same"{rsc})(h)', "h = §GlobalAveragePooling2D()(h)"]
+    if mut == "stacked_lstm_no_return_sequences":
+        m[4:5] = [f"h = §LSTM({u}{'' if fault else ', return_sequences=True'})(h)", f"h = §LSTM({u // 2})(h)"]
+    if mut == "frame_tagger_no_return_sequences":
+        m[4] = f"h = §LSTM({u})(h)" if fault else f"h = §LSTM({u}, return_sequences=True)(h)   # one output per frame"
     calls = ['model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")',
              f"model.fit(clips, labels, epochs=1, batch_size={bs}, verbose={v})"]
     s = finish(p, head, [data, m, summary(p), calls])
@@ -1093,6 +1302,9 @@ def t_timedistributed(p: P, mut: str, fault: bool):
         "input_no_time": (f"declare the frame axis: Input(shape=({T}, {H}, {W}, {Ch}))", "Input declares a single frame for a TimeDistributed model"),
         "lstm_return_sequences": ("drop return_sequences=True on the last LSTM so the output is (batch, classes)", "last LSTM returns sequences"),
         "labels_onehot_sparse": ("keep integer labels for sparse_categorical_crossentropy", "one-hot labels with sparse CE"),
+        "convlstm_return_sequences_gap": ("drop return_sequences=True on the ConvLSTM2D before GlobalAveragePooling2D", "ConvLSTM2D returns the frame axis, GlobalAveragePooling2D expects 4-D"),
+        "stacked_lstm_no_return_sequences": ("set return_sequences=True on the first LSTM so the second gets the frame sequence", "stacked LSTMs without return_sequences on the first"),
+        "frame_tagger_no_return_sequences": ("set return_sequences=True on the LSTM so the model predicts one label per frame", "LSTM returns only the last frame for per-frame labels"),
     }
     return (s,) + fixes[mut]
 
@@ -1104,6 +1316,11 @@ register(REG, "timedistributed", t_timedistributed, [
     ("input_no_time", "input_layer", "build"),
     ("lstm_return_sequences", "layer_definition", "loss"),
     ("labels_onehot_sparse", "loss_label_mismatch", "loss"),
+])
+register(REG, "timedistributed", t_timedistributed, [   # fourth generation
+    ("convlstm_return_sequences_gap", "layer_definition", "build"),
+    ("stacked_lstm_no_return_sequences", "layer_definition", "build"),
+    ("frame_tagger_no_return_sequences", "layer_definition", "loss"),
 ])
 
 
@@ -1120,7 +1337,8 @@ def t_gradtape(p: P, mut: str, fault: bool):
     k = p.randint("missing", 1, 2)
     style = p.choice("model_style", ["sequential", "functional"])
     v = p.choice("log_every", [1, 2])
-    data = [f'x = np.random.rand({N}, {F}).astype("float32")', f"y = np.random.randint(0, {C}, size=({N},))",
+    data = [f'x = np.random.rand({N}, {F + 1 if (mut == "features_extra_column" and fault) else F}).astype("float32")'
+            + ("   # the row id column was kept" if (mut == "features_extra_column" and fault) else ""), f"y = np.random.randint(0, {C}, size=({N},))",
             f'x_val = np.random.rand(8, {F2 if (mut == "val_features" and fault) else F}).astype("float32")', f"y_val = np.random.randint(0, {C}, size=(8,))"]
     in_f = F2 if (mut == "input_features" and fault) else F
     outC = C - k if (mut == "output_units" and fault) else C
@@ -1129,7 +1347,11 @@ def t_gradtape(p: P, mut: str, fault: bool):
         "¤losses.SparseCategoricalCrossentropy(from_logits=True)"
     ds = f"ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle({N})" + ("" if (mut == "ds_unbatched" and fault) else f".batch({bs})")
     lcall = "loss_fn(logits, yb)" if (mut == "loss_args_swapped" and fault) else "loss_fn(yb, logits)"
-    loop = [f"loss_fn = {lossobj}", "optimizer = ¤optimizers.Adam(learning_rate=1e-3)", ds, "",
+    check = []
+    if mut == "single_sample_check":
+        check = ["logits = model(x[0], training=False)   # quick check on the first sample" if fault else
+                 "logits = model(x[:1], training=False)   # quick check on the first sample", 'print("first logits", logits.shape)', ""]
+    loop = [f"loss_fn = {lossobj}", "optimizer = ¤optimizers.Adam(learning_rate=1e-3)", *check, ds, "",
             "for epoch in range(2):", "    for xb, yb in ds:", "        with tf.GradientTape() as tape:",
             "            logits = model(xb, training=True)", f"            loss = {lcall}",
             "        grads = tape.gradient(loss, model.trainable_variables)",
@@ -1144,6 +1366,8 @@ def t_gradtape(p: P, mut: str, fault: bool):
         "val_features": (f"build the validation features with the {F} training columns (not {F2})", f"validation rows with {F2} features"),
         "input_features": (f"declare Input(shape=({F},)) like the data", f"Input declares {F2} features"),
         "output_units": (f"output one logit per class: Dense({C}) (labels go up to {C - 1})", f"Dense({C - k}) for {C} classes"),
+        "features_extra_column": (f"drop the id column: x must have the {F} feature columns", f"{F + 1} columns (row id kept) for a {F}-feature Input"),
+        "single_sample_check": ("keep the batch axis: model(x[:1]) (or x[0][None])", f"one sample of shape ({F},) without a batch axis"),
     }
     return (s,) + fixes[mut]
 
@@ -1155,6 +1379,10 @@ register(REG, "gradtape", t_gradtape, [
     ("val_features", "data_preprocessing", "evaluate"),
     ("input_features", "input_layer", "forward"),
     ("output_units", "loss_label_mismatch", "loss", 1),
+], tf=True)
+register(REG, "gradtape", t_gradtape, [   # fourth generation
+    ("features_extra_column", "data_preprocessing", "forward"),
+    ("single_sample_check", "data_preprocessing", "forward"),
 ], tf=True)
 
 

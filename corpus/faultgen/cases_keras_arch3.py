@@ -33,8 +33,10 @@ def t_vit(p: P, mut: str, fault: bool):
     P_, (gh, gw) = p.choice("patch", [4, 6, 8]), p.choice("grid", [(4, 4), (3, 5), (5, 4), (6, 3), (4, 6)])
     H, W = P_ * gh, P_ * gw
     Ch = p.choice("channels", [3, 1])
-    if mut == "channels_first_images":
+    if mut in ("channels_first_images", "grayscale_declared", "gray_images_rgb_model", "channels_first_declared"):
         Ch = p.set("channels", 3)
+    if mut == "rgb_into_gray_model":
+        Ch = p.set("channels", 1)
     D = p.choice("embed_dim", [24, 32, 20])
     nh = p.choice("heads", [2, 4])
     kd = p.choice("key_dim", [8, 12, 16])
@@ -42,7 +44,15 @@ def t_vit(p: P, mut: str, fault: bool):
     dh = p.choice("declared_off", [P_, 2 * P_])
     v = verbose(p)
     pool = p.choice("pool", ["GlobalAveragePooling1D", "GlobalMaxPooling1D"])
-    if mut == "channels_first_images" and fault:
+    if mut == "photos_not_resized":
+        H2, W2 = p.choice("raw_hw", [(H + P_ // 2, W + P_ // 2), (2 * H, 2 * W), (H + 3, W - 2), (W, H) if W != H else (H + 5, W + 5)])
+    if mut == "photos_not_resized" and fault:
+        data = [f'{X} = np.random.rand({N}, {H2}, {W2}, {Ch}).astype("float32")   # photos at their original size']
+    elif mut == "rgb_into_gray_model" and fault:
+        data = [f'{X} = np.random.rand({N}, {H}, {W}, 3).astype("float32")   # photos kept in RGB']
+    elif mut == "gray_images_rgb_model" and fault:
+        data = [f'{X} = np.random.rand({N}, {H}, {W}, 1).astype("float32")   # grayscale scans']
+    elif mut == "channels_first_images" and fault:
         data = [f'{X} = np.random.rand({N}, {Ch}, {H}, {W}).astype("float32")   # (N, C, H, W) exported from a torch pipeline']
     else:
         data = [f'{X} = np.random.rand({N}, {H}, {W}, {Ch}).astype("float32")']
@@ -57,6 +67,10 @@ def t_vit(p: P, mut: str, fault: bool):
            '        self.table = self.add_weight(name="table", shape=(1, input_shape[1], input_shape[2]), initializer="random_normal")', "",
            "    def call(self, tokens):", "        return tokens + self.table"]
     in_shape = f"(IMG_H + {dh}, IMG_W, {Ch})" if (mut == "input_hw" and fault) else f"(IMG_H, IMG_W, {Ch})"
+    if mut == "grayscale_declared" and fault:
+        in_shape = "(IMG_H, IMG_W, 1)"
+    if mut == "channels_first_declared" and fault:
+        in_shape = f"({Ch}, IMG_H, IMG_W)"
     m = [f"inputs = ¤Input(shape={in_shape})",
          'z = §Conv2D(DIM, PATCH, strides=PATCH, name="patch_embed")(inputs)',
          'z = §Reshape((N_PATCHES, DIM), name="to_tokens")(z)']
@@ -82,6 +96,11 @@ def t_vit(p: P, mut: str, fault: bool):
         "labels_onehot_sparse": ("keep integer labels for sparse_categorical_crossentropy (or use categorical_crossentropy)", "one-hot labels with sparse CE"),
         "conv2d_on_tokens": ("mix tokens with Conv1D / Dense on the (tokens, dim) sequence, or apply Conv2D before the Reshape", "Conv2D applied to the 3-D token sequence"),
         "no_pooling": (f"pool over the patch tokens ({pool}) before the classifier so the output is (batch, {C})", "no pooling: the head keeps the token axis"),
+        "rgb_into_gray_model": (f"convert the photos to one channel (x.mean(-1, keepdims=True)) for the ({H}, {W}, 1) model", "3-channel images into a ViT built for 1 channel"),
+        "photos_not_resized": (f"resize the images to the {H}x{W} the patches were counted for (tf.image.resize)", f"images of another size than the {H}x{W} model input"),
+        "gray_images_rgb_model": ("repeat the gray channel to RGB: np.repeat(x, 3, axis=-1) (the model takes 3 channels)", "1-channel images into a 3-channel ViT"),
+        "grayscale_declared": (f"declare 3 channels for the RGB images: Input(shape=({H}, {W}, 3))", "Input declares 1 channel for RGB images"),
+        "channels_first_declared": (f"declare channels last like the data: Input(shape=({H}, {W}, 3))", "Input declared channels-first"),
     }
     return (s,) + fixes[mut]
 
@@ -93,6 +112,14 @@ register(REG, "vit", t_vit, [
     ("labels_onehot_sparse", "loss_label_mismatch", "loss"),
     ("conv2d_on_tokens", "layer_combination", "build"),
     ("no_pooling", "layer_definition", "loss"),
+])
+# fourth generation: image mistakes that existed on cnn2d / augment_cnn / mobile_cnn only
+register(REG, "vit", t_vit, [
+    ("photos_not_resized", "data_preprocessing", "fit"),
+    ("gray_images_rgb_model", "data_preprocessing", "fit"),
+    ("grayscale_declared", "input_layer", "fit"),
+    ("channels_first_declared", "input_layer", "build"),
+    ("rgb_into_gray_model", "data_preprocessing", "fit"),
 ])
 
 
@@ -127,11 +154,18 @@ def t_attn_text(p: P, mut: str, fault: bool):
     outC = C - k if (mut == "units_lt_classes" and fault) else C
     in_len = "MAXLEN" if not (mut == "seq_len_declared" and fault) else f"{L2}"
     nm = (lambda n: f', name="{n}"') if style == "functional_named" else (lambda n: "")
-    m = [f'tokens = ¤Input(shape=({in_len},), dtype="int32"{nm("tokens")})']
-    m += [f"h = §Embedding({emb_v}, {d}{nm('embed')})(tokens)",
-          f"att = §MultiHeadAttention(num_heads={nh}, key_dim={d}{nm('self_attention')})(h, h)",
+    in_decl = f"({in_len}, {d})" if (mut == "input_with_embed_dim" and fault) else f"({in_len},)"
+    m = [f'tokens = ¤Input(shape={in_decl}, dtype="int32"{nm("tokens")})']
+    m += [f"h = §Embedding({emb_v}, {d}{nm('embed')})(tokens)"]
+    if mut == "conv2d_on_sequence" and fault:
+        m.append(f'h = §Conv2D({d}, 3, padding="same", activation="relu")(h)   # local n-gram features')
+    m += [f"att = §MultiHeadAttention(num_heads={nh}, key_dim={d}{nm('self_attention')})(h, h)",
           "h = §LayerNormalization()(h + att)"]
-    if mut == "gru_after_pool":
+    if mut == "rnn_after_flatten":
+        m += ["h = §Flatten()(h)", "h = §GRU(16)(h)"] if fault else ["h = §GRU(16)(h)"]
+    elif mut == "stacked_gru_no_return_sequences":
+        m += [f"h = §GRU(16{'' if fault else ', return_sequences=True'})(h)", "h = §GRU(8)(h)"]
+    elif mut == "gru_after_pool":
         m += ([f"h = §GlobalAveragePooling1D({nm('pool').lstrip(', ')})(h)", "h = §GRU(16)(h)"] if fault else
               ["h = §GRU(16, return_sequences=True)(h)", f"h = §GlobalAveragePooling1D({nm('pool').lstrip(', ')})(h)"])
     else:
@@ -152,6 +186,10 @@ def t_attn_text(p: P, mut: str, fault: bool):
         "units_lt_classes": (f"output one probability per class: Dense({C}) (labels go up to {C - 1})", f"Dense({C - k}) for {C} classes"),
         "gru_after_pool": ("run the GRU on the (tokens, dim) sequence before GlobalAveragePooling1D", "GRU placed after the global pooling"),
         "ds_unbatched": (f"batch the dataset: .batch({bs})", "tf.data dataset never batched"),
+        "input_with_embed_dim": ("declare token ids only: Input(shape=(MAXLEN,)); the Embedding adds the embedding axis", f"Input declares (MAXLEN, {d}) for token ids"),
+        "conv2d_on_sequence": ("use Conv1D on the (tokens, dim) embeddings (Conv2D needs 4-D maps)", "Conv2D applied to the 3-D embedding sequence"),
+        "rnn_after_flatten": ("remove the Flatten before the GRU: it needs the (tokens, dim) sequence", "GRU after Flatten"),
+        "stacked_gru_no_return_sequences": ("set return_sequences=True on the first GRU so the second gets a sequence", "stacked GRUs without return_sequences on the first"),
     }
     return (s,) + fixes[mut]
 
@@ -163,6 +201,12 @@ register(REG, "attn_text", t_attn_text, [
     ("units_lt_classes", "loss_label_mismatch", "loss", 1),
     ("gru_after_pool", "layer_combination", "build"),
     ("ds_unbatched", "input_pipeline", "fit", 2, {"tf": True}),
+])
+register(REG, "attn_text", t_attn_text, [   # fourth generation
+    ("input_with_embed_dim", "input_layer", "build"),
+    ("conv2d_on_sequence", "layer_combination", "build"),
+    ("rnn_after_flatten", "layer_combination", "build"),
+    ("stacked_gru_no_return_sequences", "layer_definition", "build"),
 ])
 
 
@@ -256,7 +300,13 @@ def t_mobile(p: P, mut: str, fault: bool):
     if mut == "residual_width" and not fault:
         block_fn += ["    if x.shape[-1] != out_ch:", "        return h   # no shortcut when the block changes the width"]
     block_fn += ["    return §Add()([x, h])   # residual"]
-    if mut == "gray_images_rgb_model":
+    if mut == "photos_not_resized":
+        H2, W2 = p.choice("raw_hw", [(H + 8, W + 8), (H - 4, W), (64, 48), (H + 2, W + 2)])
+        data = [f'images = np.random.rand({N}, {H2 if fault else H}, {W2 if fault else W}, 3).astype("float32")' + ("   # camera frames, never resized" if fault else "")]
+    elif mut == "channels_first_data":
+        data = [f'images = np.random.rand({N}, 3, {H}, {W}).astype("float32")   # (N, C, H, W) from the torch loader' if fault else
+                f'images = np.random.rand({N}, {H}, {W}, 3).astype("float32")']
+    elif mut == "gray_images_rgb_model":
         data = [f'gray = np.random.rand({N}, {H}, {W}, 1).astype("float32")   # scanned in grayscale',
                 "images = gray" if fault else "images = np.repeat(gray, 3, axis=-1)   # the network was designed for RGB"]
     else:
@@ -264,6 +314,8 @@ def t_mobile(p: P, mut: str, fault: bool):
     data.append(f"labels = np.random.randint(0, {C}, size=({N},))")
     data.append(f"labels_1h = ¤utils.to_categorical(labels, {C + extra if (mut == 'onehot_depth' and fault) else C})")
     in_shape = f"(3, {H}, {W})" if (mut == "channels_first_declared" and fault) else f"({H}, {W}, 3)"
+    if mut == "grayscale_declared" and fault:
+        in_shape = f"({H}, {W}, 1)"
     kmid = kbig if (mut == "depthwise_kernel_too_big" and fault) else 3
     m = [f"inputs = ¤Input(shape={in_shape})",
          f'x = §Conv2D({c1}, 3, strides=2, padding="same", activation="relu")(inputs)',
@@ -286,6 +338,9 @@ def t_mobile(p: P, mut: str, fault: bool):
         "channels_first_declared": (f"declare channels last like the data: Input(shape=({H}, {W}, 3))", "Input declared channels-first"),
         "separable_after_gap": ("apply the SeparableConv2D before GlobalAveragePooling2D", "SeparableConv2D after global pooling"),
         "onehot_depth": (f"one-hot with the {C} classes of the head: to_categorical(labels, {C})", f"to_categorical depth {C + extra} for a {C}-unit head"),
+        "photos_not_resized": (f"resize the frames to the model's {H}x{W} input (tf.image.resize)", f"images of another size than the {H}x{W} model input"),
+        "channels_first_data": (f"move channels last: images = images.transpose(0, 2, 3, 1) -> ({N}, {H}, {W}, 3)", "channels-first images into a channels-last model"),
+        "grayscale_declared": (f"declare 3 channels for the RGB images: Input(shape=({H}, {W}, 3))", "Input declares 1 channel for RGB images"),
     }
     return (s,) + fixes[mut]
 
@@ -297,6 +352,11 @@ register(REG, "mobile_cnn", t_mobile, [
     ("channels_first_declared", "input_layer", "fit"),
     ("separable_after_gap", "layer_combination", "build"),
     ("onehot_depth", "loss_label_mismatch", "loss"),
+])
+register(REG, "mobile_cnn", t_mobile, [   # fourth generation
+    ("photos_not_resized", "data_preprocessing", "fit"),
+    ("channels_first_data", "data_preprocessing", "fit"),
+    ("grayscale_declared", "input_layer", "fit"),
 ])
 
 
@@ -313,11 +373,12 @@ def t_multi_label(p: P, mut: str, fault: bool):
     h = p.choice("hidden", [32, 48, 20])
     k = p.choice("off", [1, 2, 3])
     style = p.choice("model_style", ["sequential", "functional", "noinput"])
-    if mut == "input_features" and style == "noinput":
+    if mut in ("input_features", "features_extra_column", "train_on_batch_single") and style == "noinput":
         style = p.set("model_style", "sequential")
     v = verbose(p)
     tags = p.choice("tag_names", ["genres", "topics", "labels", "tags"])
-    data = [f'{X} = np.random.rand({N}, {F}).astype("float32")',
+    data = [f'{X} = np.random.rand({N}, {F + 1 if (mut == "features_extra_column" and fault) else F}).astype("float32")'
+            + ("   # the document id column was kept" if (mut == "features_extra_column" and fault) else ""),
             f"TAGS = {K}",
             "rng = np.random.default_rng(1)",
             f"{tags}_per_row = [sorted(rng.choice(TAGS, size=rng.integers(1, 4), replace=False)) for _ in range({N})]"]
@@ -329,17 +390,23 @@ def t_multi_label(p: P, mut: str, fault: bool):
         data += [f'y = np.zeros(({N}, TAGS), dtype="float32")', f"for i, row in enumerate({tags}_per_row):", "    y[i, row] = 1.0   # k-hot"]
     in_f = F + k if (mut == "input_features" and fault) else F
     outK = K - k if (mut == "out_units" and fault) else K
-    m = seq_or_func(p, [f'§Dense({h}, activation="relu")', "§Dropout(0.1)", f'§Dense({outK}, activation="sigmoid")'], f"({in_f},)", style, name="tagger")
+    prep = []
+    if mut == "adapt_with_labels":
+        prep = ["norm = §Normalization()", f"norm.adapt(np.hstack([{X}, y]))   # statistics of the whole table" if fault else f"norm.adapt({X})"]
+    m = seq_or_func(p, (["norm"] if prep else []) + [f'§Dense({h}, activation="relu")', "§Dropout(0.1)", f'§Dense({outK}, activation="sigmoid")'], f"({in_f},)", style, name="tagger")
     loss = "sparse_categorical_crossentropy" if (mut == "sparse_ce_on_khot" and fault) else "binary_crossentropy"
     calls = [f'model.compile(optimizer="adam", loss="{loss}", metrics=[¤metrics.BinaryAccuracy(threshold=0.5)])']
     if tfd:
         calls += [f"features_ds = tf.data.Dataset.from_tensor_slices({X}).batch({bs})",
                   "labels_ds = tf.data.Dataset.from_tensor_slices(y)" + ("" if fault else f".batch({bs})"),
                   "train_ds = tf.data.Dataset.zip((features_ds, labels_ds))", f"model.fit(train_ds, epochs=1, verbose={v})"]
+    elif mut == "train_on_batch_single":
+        sl = "i" if fault else f"i:i + {bs}"
+        calls += [f"for i in range(0, len({X}), {bs}):", f"    loss = model.train_on_batch({X}[{sl}], y[{sl}])", 'print("loss", loss)']
     else:
         calls.append(f"model.fit({X}, y, epochs=1, batch_size={bs}, verbose={v})")
     calls += ["probs = model.predict(" + X + "[:3], verbose=0)", "print((probs > 0.5).astype(int))"]
-    s = finish(p, head, [data, m, summary(p) if style != "noinput" else [], calls])
+    s = finish(p, head, [data, prep, m, summary(p) if style != "noinput" else [], calls])
     fixes = {
         "sparse_ce_on_khot": ("k-hot labels need binary_crossentropy with sigmoid outputs, not sparse_categorical_crossentropy", "sparse categorical CE on k-hot labels"),
         "out_units": (f"one sigmoid unit per tag: Dense({K}) (labels are {K}-hot)", f"Dense({K - k}) for {K}-hot labels"),
@@ -347,6 +414,9 @@ def t_multi_label(p: P, mut: str, fault: bool):
         "labels_tag_index": (f"multi-label targets are (N, {K}) k-hot rows, not one tag id per row", "one tag index per row for a k-hot sigmoid head"),
         "input_features": (f"declare Input(shape=({F},)) like the feature matrix", f"Input declares {F + k} features"),
         "zip_unbatched_labels": (f"batch both datasets before zipping: labels_ds.batch({bs})", "features batched, labels not, then zipped"),
+        "features_extra_column": (f"drop the id column: {X} must have the {F} feature columns", f"{F + 1} columns (id kept) for a {F}-feature Input"),
+        "adapt_with_labels": (f"adapt the Normalization on the {F} feature columns only: norm.adapt({X})", f"Normalization adapted on the features + the {K} label columns"),
+        "train_on_batch_single": (f"train on slices that keep the batch axis: {X}[i:i + {bs}]", "train_on_batch given one sample without batch axis"),
     }
     return (s,) + fixes[mut]
 
@@ -358,6 +428,11 @@ register(REG, "multi_label", t_multi_label, [
     ("labels_tag_index", "loss_label_mismatch", "loss"),
     ("input_features", "input_layer", "fit"),
     ("zip_unbatched_labels", "input_pipeline", "loss", 2, {"tf": True}),
+])
+register(REG, "multi_label", t_multi_label, [   # fourth generation
+    ("features_extra_column", "data_preprocessing", "fit"),
+    ("adapt_with_labels", "data_preprocessing", "build"),
+    ("train_on_batch_single", "data_preprocessing", "fit"),
 ])
 
 
@@ -375,11 +450,20 @@ def t_gan(p: P, mut: str, fault: bool):
     f = p.choice("filters", [4, 8])
     steps = p.choice("steps", [2, 3])
     v = p.choice("print_every", [1, 2])
-    data = [f'real_images = np.random.rand({N}, {H}, {W}, 1).astype("float32") * 2 - 1   # scaled to [-1, 1]',
+    if mut == "real_images_not_resized":
+        H2, W2 = p.choice("raw_hw", [(H + 4, W + 4), (2 * H, 2 * W), (H - 2, W), (H + 6, W - 2)])
+    rh, rw = (H2, W2) if (mut == "real_images_not_resized" and fault) else (H, W)
+    data = [f'real_images = np.random.rand({N}, {rh}, {rw}, 1).astype("float32") * 2 - 1   # scaled to [-1, 1]'
+            + ("; camera crops, never resized" if (mut == "real_images_not_resized" and fault) else ""),
             f"LATENT = {Z}", f"BATCH = {bs}"]
     gen_units = f"{H} * {W - 1}" if (mut == "dense_units_before_reshape" and fault) else f"{H} * {W}"
     gen = ['generator = ¤Sequential([', "    ¤Input(shape=(LATENT,)),", f'    §Dense({g}, activation="relu"),',
            f'    §Dense({gen_units}, activation="tanh"),', f"    §Reshape(({H}, {W}, 1)),", '], name="generator")']
+    if mut == "generator_missing_upsample":
+        st = "" if fault else ", strides=2"
+        gen = ['generator = ¤Sequential([', "    ¤Input(shape=(LATENT,)),", f'    §Dense({H // 2} * {W // 2} * {2 * f}, activation="relu"),',
+               f"    §Reshape(({H // 2}, {W // 2}, {2 * f})),", f'    §Conv2DTranspose({f}, 3{st}, padding="same", activation="relu"),',
+               '    §Conv2D(1, 3, padding="same", activation="tanh"),', '], name="generator")']
     d_in = f"({H}, {W})" if (mut == "disc_input_declared" and fault) else f"({H}, {W}, 1)"
     dlayers = [f'§Conv2D({f}, 3, strides=2, padding="same")', "§LeakyReLU(0.2)"]
     if mut == "conv_after_flatten" and fault:
@@ -414,6 +498,8 @@ def t_gan(p: P, mut: str, fault: bool):
         "labels_onehot_bce": ("the discriminator has one sigmoid unit: labels are (BATCH, 1) ones / zeros, not one-hot pairs", "one-hot (BATCH, 2) labels for a Dense(1) sigmoid discriminator"),
         "batch_labels_count": ("draw BATCH real images so that x and y have the same number of rows (2 * BATCH)", "3*BATCH images stacked with 2*BATCH labels"),
         "conv_after_flatten": ("apply the second Conv2D before Flatten", "Conv2D after Flatten in the discriminator"),
+        "generator_missing_upsample": (f"upsample the {H // 2}x{W // 2} map back to {H}x{W}: Conv2DTranspose({f}, 3, strides=2, padding='same')", f"generator outputs {H // 2}x{W // 2} images for a {H}x{W} discriminator"),
+        "real_images_not_resized": (f"resize the real images to the generator's {H}x{W} (tf.image.resize) before mixing them with fakes", f"real images of another size than the {H}x{W} generator output"),
     }
     return (s,) + fixes[mut]
 
@@ -425,6 +511,10 @@ register(REG, "gan", t_gan, [
     ("labels_onehot_bce", "loss_label_mismatch", "loss"),
     ("batch_labels_count", "input_pipeline", "fit"),
     ("conv_after_flatten", "layer_combination", "build"),
+])
+register(REG, "gan", t_gan, [   # fourth generation
+    ("real_images_not_resized", "data_preprocessing", "data"),
+    ("generator_missing_upsample", "layer_definition", "build"),
 ])
 
 
@@ -465,6 +555,10 @@ def t_tabular_prep(p: P, mut: str, fault: bool):
     key = f"{col}s" if (mut == "dict_key_typo" and fault) else col
     calls = ['model.compile(optimizer="adam", loss="binary_crossentropy", metrics=["accuracy"])',
              f'model.fit({{"numeric": numeric, "{key}": {col}}}, y, epochs=1, batch_size={bs}, verbose={v})']
+    if mut == "inputs_list_swapped":
+        m[-1] = "model = ¤Model(inputs=[num_in, cat_in], outputs=out)"
+        xs = f"[{col}, numeric]" if fault else f"[numeric, {col}]"
+        calls[-1] = f"model.fit({xs}, y, epochs=1, batch_size={bs}, verbose={v})"
     s = finish(p, head, [data, prep, m, summary(p), calls])
     fixes = {
         "adapt_with_id_column": (f"adapt the Normalization on the {F} numeric feature columns only: norm.adapt(numeric)", f"Normalization adapted on {F + 1} columns (row id kept)"),
@@ -473,6 +567,7 @@ def t_tabular_prep(p: P, mut: str, fault: bool):
         "concat_without_flatten": (f"flatten the (batch, 1, {d}) embedding before Concatenate with the (batch, {F}) numeric features", "3-D embedding concatenated with 2-D features"),
         "dict_key_typo": (f'key the inputs by the Input names: {{"numeric": ..., "{col}": ...}}', f'input dict key "{col}s" matches no Input'),
         "labels_onehot_bce": ("the head is one sigmoid unit: keep y as 0/1 of shape (N,) for binary_crossentropy", "one-hot (N, 2) labels for a Dense(1) sigmoid head"),
+        "inputs_list_swapped": (f"pass the inputs in the model's order: [numeric, {col}]", "the two input arrays passed in the wrong order"),
     }
     return (s,) + fixes[mut]
 
@@ -484,6 +579,9 @@ register(REG, "tabular_prep", t_tabular_prep, [
     ("concat_without_flatten", "layer_combination", "build"),
     ("dict_key_typo", "input_pipeline", "fit"),
     ("labels_onehot_bce", "loss_label_mismatch", "loss"),
+], tf=True)
+register(REG, "tabular_prep", t_tabular_prep, [   # fourth generation
+    ("inputs_list_swapped", "input_pipeline", "fit"),
 ], tf=True)
 
 
@@ -504,7 +602,12 @@ def t_tcn(p: P, mut: str, fault: bool):
     v = verbose(p)
     if Fd == T:
         T += 1
-    if mut == "channels_first_data" and fault:
+    if mut == "residual_from_raw_input" and Fd == f:
+        f = p.set("filters", f + 4)
+    if mut == "raw_signal_not_framed":
+        data = [f'stream = np.random.randn({N}, {T * Fd}).astype("float32")   # interleaved sensor samples as logged',
+                f"{X} = stream" if fault else f"{X} = stream.reshape({N}, {T}, {Fd})   # (recordings, steps, sensors)"]
+    elif mut == "channels_first_data" and fault:
         data = [f'{X} = np.random.randn({N}, {Fd}, {T}).astype("float32")   # (recordings, sensors, steps) as exported']
     else:
         data = [f'{X} = np.random.randn({N}, {T}, {Fd}).astype("float32")   # (recordings, steps, sensors)']
@@ -516,14 +619,24 @@ def t_tcn(p: P, mut: str, fault: bool):
            f"    h = §Conv1D(filters, {k}, padding=\"causal\", dilation_rate=dilation)(h)",
            "    return §Activation(\"relu\")(§Add()([x, h]))"]
     in_shape = f"({T + off}, {Fd})" if (mut == "input_steps" and fault) else f"({T}, {Fd})"
+    if mut == "input_steps_features_swapped" and fault:
+        in_shape = f"({Fd}, {T})"
     first = f'§Conv2D({f}, {k}, padding="same")' if (mut == "conv2d_on_sequence" and fault) else f'§Conv1D({f}, 1)'
     m = [f"inputs = ¤Input(shape={in_shape})", f"z = {first}(inputs)   # project the sensors to the block width"]
     for i, d in enumerate(dil):
         last = i == len(dil) - 1
         width = f + 4 if (mut == "residual_width" and fault and last) else f
         padkw = f", padding={pad_last}" if last and pad_last != '"causal"' else ""
-        m.append(f"z = residual_block(z, {width}, {d}{padkw})")
-    m += ["z = §GlobalAveragePooling1D()(z)", f'outputs = §Dense({C}, activation="softmax")(z)', 'model = ¤Model(inputs, outputs, name="tcn")']
+        src = "inputs" if (mut == "residual_from_raw_input" and fault and i == 0) else "z"
+        m.append(f"z = residual_block({src}, {width}, {d}{padkw})")
+    if mut == "rnn_after_flatten":
+        m += ["z = §Flatten()(z)", "z = §LSTM(16)(z)"] if fault else ["z = §LSTM(16)(z)"]
+    elif mut == "add_pooled_rank":
+        m.append("z = §Add()([z, §GlobalMaxPooling1D()(z)])   # average + max summary" if fault else
+                 "z = §Add()([§GlobalAveragePooling1D()(z), §GlobalMaxPooling1D()(z)])   # average + max summary")
+    else:
+        m.append("z = §GlobalAveragePooling1D()(z)")
+    m += [f'outputs = §Dense({C}, activation="softmax")(z)', 'model = ¤Model(inputs, outputs, name="tcn")']
     calls = ['model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])',
              f"model.fit({X}, {Y}, epochs=1, batch_size={bs}, validation_split=0.2, verbose={v})"]
     s = finish(p, head, [data, blk, m, summary(p), calls])
@@ -534,6 +647,11 @@ def t_tcn(p: P, mut: str, fault: bool):
         "input_steps": (f"declare Input(shape=({T}, {Fd})) like the recordings", f"Input declares {T + off} steps, the recordings have {T}"),
         "conv2d_on_sequence": ("use Conv1D on (steps, sensors) sequences", "Conv2D applied to a 3-D sequence batch"),
         "per_step_labels": (f"one label per recording for this classifier (shape ({N},)), or drop the pooling and predict per step", "per-step labels for a sequence classifier"),
+        "raw_signal_not_framed": (f"frame the logged stream into (steps, sensors) windows: stream.reshape({N}, {T}, {Fd})", f"flat ({N}, {T * Fd}) stream fed to a model taking ({T}, {Fd}) windows"),
+        "input_steps_features_swapped": (f"declare Input(shape=({T}, {Fd})) = (steps, sensors), not ({Fd}, {T})", "Input declares (sensors, steps)"),
+        "rnn_after_flatten": ("remove the Flatten before the LSTM: it needs the (steps, channels) sequence", "LSTM after Flatten"),
+        "residual_from_raw_input": (f"start the blocks from the projected z ({f} channels), not the raw {Fd}-sensor inputs", f"first residual block applied to the raw {Fd}-channel input: Add of {Fd} and {f} channels"),
+        "add_pooled_rank": ("pool both branches over time before adding them (GlobalAveragePooling1D()(z) + GlobalMaxPooling1D()(z))", "Add of a (steps, channels) sequence and a pooled (channels,) vector"),
     }
     return (s,) + fixes[mut]
 
@@ -545,6 +663,13 @@ register(REG, "tcn", t_tcn, [
     ("input_steps", "input_layer", "fit"),
     ("conv2d_on_sequence", "layer_combination", "build"),
     ("per_step_labels", "loss_label_mismatch", "loss"),
+])
+register(REG, "tcn", t_tcn, [   # fourth generation
+    ("input_steps_features_swapped", "input_layer", "fit"),
+    ("rnn_after_flatten", "layer_combination", "build"),
+    ("residual_from_raw_input", "layer_combination", "build"),
+    ("add_pooled_rank", "layer_combination", "loss"),
+    ("raw_signal_not_framed", "data_preprocessing", "fit"),
 ])
 
 
