@@ -212,6 +212,14 @@ def shape_relations(out: Collector, recognitions: list[Recognition], ctx: Contex
     """How what arrived relates to what was wanted: the arithmetic that names a missing or extra axis."""
     received = ctx.shape("received")
     expected = (ctx.shape("expected") or ctx.shape("declared"))
+    if received is not None and len(received) >= 3 and received[0] == 1 and ctx.int("found_channels") == received[1]:
+        # torch (1.11+) runs a convolution on an input one axis short as one unbatched sample and prints it with
+        # a leading 1: what it calls channels is the batch (or the first axis) of a tensor missing an axis
+        out.add(
+            "rel:conv_read_unbatched",
+            "message",
+            f"input{fmt(received)}: the convolution read a tensor one axis short as one unbatched sample",
+        )
     if received is None or expected is None:
         _axis_value(out, ctx, received)
         return
