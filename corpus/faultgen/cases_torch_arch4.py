@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from archgen import Mut, register
 from archgen import build_cases as _build
-from cases_torch import T, join, hdr
+from cases_torch import T, hdr, join
 from kbuild import P
 
 REG: list[Mut] = []
@@ -96,8 +96,8 @@ for _arch, _tmpl in (("torch_rnn", t_rnn4), ("torch_text", t_text4)):
 # exactly one line of that correct script (the control may get the equivalent correct idiom, e.g.
 # x.view(x.size(0), -1), so that the two scripts differ only by the mistake).
 # =============================================================================================
-from cases_torch_arch import t_conv3d, t_resnet   # noqa: E402
-from cases_torch_arch3 import t_multi_input, t_vit   # noqa: E402
+from cases_torch_arch import t_conv3d, t_resnet  # noqa: E402
+from cases_torch_arch3 import t_multi_input, t_vit  # noqa: E402
 
 
 def _edit(s: str, old: str, new: str) -> str:
@@ -121,7 +121,7 @@ def _ragged(par: dict) -> bool:
 
 def t_resnet4(p: P, mut: str, fault: bool):
     s = _base(p, t_resnet, "fc_in_features", _ragged if mut == "view_hardcoded_batch" else None)
-    c1, C, B = p.params["width"], p.params.get("classes", p.params.get("classes_small")), p.params["batch_size"]
+    B = p.params["batch_size"]
     line = "        return self.fc(torch.flatten(x, 1))"
     if mut == "missing_flatten":
         if fault:

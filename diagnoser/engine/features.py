@@ -160,9 +160,14 @@ _PHASE_TEXT = {
 
 
 def phase(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
-    out.add(f"phase={ctx.phase}", "frame", _PHASE_TEXT.get(ctx.phase, ctx.phase))
     if not ctx.tb.frames and not ctx.tb.nested_frames:
+        # no frames at all (a pasted error line) is another fact than frames that show no known phase (a plain
+        # function under torch.compile, a script's own helper): weighed as one, the error line alone would lend
+        # its label mix to every traceback whose frames are unusual
+        out.add("phase=unseen", "frame", "no frames show when it was raised")
         out.add("bare", "message", "only the error line is known (no frames)")
+        return
+    out.add(f"phase={ctx.phase}", "frame", _PHASE_TEXT.get(ctx.phase, ctx.phase))
 
 
 def _batch_state(shape: Shape) -> str:

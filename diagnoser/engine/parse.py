@@ -225,6 +225,20 @@ def _dedent(lines: list[str]) -> list[str]:
     return [x[cut:] if len(x) >= cut else x.strip() for x in lines]
 
 
+def _dynamo_user_frames(lines: list[str]) -> list[Frame]:
+    """torch.compile lists where the failing op ran after "from user code:" (the model's forward, the layers'):
+    the frames an eager run would have shown, which the outer traceback (inside Dynamo) does not."""
+    for i, x in enumerate(lines):
+        if x.strip().startswith("from user code:"):
+            block = []
+            for y in lines[i + 1 :]:
+                if y.strip().startswith(DYNAMO_TRAILER[1:]):
+                    break
+                block.append(y)
+            return parse_frames(block)
+    return []
+
+
 def _dynamo_inner(lines: list[str]) -> tuple[str, list[str]] | None:
     if not lines or not (
         DYNAMO_FAILED_RE.match(lines[0].strip()) or lines[0].strip().startswith("RuntimeError when making fake tensor")
@@ -325,6 +339,7 @@ def unwrap(
         # 2c. torch.compile: the fake-tensor run's error, quoted (2.13) or on the lines after (2.1-2.5)
         dynamo = _dynamo_inner(lines)
         if dynamo is not None:
+            nested += _dynamo_user_frames(lines)
             core_type, lines = dynamo
             continue
         # 3. TensorFlow graph errors: frames of where the op was defined, then the op's message
