@@ -20,6 +20,9 @@ Notes:
   552 and 0.82-0.86 at 1,380 families (0.94-1.03 of the shipped rate: flat in family count); find-tracebacks-only
   380 MB/s, scan 229-235 MB/s over a 21 MB log. A run while other jobs shared the machine: 0.80. The commit before
   this stop's speed work (67755d9, 125 families, run from a worktree, loaded machine): 0.68.
+- Re-measured 2026-12-02 after this round's evidence (torch modules placed by the attribute a forward calls,
+  torch.compile's user frames, one-sample calls read on every user frame), quiet machine, medians of 3: previous
+  engine 4,537/s, this one 3,599/s (0.79; 0.81-0.82 at 552 and 1,380 families), scan 258 MB/s over 21 MB.
 - Where a traceback's ~300 us go (per stage, CPU, quiet): finding blocks ~25, parsing and peeling ~45,
   recognising ~20 (regex search itself ~5: candidates come from one Aho-Corasick pass), features and crosses ~35,
   scoring ~20, explaining the answer and its alternatives ~60, the model summary when there is one ~15.
