@@ -933,7 +933,10 @@ _ONE_SAMPLE_CALL = re.compile(
     r"(?<![.\w])(?P<callee>[A-Za-z_]\w*)(?:\.(?:predict|predict_on_batch|predict_step|forward|__call__))?"
     r"\(\s*[A-Za-z_]\w*\[\s*-?\d+\s*\]\s*\)"
 )
-_NOT_MODELS = frozenset({"len", "print", "str", "int", "float", "list", "tuple", "type", "range", "repr", "bool", "np"})
+_NOT_MODELS = frozenset(
+    {"len", "print", "str", "int", "float", "list", "tuple", "type", "range", "repr", "bool", "np", "max", "min", "sum",
+     "abs", "sorted", "enumerate", "zip", "set", "dict", "round", "isinstance", "iter", "next"}
+)
 
 
 def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
