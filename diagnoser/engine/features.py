@@ -828,9 +828,22 @@ _CHECK_KINDS = {"channels": "conv", "matmul": "linear", "batchnorm": "batchnorm"
 _CHECK_SUMMARY_KINDS = {"channels": "conv", "matmul": "dense", "batchnorm": "norm", "embedding": "embedding"}
 
 
+def _user_frames(ctx: Context) -> list[Any]:
+    """The frames of the user's own code that show their line: not the libraries', not autograph's generated
+    files."""
+    return [
+        f
+        for f in ctx.tb.all_frames
+        if f.code
+        and "site-packages" not in f.file
+        and "<venv>" not in f.file
+        and not f.file.startswith("/tmp/__autograph")
+    ]
+
+
 def _called_attributes(ctx: Context) -> list[str]:
     """The modules the user's innermost frame calls as attributes of self, in the order written."""
-    frames = [f for f in ctx.tb.all_frames if f.code and "site-packages" not in f.file and "<venv>" not in f.file]
+    frames = _user_frames(ctx)
     return _SELF_CALL.findall(frames[-1].code or "") if frames else []
 
 
@@ -943,14 +956,7 @@ def user_line(out: Collector, recognitions: list[Recognition], ctx: Context) -> 
     """The user's own line the error came from: a layer applied to the model's Input, layers listed in a
     Sequential, one added with model.add, or data passed to the model (Keras filters its own frames out, so
     this line is often all the traceback says about the script)."""
-    frames = [
-        f
-        for f in ctx.tb.all_frames
-        if f.code
-        and "site-packages" not in f.file
-        and "<venv>" not in f.file
-        and not f.file.startswith("/tmp/__autograph")
-    ]
+    frames = _user_frames(ctx)
     if not frames:
         return
     code = frames[-1].code or ""
