@@ -272,6 +272,12 @@ PIP_PACKAGES = {
 }
 
 
+CONTEXT_FACTS = (
+    "module", "module_arg", "module_takes", "module_gets", "previous_module",
+    "merge_call", "merge_input", "merge_input_shape", "merge_branch_shape", "merge_widths",
+)
+
+
 def render_facts(reading: Reading) -> dict[str, str]:
     """The strings a fix may quote, made from what the families read and the context."""
     out: dict[str, str] = {}
@@ -283,6 +289,10 @@ def render_facts(reading: Reading) -> dict[str, str]:
                 out.setdefault(name, fmt(value) or "")
             elif value is not None:
                 out.setdefault(name, str(value))
+    for name in CONTEXT_FACTS:  # what the evidence read from the script or the printed model, for the fix
+        value = reading.context.facts.get(name)
+        if value is not None:
+            out.setdefault(name, str(value))
     layer = out.get("layer") or reading.tb.wrapper_layer
     if layer:
         out["layer"] = layer

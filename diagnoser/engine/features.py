@@ -554,6 +554,8 @@ def summary_facts(out: Collector, recognitions: list[Recognition], ctx: Context)
                 "summary",
                 f"the model declares {fmt(declared)} but {fmt(received)} arrived",
             )
+    if summary.framework == "torch":
+        _printed_module_sizes(out, recognitions, ctx, summary)
     rnns = [x for x in summary.layers if x.type in _TORCH_RNNS] if summary.framework == "torch" else []
     if rnns and any(x.args.get("batch_first") != "True" for x in rnns):
         out.add(
@@ -871,6 +873,254 @@ def _linear_size(layer: Any) -> tuple[int, int] | None:
     return (given, taken) if isinstance(given, int) and isinstance(taken, int) else None
 
 
+def _sized_conv(ctx: Context, body: list[Any]) -> int | None:
+    """A torch convolution's message prints its weight as (out_channels, in_channels, *kernel): the script's one
+    convolution of those channels is the failing layer."""
+    weights = ctx.shape("weights")
+    if weights is None or len(weights) < 3:
+        return None
+    sized = [
+        i
+        for i, x in enumerate(body)
+        if getattr(x, "framework", "") == "torch"
+        and str(getattr(x, "kind", "")).startswith("conv")
+        and (getattr(x, "args", {}) or {}).get("out_channels") == weights[0]
+        and (getattr(x, "args", {}) or {}).get("in_channels") == weights[1]
+    ]
+    return sized[0] if len(sized) == 1 else None
+
+
+# What a torch module declares it takes on the axis its check reads, and what it gives on that axis: a torch
+# script spells every size out (Keras infers them), so the sizes can be followed from module to module.
+_TAKES_SIZE = {"conv": "in_channels", "linear": "in_features", "lstm": "input_size", "gru": "input_size",
+               "rnn": "input_size", "batchnorm": "num_features"}
+_GIVES_SIZE = {"conv": "out_channels", "linear": "out_features", "lstm": "hidden_size", "gru": "hidden_size",
+               "rnn": "hidden_size", "embedding": "embedding_dim"}
+# the modules that keep the size of the axis a convolution, a Linear or an RNN reads (a pool keeps channels)
+_KEEPS_SIZE = {"dropout", "batchnorm", "layernorm", "activation", "pool1d", "pool2d", "pool3d"}
+# the modules whose output size a failing module's declared input size can be held against
+_FOLLOWS = {
+    "conv": ("conv",),
+    "linear": ("linear", "lstm", "gru", "rnn", "embedding"),
+    "lstm": ("linear", "lstm", "gru", "rnn", "embedding"),
+    "gru": ("linear", "lstm", "gru", "rnn", "embedding"),
+    "rnn": ("linear", "lstm", "gru", "rnn", "embedding"),
+    "batchnorm": ("conv", "linear"),
+}
+
+
+def _named(layer: Any) -> str:
+    name = getattr(layer, "name", None)
+    return f"{name} ({layer.cls})" if name else str(layer.cls)
+
+
+def _size_kind(layer: Any) -> str:
+    kind = str(getattr(layer, "kind", ""))
+    return "conv" if kind.startswith("conv") else kind
+
+
+def _arrived_size(ctx: Context) -> int | None:
+    """The size the failing module's check found on the axis it reads: channels, an RNN's or a BatchNorm's
+    features (found_dim), or the columns of a Linear's input (a matmul's left operand)."""
+    found = ctx.int("found_channels")
+    if found is None:
+        found = ctx.int("found_dim")
+    if found is None:
+        left, right = ctx.shape("left"), ctx.shape("right")
+        if left is not None and right is not None and len(left) == 2 and len(right) == 2:
+            found = left[1]
+    return found
+
+
+def _module_sizes(out: Collector, ctx: Context, body: list[Any], at: int, where: str = "code") -> None:
+    """Follow the size the failing torch module reads from the module before it and from the data: when the
+    module before gives exactly what arrived, the data flowed as written and the failing module declares the
+    wrong size; when the data holds the declared size on another axis, its axes are in the wrong order. `body` is
+    the script's modules (`where` "code") or the modules print(model) listed ("summary")."""
+    prefix = "src" if where == "code" else where
+    layer = body[at]
+    if getattr(layer, "framework", "") != "torch":
+        return
+    takes_arg = _TAKES_SIZE.get(_size_kind(layer))
+    args = getattr(layer, "args", {}) or {}
+    takes = args.get(takes_arg) if takes_arg else None
+    arrived = _arrived_size(ctx)
+    if not isinstance(takes, int) or arrived is None or takes == arrived:
+        return
+    previous, chained = None, False
+    for x in reversed(body[:at]):
+        kind = _size_kind(x)
+        if kind in _GIVES_SIZE:
+            previous = x if kind in _FOLLOWS.get(_size_kind(layer), ()) else None
+            break
+        if kind not in _KEEPS_SIZE:
+            break  # a flatten, a reshape or a layer of unknown effect: the sizes are not comparable past it
+    if previous is not None:
+        gives = (getattr(previous, "args", {}) or {}).get(_GIVES_SIZE[_size_kind(previous)])
+        if isinstance(gives, int) and (getattr(previous, "args", {}) or {}).get("bidirectional") is True:
+            gives *= 2
+        chained = gives == arrived
+        if chained:
+            # what the fix quotes: the module, the argument, its value and the size that arrives
+            ctx.facts.update(
+                module=_named(layer), module_arg=takes_arg, module_takes=takes, module_gets=arrived,
+                previous_module=_named(previous),
+            )
+            out.add(
+                f"{prefix}:arrived_is_previous_output",
+                where,
+                f"{_named(previous)} gives {arrived}, what {_named(layer)} received; it declares {takes_arg}={takes}",
+            )
+        elif isinstance(gives, int):
+            out.add(
+                f"{prefix}:arrived_is_not_previous_output",
+                where,
+                f"{_named(previous)} gives {gives} but {_named(layer)} received {arrived}: something between changed"
+                " it",
+            )
+    data = _data_array(ctx, arrived) if ctx.source is not None and not chained else None
+    if data is None:
+        return
+    shape = list(data.shape)
+    axis = 1 if takes_arg in ("in_channels", "num_features") else len(shape) - 1
+    if shape[axis] == arrived and takes in shape[1:]:
+        out.add(
+            "src:data_holds_declared_size_elsewhere",
+            "code",
+            f"{data.var} {fmt(tuple(shape))} holds {takes} on another axis: its axes are out of order",
+        )
+    elif shape[axis] == arrived:
+        out.add(
+            "src:data_lacks_declared_size",
+            "code",
+            f"{data.var} {fmt(tuple(shape))} has {arrived} where {layer.cls} declares {takes_arg}={takes}",
+        )
+    elif previous is not None and shape[axis] == takes:
+        out.add(
+            "src:declared_size_is_data_size",
+            "code",
+            f"{_named(layer)} declares {takes_arg}={takes}, the data's size, though it follows {_named(previous)}",
+        )
+
+
+# print(model) writes a module's sizes by position: Conv2d(5, 8, kernel_size=(3, 3)), LSTM(16, 32), Embedding(100, 8)
+_PRINTED_POSITIONS = {"conv": ("in_channels", "out_channels"), "lstm": ("input_size", "hidden_size"),
+                      "gru": ("input_size", "hidden_size"), "rnn": ("input_size", "hidden_size"),
+                      "embedding": ("num_embeddings", "embedding_dim"), "batchnorm": ("num_features",),
+                      "linear": ("in_features", "out_features")}
+
+
+_TORCH_ACTIVATIONS = frozenset(
+    {"relu", "relu6", "gelu", "tanh", "sigmoid", "leakyrelu", "elu", "selu", "silu", "softmax", "identity", "mish"}
+)
+
+
+@dataclass(slots=True)
+class _PrintedModule:
+    name: str
+    cls: str
+    kind: str
+    args: dict[str, Any]
+    framework: str = "torch"
+
+
+def _printed_kind(type_name: str) -> str:
+    low = type_name.lower()
+    for prefix, kind in (("conv", "conv"), ("linear", "linear"), ("lstm", "lstm"), ("gru", "gru"), ("rnn", "rnn"),
+                         ("embedding", "embedding"), ("batchnorm", "batchnorm"), ("dropout", "dropout"),
+                         ("maxpool", "pool2d"), ("avgpool", "pool2d"), ("layernorm", "layernorm")):
+        if low.startswith(prefix):
+            return kind
+    return "activation" if low in _TORCH_ACTIVATIONS else "other"
+
+
+def _printed_modules(summary: Any) -> list[_PrintedModule]:
+    """The modules print(model) listed, with their sizes as integers under the constructor's argument names."""
+    modules = []
+    for layer in summary.layers:
+        kind = _printed_kind(layer.type)
+        args: dict[str, Any] = {}
+        names = _PRINTED_POSITIONS.get(kind, ())
+        for key, value in layer.args.items():
+            name = names[int(key[3:])] if key.startswith("arg") and int(key[3:]) < len(names) else key
+            args[name] = int(value) if value.isdigit() else True if value == "True" else value
+        modules.append(_PrintedModule(layer.name, layer.type, kind, args))
+    return modules
+
+
+def _printed_module_sizes(out: Collector, recognitions: list[Recognition], ctx: Context, summary: Any) -> None:
+    """The failing module among those print(model) listed (by its printed weight, its Linear size or the
+    attribute the forward calls), its sizes followed from the module before it."""
+    modules = _printed_modules(summary)
+    at = _sized_conv(ctx, modules)
+    right = ctx.shape("right")
+    if at is None and right is not None and len(right) == 2:
+        sized = [i for i, x in enumerate(modules) if _linear_size(x) == (right[0], right[1])]
+        at = sized[0] if len(sized) == 1 else None
+    if at is None:
+        at = _called_module(ctx, modules, recognitions[0].check if recognitions else "")
+    if at is not None:
+        _module_sizes(out, ctx, modules, at, "summary")
+
+
+_MERGE_CHECKS = frozenset({"broadcast", "concat"})
+
+
+def merge_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """What the failing merge combines, as the script wires it: the model's Input itself beside a transformed
+    tensor (a skip connection from the wrong place: the layers do not combine) or two layers' outputs, one made
+    as wide as it is by its own units (that layer's size is the mistake)."""
+    src = ctx.source
+    if src is None or not src.merges or not recognitions or recognitions[0].check not in _MERGE_CHECKS:
+        return
+    lines = {f.line for f in _user_frames(ctx)}
+    merges = [m for m in src.merges if m.line in lines] or list(src.merges)
+    if len(merges) != 1:
+        return
+    merge = merges[0]
+    kinds = [o.made_by for o in merge.operands]
+    written = f"{merge.cls}()([{', '.join(o.var for o in merge.operands)}])"
+    if "input" in kinds and any(k != "input" for k in kinds):
+        at = next(i for i, o in enumerate(merge.operands) if o.made_by == "input")
+        raw = merge.operands[at].var
+        ctx.facts.update(merge_call=written, merge_input=raw)
+        shapes = (ctx.shape("left"), ctx.shape("right"))
+        if len(merge.operands) == 2 and shapes[0] is not None and shapes[1] is not None:
+            ctx.facts.update(merge_input_shape=fmt(shapes[at]), merge_branch_shape=fmt(shapes[1 - at]))
+        out.add("src:merge_takes_model_input", "code", f"{written} combines the model's Input {raw} itself")
+        return
+    if all(k in ("layer", "merge") for k in kinds):
+        out.add("src:merge_of_layer_outputs", "code", f"{written} combines what earlier layers made")
+    left, right = ctx.shape("left"), ctx.shape("right")
+    if len(merge.operands) != 2 or left is None or right is None or not left or not right:
+        return
+    sized = [
+        f"{operand.var} ({shape[-1]} wide) from {operand.cls}({operand.units})"
+        for operand, shape in zip(merge.operands, (left, right), strict=True)
+        if operand.units is not None and shape[-1] == operand.units
+    ]
+    if sized and left[-1] != right[-1]:
+        ctx.facts.update(merge_call=written, merge_widths=" and ".join(sized))
+        out.add(
+            "src:merge_width_is_units",
+            "code",
+            f"{merge.cls} gets {' and '.join(sized)}: a layer's units set the width that does not fit",
+        )
+
+
+def _data_array(ctx: Context, arrived: int) -> Any:
+    """The script's one float array of two or more axes (the model's data), when there is one shape of them."""
+    arrays = [
+        a
+        for a in getattr(ctx.source, "arrays", ())
+        if len(a.shape) >= 2 and all(isinstance(d, int) for d in a.shape) and not str(a.dtype or "").startswith("int")
+    ]
+    if len({a.shape for a in arrays}) > 1:
+        arrays = [a for a in arrays if arrived in a.shape[1:]]
+    # `xb, yb = X, y` declares the same array again under another name
+    return arrays[0] if arrays and len({a.shape for a in arrays}) == 1 else None
+
+
 def _auto_name(cls: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", cls).lower().replace("_d", "d")
 
@@ -888,10 +1138,13 @@ def _source_position(out: Collector, recognitions: list[Recognition], ctx: Conte
         sized = [i for i, x in enumerate(body) if _linear_size(x) == (right[0], right[1])]
         at = sized[0] if len(sized) == 1 else None
     if at is None:
+        at = _sized_conv(ctx, body)
+    if at is None:
         at = _called_module(ctx, body, recognitions[0].check if recognitions else "")
     if at is None:
         return
     layer = body[at]
+    _module_sizes(out, ctx, body, at)
     if at == 0:
         out.add("src:failing_layer_first", "code", f"{layer.cls} is the first layer in the script")
         return
@@ -1011,6 +1264,7 @@ PRODUCERS: tuple[Callable[[Collector, list[Recognition], Context], None], ...] =
     user_line,
     summary_facts,
     source_facts,
+    merge_facts,
     fed_facts,
 )
 

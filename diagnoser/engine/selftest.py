@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from diagnoser.engine.answer import diagnose
-from diagnoser.engine.explain import default_fixes, template_names
+from diagnoser.engine.explain import CONTEXT_FACTS, default_fixes, template_names
 from diagnoser.engine.families import SHAPE_CAUSES, FamilySet, default_families_dir, known_causes
 from diagnoser.engine.familycheck import Failure, run_all
 from diagnoser.engine.model import default_weights
@@ -24,7 +24,7 @@ DERIVED = {
     "received_sample_dims", "received_channels_last", "received_channels_first", "received_squeezed",
     "expected_sample", "expected_data", "expected_hw", "in_features_given", "in_features_taken", "out_features",
     "target_width", "output_units", "output_layer", "model_input", "fed_x", "classes", "classes_needed",
-    "import_line", "pip_package", "data_var",
+    "import_line", "pip_package", "data_var", *CONTEXT_FACTS,
 }
 
 

@@ -120,6 +120,25 @@ class ArrayDecl:
 
 
 @dataclass(frozen=True)
+class Operand:
+    """What made one tensor a merge layer combines: the model's Input, a layer applied to something, another merge."""
+
+    var: str = ""
+    made_by: str = "other"  # input | layer | merge | other
+    cls: str | None = None  # the layer class, for made_by "layer"
+    units: int | None = None  # its units/filters/out size, when written as an int
+
+
+@dataclass(frozen=True)
+class Merge:
+    """A functional merge, `Add()([a, b])` or `layers.concatenate([a, b])`, with what made each operand."""
+
+    cls: str = ""
+    operands: tuple[Operand, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
 class SourceFacts:
     """Everything read from one script. Every field has a default so partial reads are still facts."""
 
@@ -135,6 +154,7 @@ class SourceFacts:
     models: tuple[str, ...] = ()
     arrays: tuple[ArrayDecl, ...] = ()
     frameworks: tuple[str, ...] = ()
+    merges: tuple[Merge, ...] = ()
     parse_ok: bool = True
 
 
@@ -541,11 +561,68 @@ def read_source(code: str | None) -> SourceFacts | None:
         tree, ok, lines = _parse_tolerant(code)
         if tree is None:
             return SourceFacts(parse_ok=False)
-        return _Reader(tree, lines).read(parse_ok=ok)
+        facts = _Reader(tree, lines).read(parse_ok=ok)
+        return replace(facts, merges=_merges(tree))
     except (RecursionError, MemoryError):
         return SourceFacts(parse_ok=False)
     except Exception:  # noqa: BLE001 - a reader of untrusted text must not take the diagnosis down with it
         return SourceFacts(parse_ok=False)
+
+
+_MERGE_CLASSES = frozenset({"Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate", "Dot"})
+_MERGE_FUNCTIONS = frozenset({"add", "subtract", "multiply", "average", "maximum", "minimum", "concatenate", "dot"})
+_UNIT_ARGS = ("units", "filters", "output_dim")
+
+
+def _merges(tree: ast.Module) -> tuple[Merge, ...]:
+    """The functional graph's merges, each operand traced one step back through the assignments before it: a
+    skip connection that adds the raw Input is another mistake than two branches of different widths."""
+    made: dict[str, Operand] = {}
+    merges: list[Merge] = []
+    assigns = sorted((n for n in ast.walk(tree) if isinstance(n, ast.Assign)), key=lambda n: n.lineno)
+    for node in assigns:
+        if len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            continue
+        var, value = node.targets[0].id, node.value
+        merged = _merge_call(value)
+        if merged is not None:
+            cls, names = merged
+            merges.append(Merge(cls, tuple(made.get(n, Operand(n)) for n in names), node.lineno))
+            made[var] = Operand(var, "merge", cls)
+        elif isinstance(value, ast.Call) and _last_name(value.func) in ("Input", "InputLayer"):
+            made[var] = Operand(var, "input")
+        elif isinstance(value, ast.Call) and isinstance(value.func, ast.Call):
+            layer = value.func
+            units = layer.args[0].value if layer.args and isinstance(layer.args[0], ast.Constant) else None
+            for kw in layer.keywords:
+                if kw.arg in _UNIT_ARGS and isinstance(kw.value, ast.Constant):
+                    units = kw.value.value
+            width = units if isinstance(units, int) and not isinstance(units, bool) and units > 0 else None
+            made[var] = Operand(var, "layer", _last_name(layer.func), width)
+    return tuple(merges)
+
+
+def _merge_call(value: ast.expr) -> tuple[str, list[str]] | None:
+    """`Add()([a, b])` or `add([a, b])`: the merge's class and its operands' variable names."""
+    if not isinstance(value, ast.Call) or not value.args or not isinstance(value.args[0], ast.List | ast.Tuple):
+        return None
+    names = [e.id for e in value.args[0].elts if isinstance(e, ast.Name)]
+    if len(names) != len(value.args[0].elts) or len(names) < 2:
+        return None
+    if isinstance(value.func, ast.Call) and _last_name(value.func.func) in _MERGE_CLASSES:
+        return str(_last_name(value.func.func)), names
+    name = _last_name(value.func)
+    if name in _MERGE_FUNCTIONS:
+        return name.capitalize(), names
+    return None
+
+
+def _last_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    return None
 
 
 def summary(facts: SourceFacts | None) -> dict[str, object]:
