@@ -28,6 +28,9 @@ BARE_RE = re.compile(
     r"^[ \t>`*\"']{0,8}(?P<type>(?:[A-Za-z_]\w*\.)*(?:[A-Z]\w*(?:Error|Exception)|Exception))"
     r"(?: \(see above for traceback\))?[ \t]*:[ \t]+(?P<msg>\S.*)$"
 )
+# A warning as Python's warnings module prints it: "<file>.py:<line>: <Category>: <message>", then the source line
+# indented. Keras 2.1+ and keras_preprocessing only warn about arrays in the wrong layout; a user pastes the warning.
+WARNING_LINE_RE = re.compile(r"^\s*\S+\.py:\d+: (?P<type>[A-Z]\w*Warning): (?P<msg>\S.*)$")
 # Lines that begin a new log record: they end a message that has no other end marker.
 LOG_RECORD_RE = re.compile(
     r"^(?:\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\[?\d\d:\d\d:\d\d|[IWEF]\d{4} \d\d:|[IWEF]0000 |"
@@ -367,3 +370,16 @@ def iter_blocks_in_chunks(chunks: Iterable[bytes]) -> Iterator[RawBlock]:
             yield from ex.feed(chunk[pos:end].decode("utf-8", errors="replace"))
             pos = end + 1
     yield from ex.close()
+
+
+def warning_block(lines: list[str]) -> RawBlock | None:
+    """The first warning of a short paste that holds no traceback, as a bare block (its source line left out)."""
+    for i, line in enumerate(lines):
+        m = WARNING_LINE_RE.match(line)
+        if m:
+            rest = lines[i + 1 :]
+            if rest and rest[0][:1].isspace():
+                rest = rest[1:]
+            return RawBlock(exception_line=f"{m['type']}: {m['msg']}", message_lines=rest, bare=True, start_line=i + 1)
+    return None
+

@@ -212,6 +212,8 @@ def _split_exception_line(line: str) -> tuple[str, str]:
         return sm["type"], sm["msg"]
     if ":" in line:
         head, tail = line.split(":", 1)
+        if head.strip() == "Node" and tail.strip().startswith("'"):  # TF's graph error body, pasted without its type
+            return "", line.strip()
         if _TYPE_NAME_RE.fullmatch(head.strip()):
             return head.strip(), tail[1:] if tail.startswith(" ") else tail
     if _TYPE_NAME_RE.fullmatch(line.strip()):
@@ -343,7 +345,7 @@ def unwrap(
             core_type, lines = dynamo
             continue
         # 3. TensorFlow graph errors: frames of where the op was defined, then the op's message
-        if text_first.startswith(("Graph execution error", "Detected at node")) or (
+        if text_first.startswith(("Graph execution error", "Detected at node", "Node: '")) or (
             lines and any(x.lstrip().startswith("Detected at node") for x in lines[:3])
         ):
             joined = "\n".join(lines)

@@ -97,6 +97,8 @@ CHECKS = {
     "missing": "that a value is present (not None)",
     "squeeze": "that an axis to remove has size 1",
     "defined": "that an axis size is known when a layer builds its weights",
+    "batches": "that the data given to fit, evaluate or predict yields at least one batch",
+    "output_shape": "that a layer's function runs on a symbolic input, so its output shape can be inferred",
     "truth_value": "that an array used as a condition holds one element (NumPy's ambiguous truth value)",
     "contiguous": "that a view's shape fits the tensor's memory layout (strides)",
     "type": "that an argument is a tensor (not a NumPy array, list, tuple or None)",

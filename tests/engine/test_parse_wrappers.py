@@ -398,3 +398,44 @@ def test_a_keras_1_bare_exception_is_found_in_a_log():
     tb = last(text)
     assert tb.exception_type == "Exception"
     assert family_of(tb) == ["keras-check-input-array"]
+
+
+def read_paste(text: str):
+    from diagnoser.engine.reading import blocks_of
+
+    blocks = blocks_of(text)
+    assert blocks, "nothing read"
+    return parse_block(blocks[-1])
+
+
+def test_a_graph_error_body_pasted_from_its_node_line_peels_to_the_message():
+    # TF 2.9+ prints "Graph execution error:", the frames, "Node: '<name>'" and the op's message; users often copy
+    # from the Node line down, which is not an exception type.
+    text = (
+        "Node: 'sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits/SparseSoftmaxCrossEntropyWithLogits'\n"
+        "Received a label value of 7 which is outside the valid range of [0, 5).  Label values: 1 7 2\n"
+        "\t [[{{node sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits/SparseSoftmaxCrossEntropyWithLogits}}]]"
+        " [Op:__inference_train_function_812]\n"
+    )
+    tb = read_paste(text)
+    assert tb.exception_type == ""
+    assert tb.core_message.startswith("Received a label value of 7 which is outside the valid range of [0, 5).")
+    assert tb.node and tb.node.startswith("sparse_categorical_crossentropy/")
+    assert family_of(tb) == ["tf-sparse-label-range"]
+
+
+def test_a_pasted_warning_is_read_from_its_warning_line_not_the_log_line_before():
+    # Python's warnings module: "<file>.py:<line>: <Category>: <message>", then the source line indented.
+    text = (
+        "Using TensorFlow backend.\n"
+        "/usr/lib/python3.7/site-packages/keras_preprocessing/image/numpy_array_iterator.py:136: UserWarning: "
+        'NumpyArrayIterator is set to use the data format convention "channels_last" (channels on axis 3), i.e. '
+        "expected either 1, 3, or 4 channels on axis 3. However, it was passed an array with shape (64, 3, 32, 32) "
+        "(32 channels).\n"
+        "  str(self.x.shape[channels_axis]) + ' channels).')\n"
+    )
+    tb = read_paste(text)
+    assert tb.exception_type == "UserWarning"
+    assert tb.core_message.startswith("NumpyArrayIterator is set to use")
+    assert "str(self.x.shape" not in tb.core_message
+    assert family_of(tb) == ["keras-image-generator-array"]
