@@ -439,3 +439,17 @@ def test_a_pasted_warning_is_read_from_its_warning_line_not_the_log_line_before(
     assert tb.core_message.startswith("NumpyArrayIterator is set to use")
     assert "str(self.x.shape" not in tb.core_message
     assert family_of(tb) == ["keras-image-generator-array"]
+
+
+def test_a_notebook_header_pasted_over_the_message_alone_gives_the_type_not_the_header_as_message():
+    # IPython prints "<Type>   Traceback (most recent call last)", the cells, then "<Type>: message"; a user who
+    # copies the header and the last line only leaves a message without its type below the header.
+    text = (
+        "ValueError                                Traceback (most recent call last)\n"
+        "Error when checking input: expected conv2d_1_input to have shape (None, 64, 64, 3) but got array with "
+        "shape (32, 64, 64, 1)\n"
+    )
+    tb = read_paste(text)
+    assert tb.exception_type == "ValueError"
+    assert tb.core_message.startswith("Error when checking input: expected conv2d_1_input")
+    assert family_of(tb) == ["keras-check-input-array"]
