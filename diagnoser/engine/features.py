@@ -457,7 +457,7 @@ def layer_facts(out: Collector, recognitions: list[Recognition], ctx: Context) -
     name = ctx.text("layer") or ctx.tb.wrapper_layer
     op = ctx.text("op")
     kind = layer_kind(name) or layer_kind(op)
-    if kind:
+    if kind and kind != "other":  # a name no kind pattern knows (a user's own layer name) says nothing of the cause
         out.add(f"layer_kind={kind}", "message", f"the check is a {kind} layer's")
         dims = spatial_rank(name or op)
         if dims and kind in ("conv", "pool", "globalpool"):
