@@ -23,6 +23,10 @@ Notes:
 - Re-measured 2026-12-02 after this round's evidence (torch modules placed by the attribute a forward calls,
   torch.compile's user frames, one-sample calls read on every user frame), quiet machine, medians of 3: previous
   engine 4,537/s, this one 3,599/s (0.79; 0.81-0.82 at 552 and 1,380 families), scan 258 MB/s over 21 MB.
+- Re-measured 2026-12-03 after this round's families (143) and the unknown-layer-kind change, medians of 3, two
+  runs on a host about three times slower than on 12-02 (the previous engine 1,520/s and 1,422/s): this one 1,337/s
+  and 1,225/s, 0.88 and 0.86 of the previous (limit 1.00); 0.86-0.91 at 572 and 1,430 families (0.98-1.05 of the
+  shipped rate: flat); scan 117-119 MB/s over 105 MB, find-tracebacks-only 217-233 MB/s.
 - Where a traceback's ~300 us go (per stage, CPU, quiet): finding blocks ~25, parsing and peeling ~45,
   recognising ~20 (regex search itself ~5: candidates come from one Aho-Corasick pass), features and crosses ~35,
   scoring ~20, explaining the answer and its alternatives ~60, the model summary when there is one ~15.
