@@ -4,6 +4,8 @@ are rendered from the libraries' own formatting code at the version named."""
 
 from __future__ import annotations
 
+import pytest
+
 from diagnoser.engine.extract import extract_blocks
 from diagnoser.engine.families import load_families
 from diagnoser.engine.parse import parse_block
@@ -408,48 +410,49 @@ def read_paste(text: str):
     return parse_block(blocks[-1])
 
 
-def test_a_graph_error_body_pasted_from_its_node_line_peels_to_the_message():
+# Partial pastes, each as users copy it: (text, exception type, start of the core message, the family).
+PARTIAL_PASTES = {
     # TF 2.9+ prints "Graph execution error:", the frames, "Node: '<name>'" and the op's message; users often copy
     # from the Node line down, which is not an exception type.
-    text = (
+    "graph error body from its Node line": (
         "Node: 'sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits/SparseSoftmaxCrossEntropyWithLogits'\n"
         "Received a label value of 7 which is outside the valid range of [0, 5).  Label values: 1 7 2\n"
         "\t [[{{node sparse_categorical_crossentropy/SparseSoftmaxCrossEntropyWithLogits/SparseSoftmaxCrossEntropyWithLogits}}]]"
-        " [Op:__inference_train_function_812]\n"
-    )
-    tb = read_paste(text)
-    assert tb.exception_type == ""
-    assert tb.core_message.startswith("Received a label value of 7 which is outside the valid range of [0, 5).")
-    assert tb.node and tb.node.startswith("sparse_categorical_crossentropy/")
-    assert family_of(tb) == ["tf-sparse-label-range"]
-
-
-def test_a_pasted_warning_is_read_from_its_warning_line_not_the_log_line_before():
-    # Python's warnings module: "<file>.py:<line>: <Category>: <message>", then the source line indented.
-    text = (
+        " [Op:__inference_train_function_812]\n",
+        "", "Received a label value of 7 which is outside the valid range of [0, 5).", "tf-sparse-label-range",
+    ),
+    # Python's warnings module: "<file>.py:<line>: <Category>: <message>", then the source line indented; the log
+    # line above it is not the error.
+    "a warning under a log line": (
         "Using TensorFlow backend.\n"
         "/usr/lib/python3.7/site-packages/keras_preprocessing/image/numpy_array_iterator.py:136: UserWarning: "
         'NumpyArrayIterator is set to use the data format convention "channels_last" (channels on axis 3), i.e. '
         "expected either 1, 3, or 4 channels on axis 3. However, it was passed an array with shape (64, 3, 32, 32) "
         "(32 channels).\n"
-        "  str(self.x.shape[channels_axis]) + ' channels).')\n"
-    )
-    tb = read_paste(text)
-    assert tb.exception_type == "UserWarning"
-    assert tb.core_message.startswith("NumpyArrayIterator is set to use")
-    assert "str(self.x.shape" not in tb.core_message
-    assert family_of(tb) == ["keras-image-generator-array"]
-
-
-def test_a_notebook_header_pasted_over_the_message_alone_gives_the_type_not_the_header_as_message():
+        "  str(self.x.shape[channels_axis]) + ' channels).')\n",
+        "UserWarning", "NumpyArrayIterator is set to use", "keras-image-generator-array",
+    ),
     # IPython prints "<Type>   Traceback (most recent call last)", the cells, then "<Type>: message"; a user who
     # copies the header and the last line only leaves a message without its type below the header.
-    text = (
+    "a notebook header over the message alone": (
         "ValueError                                Traceback (most recent call last)\n"
         "Error when checking input: expected conv2d_1_input to have shape (None, 64, 64, 3) but got array with "
-        "shape (32, 64, 64, 1)\n"
-    )
+        "shape (32, 64, 64, 1)\n",
+        "ValueError", "Error when checking input: expected conv2d_1_input", "keras-check-input-array",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PARTIAL_PASTES))
+def test_a_partial_paste_is_read_from_its_message_line(name):
+    text, exc_type, message_start, family = PARTIAL_PASTES[name]
     tb = read_paste(text)
-    assert tb.exception_type == "ValueError"
-    assert tb.core_message.startswith("Error when checking input: expected conv2d_1_input")
-    assert family_of(tb) == ["keras-check-input-array"]
+    assert tb.exception_type == exc_type
+    assert tb.core_message.startswith(message_start)
+    assert "str(self.x.shape" not in tb.core_message  # a warning's source line is not its message
+    assert family_of(tb) == [family]
+
+
+def test_a_graph_error_body_keeps_its_node():
+    tb = read_paste(PARTIAL_PASTES["graph error body from its Node line"][0])
+    assert tb.node and tb.node.startswith("sparse_categorical_crossentropy/")
