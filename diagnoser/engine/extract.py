@@ -372,8 +372,9 @@ def iter_blocks_in_chunks(chunks: Iterable[bytes]) -> Iterator[RawBlock]:
     yield from ex.close()
 
 
-def warning_block(lines: list[str]) -> RawBlock | None:
-    """The first warning of a short paste that holds no traceback, as a bare block (its source line left out)."""
+def paste_block(lines: list[str]) -> RawBlock:
+    """A short paste that holds no traceback, as one bare block: from its first warning line (the warning's source
+    line left out), else with a notebook header's type given to the message below it, else from its first line."""
     for i, line in enumerate(lines):
         m = WARNING_LINE_RE.match(line)
         if m:
@@ -381,5 +382,8 @@ def warning_block(lines: list[str]) -> RawBlock | None:
             if rest and rest[0][:1].isspace():
                 rest = rest[1:]
             return RawBlock(exception_line=f"{m['type']}: {m['msg']}", message_lines=rest, bare=True, start_line=i + 1)
-    return None
+    header = IPYTHON_HEADER_RE.match(lines[0])
+    if header and len(lines) > 1:  # a notebook's header, then the message without its frames or its type
+        return RawBlock(exception_line=f"{header['type']}: {lines[1].strip()}", message_lines=lines[2:], bare=True)
+    return RawBlock(exception_line=lines[0], message_lines=lines[1:], bare=True)
 

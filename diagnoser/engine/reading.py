@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from diagnoser.engine.extract import IPYTHON_HEADER_RE, RawBlock, extract_blocks, warning_block
+from diagnoser.engine.extract import RawBlock, extract_blocks, paste_block
 from diagnoser.engine.families import SHAPE_CAUSES, FamilySet, Recognition, default_families
 from diagnoser.engine.features import Context, Feature, KnownFeatures, extract
 from diagnoser.engine.fed import read_fed
@@ -43,11 +43,7 @@ def blocks_of(text: str) -> list[RawBlock]:
     """The traceback blocks of a text; a short text with none is one bare message (pasted without its type)."""
     blocks = extract_blocks(text)
     if not blocks and text.strip() and len(text) <= BARE_TEXT_LIMIT:
-        lines = text.strip().splitlines()
-        header = IPYTHON_HEADER_RE.match(lines[0])
-        if header and len(lines) > 1:  # a notebook's header, then the message without its frames or its type
-            lines = [f"{header['type']}: {lines[1].strip()}"] + lines[2:]
-        blocks = [warning_block(lines) or RawBlock(exception_line=lines[0], message_lines=lines[1:], bare=True)]
+        blocks = [paste_block(text.strip().splitlines())]
     return blocks
 
 

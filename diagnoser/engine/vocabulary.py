@@ -97,7 +97,7 @@ CHECKS = {
     "missing": "that a value is present (not None)",
     "squeeze": "that an axis to remove has size 1",
     "defined": "that an axis size is known when a layer builds its weights",
-    "batches": "that the data given to fit, evaluate or predict yields at least one batch",
+    "nonempty": "that the data holds something: a dataset at least one batch, a sequence at least one step",
     "output_shape": "that a layer's function runs on a symbolic input, so its output shape can be inferred",
     "truth_value": "that an array used as a condition holds one element (NumPy's ambiguous truth value)",
     "contiguous": "that a view's shape fits the tensor's memory layout (strides)",
