@@ -3,7 +3,7 @@
 
     python corpus/fit.py [--l2 5]
 
-The weights are fitted on every record of corpus/generated and tests/fixtures/real*/ (our own runs, in the four
+The weights are fitted on every record of corpus/generated and tests/fixtures/real*/ (our own runs, in the five
 regimes of corpus/learning.py) and of corpus/dev (the team's development runs: in the final fit only, never in a
 fold); the temperature that calibrates them is fitted on the held-out answers of
 leave-one-version-out and leave-one-architecture-out folds, so a confidence is what the model earns on library

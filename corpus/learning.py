@@ -3,10 +3,11 @@ and the metrics.
 
 An example is one record's last traceback read by the engine (families, then features) under one regime: what a
 user sends varies, so every record is seen with its summary and script (`full`), with its summary only
-(`summary`, what the scorer sends by default), with neither (`plain`), and as the error line alone (`bare`, as
-most people paste it). The label is the planted fault; `other` for a record whose error is not a shape fault (its
-message recognised by a family that declares `other`). A record no family recognises makes no example: it is a
-detection miss, counted by the metrics, not a training point.
+(`summary`, what the scorer sends by default), with neither (`plain`), as the error line alone (`bare`, as
+most people paste it), and as that line with the automatic layer names replaced by a user's (`named`: users name
+their layers, and a pasted line then says nothing of the layer's kind). The label is the planted fault; `other`
+for a record whose error is not a shape fault (its message recognised by a family that declares `other`). A
+record no family recognises makes no example: it is a detection miss, counted by the metrics, not a training point.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import math
 import re
 import sys
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +33,7 @@ from diagnoser.engine.families import SHAPE_CAUSES  # noqa: E402
 from diagnoser.engine.reading import read_traceback  # noqa: E402
 
 CAUSES = (*SHAPE_CAUSES, "other")
-REGIMES = ("full", "summary", "plain", "bare")
+REGIMES = ("full", "summary", "plain", "bare", "named")
 EXAMPLES = "examples"  # the version and architecture of the families' own examples: fitted on, never held out
 DEV = "dev"  # the version and architecture of corpus/dev: fitted on by the final fit only, never in a fold
 DEV_RUNS = str(ROOT / "corpus" / "dev" / "dev.jsonl")
@@ -181,11 +183,35 @@ def bare_line(text: str) -> str:
     return lines[-1].strip() if lines else ""
 
 
+# Keras's automatic layer names (conv2d, dense_1, ...) where a message names a layer: quoted, a node path segment,
+# or after "layer ". Users name their layers as often; a pasted line then says nothing of the layer's kind.
+_AUTO_BASES = (
+    r"conv[123]d(?:_transpose)?|separable_conv[12]d|depthwise_conv2d|dense|lstm|gru|simple_rnn|flatten|"
+    r"max_pooling[123]d|average_pooling[123]d|global_average_pooling[123]d|global_max_pooling[123]d|embedding|"
+    r"batch_normalization|layer_normalization|concatenate|bidirectional|time_distributed|conv_lstm2d|"
+    r"up_sampling[123]d|zero_padding[123]d|cropping[123]d|repeat_vector|reshape|dropout|input_layer|"
+    r"multi_head_attention|add|multiply|average|lambda|permute|attention|masking|text_vectorization"
+)
+_AUTO_NAME = re.compile(
+    rf"""(?:(?<=['"`])|(?<=/)|(?<={{{{node )|(?<=layer ))(?:{_AUTO_BASES})(?:_\d+)?(?=['"`/]|[\s,:.]|$)"""
+)
+# names that say nothing of a kind (engine.features.layer_kind reads none of them as one)
+_USER_NAMES = ("encoder1_", "block_a", "feat", "trunk_2", "my_layer", "x_in", "stage3", "enc_out", "body", "layer_7")
+
+
+def user_named(line: str, key: str) -> str:
+    """The pasted line as it reads when the user named the layers: every automatic name one user-chosen name."""
+    name = _USER_NAMES[zlib.crc32(key.encode()) % len(_USER_NAMES)]
+    return _AUTO_NAME.sub(name, line)
+
+
 def inputs_for(rec: Record, regime: str) -> tuple[str, str | None, str | None]:
     if regime == "given":
         return rec.text, rec.summary, rec.source
     if regime == "bare":
         return bare_line(rec.text), None, None
+    if regime == "named":
+        return user_named(bare_line(rec.text), rec.id), None, None
     summary = rec.summary if regime in ("full", "summary") else None
     source = rec.source if regime == "full" else None
     return rec.text, summary, source
@@ -246,6 +272,8 @@ def example(rec: Record, regime: str) -> Example | None:
 
 def _example(rec: Record, regime: str) -> Example | None:
     text, summary, source = inputs_for(rec, regime)
+    if regime == "named" and text == bare_line(rec.text):
+        return None  # no layer named: the bare example already
     reading = read_traceback(text, summary=summary, source=source, inputs=fed_for(rec, regime))
     if reading is None or not reading.allowed:
         return None
