@@ -196,6 +196,25 @@ def _(p: P, fault: bool):
         "grayscale images without channel axis; the model declares Input(shape=(H, W, 1))"
 
 
+@kind("dp_gray_into_rgb_declared", "data_preprocessing", ["cnn2d"], "fit", n=8)
+def _(p: P, fault: bool):
+    # tf.keras 2's functional input check squeezes nothing and zips the declared shape with the data's, so a
+    # (N, H, W) batch passes a model declared (H, W, 3) and fails at the first convolution; Keras 3 checks it
+    # at the model's input
+    t = Task(p, "cnn2d")
+    ch = p.choice("declared_channels", [3, 4])
+    t.Ch, t.xshape = ch, (t.H, t.W, ch)
+    p.set("channels", ch)
+    if fault:
+        xl = f'x = np.random.rand({t.N}, {t.H}, {t.W}).astype("float32")   # grayscale images, (N, H, W)'
+    else:
+        xl = t.x_line(xshape=(t.H, t.W, ch))
+    s = std(p, t, data=[xl, t.y_line()], styles=("input", "functional"))
+    return s, (f"give the images {ch} channels: x = np.repeat(x[..., np.newaxis], {ch}, axis=-1) so x is "
+               f"({t.N}, {t.H}, {t.W}, {ch})"), \
+        f"grayscale images without a channel axis into a model that declares Input(shape=(H, W, {ch}))"
+
+
 @kind("dp_image_not_resized", "data_preprocessing", ["cnn2d"], "fit", n=4)
 def _(p: P, fault: bool):
     t = Task(p, "cnn2d")
