@@ -27,6 +27,11 @@ Notes:
   runs on a host about three times slower than on 12-02 (the previous engine 1,520/s and 1,422/s): this one 1,337/s
   and 1,225/s, 0.88 and 0.86 of the previous (limit 1.00); 0.86-0.91 at 572 and 1,430 families (0.98-1.05 of the
   shipped rate: flat); scan 117-119 MB/s over 105 MB, find-tracebacks-only 217-233 MB/s.
+- Re-measured 2026-12-03 later (quiet host, medians of 3), after the `named` training regime and the gray-into-RGB
+  runs (144 families): previous engine 3,948/s, this one 3,492/s (0.88, limit 1.00); 1.00 of the shipped rate at
+  576 and 1,440 families (flat); find-tracebacks-only 496 MB/s, scan 272 MB/s over 105 MB. A profile (CPU time)
+  finds no hotspot left: finding blocks ~17 %, explaining the answer and its alternatives ~16 %, features ~20 %,
+  parsing ~15 %, scoring ~11 %, recognising ~6 %.
 - Where a traceback's ~300 us go (per stage, CPU, quiet): finding blocks ~25, parsing and peeling ~45,
   recognising ~20 (regex search itself ~5: candidates come from one Aho-Corasick pass), features and crosses ~35,
   scoring ~20, explaining the answer and its alternatives ~60, the model summary when there is one ~15.
