@@ -119,8 +119,8 @@ def choose(
         if entry.cause != cause:
             continue
         if plain is not None:
-            required, forbidden, wanted = plain
-            if required <= names and not (forbidden & names) and (not wanted or wanted & names):
+            required, forbidden, wanted = plain  # methods, not <= and &: mypyc wants a frozenset on both sides
+            if required.issubset(names) and forbidden.isdisjoint(names) and not (wanted and wanted.isdisjoint(names)):
                 return entry
         elif all(_holds(c, names) for c in entry.when) and (
             not entry.any or any(_holds(c, names) for c in entry.any)

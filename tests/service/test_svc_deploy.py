@@ -1,9 +1,12 @@
 """deploy/ without a container runtime: the files parse, name the services, and run exactly what the tests run; the
-package built as a wheel (what the image installs) carries its migrations and rules and serves."""
+package built as a wheel (what the image installs: the engine compiled by mypyc) carries its migrations and rules,
+serves, and answers exactly as the pure-Python engine does."""
 
 from __future__ import annotations
 
+import glob
 import json
+import os
 import re
 import subprocess
 import sys
@@ -68,12 +71,32 @@ def test_the_proxies_take_a_whole_report_and_speak_tls():
     assert "reverse_proxy 127.0.0.1:8000" in caddy and "/readyz" in caddy
 
 
+# Every recorded traceback with its summary, then with its script too, diagnosed by whichever engine imports
+# `diagnoser`: one JSON per line.
+_ANSWERS = """
+import glob, json, sys
+from diagnoser.engine import COMPILED, diagnose
+print(json.dumps(COMPILED))
+for path in sorted(glob.glob(sys.argv[1])):
+    for line in open(path):
+        case = json.loads(line)
+        text = case.get("traceback") or case.get("stderr") or ""
+        summary = case.get("model_summary") or case.get("stdout_summary")
+        for source in (None, case.get("code_excerpt") or case.get("snippet")):
+            result = diagnose(text, summary=summary, source=source)
+            print(json.dumps(result.to_dict(), sort_keys=True))
+"""
+_FIXTURES = str(ROOT / "tests" / "fixtures" / "*" / "cases.jsonl")
+
+
 def test_the_wheel_the_image_installs_carries_migrations_and_rules_and_serves(tmp_path):
     """A plain (not editable) install, as `pip install` in the image does: migrations and rules come from inside
-    the package, and `gunicorn -c deploy/gunicorn.conf.py` serves from a folder that is not the checkout."""
+    the package, `gunicorn -c deploy/gunicorn.conf.py` serves from a folder that is not the checkout, and the
+    engine, compiled as the image compiles it, gives the pure-Python engine's answers byte for byte."""
     wheels = tmp_path / "wheels"
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--wheel-dir", str(wheels), str(ROOT)], check=True, timeout=300)
+                    "--wheel-dir", str(wheels), str(ROOT)], check=True, timeout=900,
+                   env=dict(os.environ, DIAGNOSER_COMPILE="1"))
     env_dir = tmp_path / "venv"
     venv.create(env_dir, system_site_packages=True, with_pip=True)
     python = env_dir / "bin" / "python"
@@ -88,6 +111,13 @@ def test_the_wheel_the_image_installs_carries_migrations_and_rules_and_serves(tm
                             "print(diagnoser.__file__); print(m.migrations_dir())"],
                            cwd=elsewhere, env=env, capture_output=True, text=True, check=True).stdout.split()
     assert all(str(env_dir) in path for path in where), where
+    compiled = subprocess.run([str(python), "-c", _ANSWERS, _FIXTURES], cwd=elsewhere, env=env,
+                              capture_output=True, text=True, check=True, timeout=600).stdout.splitlines()
+    pure = subprocess.run([sys.executable, "-c", _ANSWERS, _FIXTURES], cwd=ROOT, env=service_env(),
+                          capture_output=True, text=True, check=True, timeout=600).stdout.splitlines()
+    assert (compiled[0], pure[0]) == ("true", "false")
+    assert len(compiled) == len(pure) == 1 + 2 * sum(1 for p in glob.glob(_FIXTURES) for _ in open(p))
+    assert compiled[1:] == pure[1:]
     port = free_port()
     server = start([str(python), "-m", "gunicorn", "-c", str(DEPLOY / "gunicorn.conf.py")], elsewhere,
                    dict(env, DIAGNOSER_BIND=f"127.0.0.1:{port}"), port)
