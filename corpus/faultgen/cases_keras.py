@@ -11,6 +11,7 @@ parameters before branching on `fault` so that fault and control share them.
 """
 from __future__ import annotations
 
+import math
 import random
 import zlib
 from collections.abc import Callable
@@ -213,6 +214,77 @@ def _(p: P, fault: bool):
     return s, (f"give the images {ch} channels: x = np.repeat(x[..., np.newaxis], {ch}, axis=-1) so x is "
                f"({t.N}, {t.H}, {t.W}, {ch})"), \
         f"grayscale images without a channel axis into a model that declares Input(shape=(H, W, {ch}))"
+
+
+@kind("dp_gray_declared_as_loaded", "data_preprocessing", ["cnn2d"], "build", n=6)
+def _(p: P, fault: bool):
+    # the MNIST pattern: grayscale images loaded as (N, H, W) and the model's input declared to match them, so the
+    # first Conv2D fails as the model is built (min_ndim=4, found ndim=3, (None, H, W)), the same message as a
+    # declaration that forgot the channel of data that has one (il_missing_channel); here the data is the fault
+    t = Task(p, "cnn2d")
+    p.set("channels", 1)
+    t.Ch, t.xshape = 1, (t.H, t.W, 1)
+    xl = f'x = np.random.rand({t.N}, {t.H}, {t.W}).astype("float32")   # grayscale, loaded as (N, H, W)'
+    data = [xl, "# x = x[..., np.newaxis]  (channel axis never added)" if fault else "x = x[..., np.newaxis]",
+            t.y_line()]
+    s = std(p, t, data=data, in_shape=(t.H, t.W) if fault else t.xshape, styles=("input", "kwarg", "functional"))
+    return s, (f"add the channel axis to the images, x = x[..., np.newaxis] so x is ({t.N}, {t.H}, {t.W}, 1), and "
+               f"declare it: input_shape=({t.H}, {t.W}, 1)"), \
+        "grayscale images without a channel axis, and the model's input declared as the images were loaded"
+
+
+@kind("dp_rgb_rows_reshaped_as_gray", "data_preprocessing", ["cnn2d"], "data", n=3)
+def _(p: P, fault: bool):
+    # images stored as flat rows (a CSV, a .npy of pixels) and reshaped for the Conv2D: NumPy's reshape keeps the
+    # element count, so colour rows reshaped as one channel fail before any model exists
+    t = Task(p, "cnn2d")
+    t.Ch, t.xshape = 3, (t.H, t.W, 3)
+    p.set("channels", 3)
+    rows = f'rows = np.random.rand({t.N}, {t.H * t.W * 3}).astype("float32")   # {t.H}x{t.W} RGB images, one per row'
+    reshape = f"x = rows.reshape({t.N}, {t.H}, {t.W}, {1 if fault else 3})"
+    s = std(p, t, data=[rows, reshape, t.y_line()])
+    return s, f"reshape the rows with their 3 channels: x = rows.reshape(-1, {t.H}, {t.W}, 3)", \
+        "RGB pixel rows reshaped as if the images had one channel"
+
+
+@kind("dp_rows_reshaped_wrong_hw", "data_preprocessing", ["cnn2d", "rnn", "cnn1d"], "data", n=3)
+def _(p: P, fault: bool):
+    if p.arch != "cnn2d":  # sensor windows stored flat, reshaped to the wrong (steps, features)
+        t = Task(p, p.arch)
+        T2, F2 = p.choice("assumed_tf", [(t.T + d, t.F) for d in (1, 2, 3)] + [(t.T, t.F + 1)])
+        rows = f'rows = np.random.rand({t.N}, {t.T * t.F}).astype("float32")   # {t.T} steps x {t.F} features, flattened'
+        reshape = f"x = rows.reshape(-1, {T2 if fault else t.T}, {F2 if fault else t.F})"
+        s = std(p, t, data=[rows, reshape, t.y_line()])
+        return s, f"reshape to the real window: x = rows.reshape(-1, {t.T}, {t.F}) (each row holds {t.T * t.F} values)", \
+            f"{t.T}x{t.F} windows reshaped as {T2}x{F2}"
+    t = Task(p, "cnn2d")
+    p.set("channels", 1)
+    t.Ch, t.xshape = 1, (t.H, t.W, 1)
+    H2, W2 = p.choice("assumed_hw", [(h, w) for h, w in IMG_SIZES if h * w != t.H * t.W])
+    rows = f'rows = np.random.rand({t.N}, {t.H * t.W}).astype("float32")   # {t.H}x{t.W} grayscale images, flattened'
+    reshape = f"x = rows.reshape(-1, {H2 if fault else t.H}, {W2 if fault else t.W}, 1)"
+    s = std(p, t, data=[rows, reshape, t.y_line()])
+    return s, f"reshape to the images' real size: x = rows.reshape(-1, {t.H}, {t.W}, 1) (the rows hold {t.H * t.W} pixels)", \
+        f"{t.H}x{t.W} pixel rows reshaped as {H2}x{W2} images"
+
+
+@kind("ip_generator_fixed_batch_reshape", "input_pipeline", ["cnn2d", "mlp"], "fit", n=3)
+def _(p: P, fault: bool):
+    # a generator that reshapes every batch to a hard-coded batch size meets the last, smaller batch
+    t = Task(p, p.arch)
+    N = t.bs * 2 + t.bs // 2
+    t.N = N
+    size = ", ".join(str(d) for d in t.xshape)
+    rows = f'rows = np.random.rand({N}, {math.prod(t.xshape)}).astype("float32")   # samples stored flat'
+    first = "-1" if not fault else str(t.bs)
+    gen = ["def batches():", "    while True:", f"        for i in range(0, {N}, {t.bs}):",
+           f"            yield rows[i:i + {t.bs}].reshape({first}, {size}), y[i:i + {t.bs}]"]
+    style = p.choice("model_style", ["input", "functional"])
+    model = build(p, t.layers, t.xshape, style)
+    s = assemble(header(p), [rows, t.y_line()], gen, model, summary_lines(p, style), [t.compile_line()],
+                 ["model.fit(batches(), steps_per_epoch=3, epochs=1, verbose=0)"])
+    return s, f"reshape each batch with -1 for its size: rows[i:i + {t.bs}].reshape(-1, {size}) (the last batch holds {N % t.bs})", \
+        f"a generator reshapes every batch to {t.bs} samples; the last one has {N % t.bs}"
 
 
 @kind("dp_image_not_resized", "data_preprocessing", ["cnn2d"], "fit", n=4)

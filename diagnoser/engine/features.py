@@ -417,6 +417,16 @@ def counts(out: Collector, recognitions: list[Recognition], ctx: Context) -> Non
         out.add("count:integer_ratio", "message", f"{a} and {b} differ by a whole factor")
     elements_in = ctx.int("elements_in")
     elements_out = ctx.int("elements_out")
+    asked = ctx.shape("expected")
+    if elements_in and not elements_out and asked and all(d != 0 for d in asked):
+        # NumPy prints the array's size and the shape asked for: the size asked is the shape's product, and with
+        # a -1 (read as None) the other axes must divide the array
+        others = math.prod(d for d in asked if d is not None)
+        if None not in asked:
+            elements_out = others
+        elif others > 0 and elements_in % others:
+            out.add("reshape:other_axes_do_not_divide", "message",
+                    f"{elements_in} values do not divide into rows of {others} ({fmt(asked)} without its -1)")
     if elements_in and elements_out and elements_in != elements_out:
         if max(elements_in, elements_out) % min(elements_in, elements_out) == 0:
             out.add(
@@ -425,6 +435,18 @@ def counts(out: Collector, recognitions: list[Recognition], ctx: Context) -> Non
                 f"{elements_in} values against {elements_out}: a whole factor apart (a hard-coded batch size "
                 "or a missing axis)",
             )
+            if elements_in > elements_out:
+                factor = elements_in // elements_out
+                out.add("reshape:array_holds_more", "message",
+                        f"the array holds {factor} times the {elements_out} values the shape asks for")
+                if factor in (3, 4) and asked and asked[-1] == 1:
+                    out.add("reshape:colour_into_one_channel", "message",
+                            f"{factor} times the values of a one-channel shape: {factor}-channel images reshaped "
+                            "as one channel")
+            else:
+                out.add("reshape:array_holds_fewer", "message",
+                        f"the array holds fewer values ({elements_in}) than the shape asks for ({elements_out}): "
+                        "a fixed size that a smaller array (a last batch, a shorter split) does not fill")
         else:
             out.add("reshape:no_ratio", "message", f"{elements_in} values cannot fill {elements_out}")
 
@@ -446,6 +468,9 @@ def looks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None
         out.add("looks:one_image", "message", f"{rs} looks like one image (height, width, channels)")
     if len(received) == 3 and last is not None and last > 4 and received[1] is not None and received[1] > 4:
         out.add("looks:images_without_channel", "message", f"{rs} looks like a batch of images without channels")
+        if received[1] == last:  # a layer's (steps, features) output is rarely square; images often are
+            out.add("looks:square_images_without_channel", "message",
+                    f"{rs} ends in two equal axes, as square images without a channel axis do")
     if len(received) == 4 and received[1] in (1, 3, 4) and last is not None and last > 4:
         out.add("looks:channels_first", "message", f"{rs} looks like images with channels first")
     if len(received) == 2:
