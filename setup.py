@@ -1,7 +1,7 @@
 """The engine's hot modules compiled to C with mypyc when DIAGNOSER_COMPILE=1 (the image does); pure Python otherwise.
 
 Why compiled: the engine reads every traceback a team's jobs post, and mypyc (the compiler mypy and black ship with)
-turns the same type-checked source into a C extension about 1.8 times as fast, with byte-identical answers
+turns the same type-checked source into a C extension about 1.6 times as fast, with byte-identical answers
 (tests/service/test_svc_deploy.py compares them). Why only on request: an editable checkout must run the .py files
 it shows, so an editable install is never compiled, and a plain `pip install .` needs a C compiler and mypy.
 Everything else lives in pyproject.toml.

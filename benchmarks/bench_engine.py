@@ -76,7 +76,7 @@ from diagnoser.engine.families import default_families_dir, load_families  # noq
 from diagnoser.engine.scan import iter_line_chunks, scan_stream  # noqa: E402
 
 PREVIOUS_ENGINE = "c85078f"  # the last commit with the hand-weighted rule engine (rules/*.yaml, engine/rules.py)
-PREVIOUS_WORKER = """
+WORKER = """
 import json, sys, time
 from diagnoser.engine import diagnose
 mix = json.load(open(sys.argv[1]))
@@ -128,13 +128,17 @@ def previous_engine(folder: Path) -> Path | None:
     return folder
 
 
-def previous_rate(code: Path, mix_file: Path, seconds: float) -> float:
-    env = {**os.environ, "PYTHONPATH": str(code), "DIAGNOSER_RULES_DIR": str(code / "rules")}
+def worker_rate(code: Path, mix_file: Path, seconds: float, env: dict[str, str], check: str = "") -> float:
+    """The rate of the engine in `code`, run by WORKER in its own process (`check` runs first)."""
     out = subprocess.run(
-        [sys.executable, "-c", PREVIOUS_WORKER, str(mix_file), str(seconds)],
-        capture_output=True, text=True, check=True, env=env, cwd=str(code),
+        [sys.executable, "-c", check + WORKER, str(mix_file), str(seconds)],
+        capture_output=True, text=True, check=True, env={**env, "PYTHONPATH": str(code)}, cwd=str(code),
     ).stdout
     return float(out.strip().splitlines()[-1])
+
+
+def previous_rate(code: Path, mix_file: Path, seconds: float) -> float:
+    return worker_rate(code, mix_file, seconds, {**os.environ, "DIAGNOSER_RULES_DIR": str(code / "rules")})
 
 
 def compiled_engine(folder: Path) -> Path | None:
@@ -156,13 +160,8 @@ def compiled_engine(folder: Path) -> Path | None:
 
 
 def compiled_rate(code: Path, mix_file: Path, seconds: float) -> float:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_")}
-    out = subprocess.run(
-        [sys.executable, "-c", "import diagnoser.engine as e; assert e.COMPILED\n" + PREVIOUS_WORKER,
-         str(mix_file), str(seconds)],
-        capture_output=True, text=True, check=True, env={**env, "PYTHONPATH": str(code)}, cwd=str(code),
-    ).stdout
-    return float(out.strip().splitlines()[-1])
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIAGNOSER_")}  # its own rules and weights
+    return worker_rate(code, mix_file, seconds, env, check="import diagnoser.engine as e; assert e.COMPILED\n")
 
 
 def families_of_size(total: int) -> Path:
