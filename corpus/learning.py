@@ -4,8 +4,10 @@ and the metrics.
 An example is one record's last traceback read by the engine (families, then features) under one regime: what a
 user sends varies, so every record is seen with its summary and script (`full`), with its summary only
 (`summary`, what the scorer sends by default), with neither (`plain`), as the error line alone (`bare`, as
-most people paste it), and as that line with the automatic layer names replaced by a user's (`named`: users name
-their layers, and a pasted line then says nothing of the layer's kind). The label is the planted fault; `other`
+most people paste it), as that line with the automatic layer names replaced by a user's (`named`: users name
+their layers, and a pasted line then says nothing of the layer's kind), and, where TensorFlow 2.9+ printed its
+"Graph execution error:" wrapper, as the type and the op's own message on one line (`pasted`: how TensorFlow
+2.0-2.8 prints the same error, and what users paste from the end of a long log). The label is the planted fault; `other`
 for a record whose error is not a shape fault (its message recognised by a family that declares `other`). A
 record no family recognises makes no example: it is a detection miss, counted by the metrics, not a training point.
 """
@@ -30,10 +32,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from diagnoser.engine.families import SHAPE_CAUSES  # noqa: E402
-from diagnoser.engine.reading import read_traceback  # noqa: E402
+from diagnoser.engine.parse import parse_block  # noqa: E402
+from diagnoser.engine.reading import blocks_of, read_traceback  # noqa: E402
 
 CAUSES = (*SHAPE_CAUSES, "other")
-REGIMES = ("full", "summary", "plain", "bare", "named")
+REGIMES = ("full", "summary", "plain", "bare", "named", "pasted")
 EXAMPLES = "examples"  # the version and architecture of the families' own examples: fitted on, never held out
 DEV = "dev"  # the version and architecture of corpus/dev: fitted on by the final fit only, never in a fold
 DEV_RUNS = str(ROOT / "corpus" / "dev" / "dev.jsonl")
@@ -205,6 +208,17 @@ def user_named(line: str, key: str) -> str:
     return _AUTO_NAME.sub(name, line)
 
 
+def pasted_line(text: str) -> str:
+    """The error as the exception type and the op's own message, without the frames and the wrapper that TF 2.9+
+    prints around it ("Graph execution error:", "Detected at node ..."); the bare line where there is none."""
+    blocks = blocks_of(text)
+    line = bare_line(text)
+    if not blocks or not re.search(r"(?:Graph execution error|Exception encountered):?\s*$", line):
+        return line
+    tb = parse_block(blocks[-1])
+    return f"{tb.exception_type}: {tb.core_message}" if tb.core_message else line
+
+
 def inputs_for(rec: Record, regime: str) -> tuple[str, str | None, str | None]:
     if regime == "given":
         return rec.text, rec.summary, rec.source
@@ -212,6 +226,8 @@ def inputs_for(rec: Record, regime: str) -> tuple[str, str | None, str | None]:
         return bare_line(rec.text), None, None
     if regime == "named":
         return user_named(bare_line(rec.text), rec.id), None, None
+    if regime == "pasted":
+        return pasted_line(rec.text), None, None
     summary = rec.summary if regime in ("full", "summary") else None
     source = rec.source if regime == "full" else None
     return rec.text, summary, source
@@ -272,8 +288,8 @@ def example(rec: Record, regime: str) -> Example | None:
 
 def _example(rec: Record, regime: str) -> Example | None:
     text, summary, source = inputs_for(rec, regime)
-    if regime == "named" and text == bare_line(rec.text):
-        return None  # no layer named: the bare example already
+    if regime in ("named", "pasted") and text == bare_line(rec.text):
+        return None  # no layer named, or no wrapper to take off: the bare example already
     reading = read_traceback(text, summary=summary, source=source, inputs=fed_for(rec, regime))
     if reading is None or not reading.allowed:
         return None

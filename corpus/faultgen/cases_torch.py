@@ -732,6 +732,44 @@ def _(p: P, fault: bool):
     return s, f"slice inputs and labels with the same bounds: y[i:i + {t.B}]", "labels sliced with a different batch bound than inputs"
 
 
+# fifth generation: the two ways a loss's batch check sees a whole factor between logits and targets
+@kind("pt_view_merges_into_batch", "layer_definition", ["cnn", "rnn"], "loss", n=3)
+def _(p: P, fault: bool):
+    """A view sized for fewer values than one sample holds moves the rest into the batch axis: the model runs and
+    the loss gets (batch x factor) rows of logits for batch targets."""
+    t = T(p, p.arch)
+    if p.arch == "cnn":
+        per_map = ((t.H - 2) // 2) * ((t.W - 2) // 2)
+        size = per_map if fault else t.flat()   # the flatten counts one feature map, not all f of them
+        init = [f"self.conv = nn.Conv2d({t.Ch}, {t.f}, 3)", "self.pool = nn.MaxPool2d(2)",
+                f"self.fc = nn.Linear({size}, {t.C})"]
+        fwd = ["x = self.pool(torch.relu(self.conv(x)))", f"x = x.view(-1, {size})", "return self.fc(x)"]
+        fix = f"flatten every feature map: x = x.view(x.size(0), -1) and nn.Linear({t.flat()}, {t.C})"
+        note = "view(-1, h*w) without the channel count: the feature maps move into the batch axis"
+    else:
+        init = [f"self.rnn = nn.{t.cell}({t.F}, {t.u}, batch_first=True)", f"self.fc = nn.Linear({t.u}, {t.C})"]
+        last = f"out.reshape(-1, {t.u})" if fault else "out[:, -1]"
+        fwd = ["out, _ = self.rnn(x)", f"return self.fc({last})"]
+        fix = "classify the last step's output: self.fc(out[:, -1]) (one row per sequence)"
+        note = "every step's output reshaped into rows for a per-sequence label: steps move into the batch axis"
+    t.loop = p.set("loop", p.choice("loop2", ["loader", "manual"]))
+    return std(t, init=init, fwd=fwd), fix, note
+
+
+@kind("pt_onehot_targets_flattened", "loss_label_mismatch", ["mlp", "cnn", "rnn", "text"], "loss", n=3)
+def _(p: P, fault: bool):
+    """One-hot targets flattened into a vector for CrossEntropyLoss: C values per sample where one class index
+    is wanted."""
+    t = T(p, p.arch)
+    y = f"y = nn.functional.one_hot(torch.randint(0, {t.C}, ({t.N},)), {t.C})   # one-hot labels"
+    target = "yb.view(-1)" if fault else "yb.argmax(1)"
+    t.loop = p.set("loop", p.choice("loop2", ["loader", "manual"]))
+    loop = t.loop_lines(loss=f"loss_fn(model(xb), {target})")
+    return (std(t, data=[t.x_line(), y], loop=loop),
+            "CrossEntropyLoss takes class indices: pass yb.argmax(1) (or the integer labels) instead of the "
+            "flattened one-hot rows", "one-hot targets flattened with view(-1): C targets per sample")
+
+
 # ============================== other / none =====================================================
 
 

@@ -409,12 +409,56 @@ def operand_relations(out: Collector, recognitions: list[Recognition], ctx: Cont
         out.add("op:first_differs", "message", f"{ls} and {rs} differ in the first axis only")
 
 
+def _merge_gaps(ctx: Context) -> list[tuple[int, int]]:
+    """The sizes two joined tensors disagree on, besides the join axis: the differing axes of two shapes of one
+    rank but the last (Keras joins on it), or the one size pair torch's cat prints."""
+    left, right = ctx.shape("left"), ctx.shape("right")
+    if left is not None and right is not None and len(left) == len(right) >= 3:
+        return [(a, b) for a, b in zip(left[1:-1], right[1:-1], strict=True)
+                if a is not None and b is not None and a != b]
+    a, b = ctx.int("expected_dim"), ctx.int("found_dim")
+    if a is None or b is None:
+        a, b = ctx.int("size_a"), ctx.int("size_b")
+    return [(a, b)] if a is not None and b is not None and a != b else []
+
+
+def merge_gaps(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
+    """How far apart two joined feature maps are, which says what made them differ: one apart is an odd size
+    halved and doubled back (the input size does not divide by the downsampling); a small even gap is what
+    unpadded convolutions crop (2 per 3x3 kernel); a whole factor is branches downsampled a different number of
+    times (or joined at the wrong level)."""
+    if not recognitions or recognitions[0].check != "concat":
+        return
+    gaps = _merge_gaps(ctx)
+    if not gaps or any(min(a, b) <= 0 for a, b in gaps):
+        return
+    shown = ", ".join(f"{a} vs {b}" for a, b in gaps)
+    if all(abs(a - b) == 1 for a, b in gaps):
+        out.add("merge:sizes_one_apart", "message",
+                f"the joined maps are one apart ({shown}): an odd size halved and doubled back")
+    elif all(max(a, b) % min(a, b) == 0 for a, b in gaps):
+        out.add("merge:sizes_whole_factor", "message",
+                f"the joined maps are a whole factor apart ({shown}): downsampled a different number of times")
+    elif all(abs(a - b) % 2 == 0 and abs(a - b) <= 12 for a, b in gaps):
+        out.add("merge:sizes_small_even_gap", "message",
+                f"the joined maps are a few even steps apart ({shown}): what unpadded convolutions crop")
+
+
 def counts(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
     """Two counts that disagree (samples of x and y, inputs given and taken, elements of a reshape)."""
     a = ctx.int("count_a")
     b = ctx.int("count_b")
     if a is not None and b is not None and a != b and min(a, b) > 0 and max(a, b) % min(a, b) == 0:
         out.add("count:integer_ratio", "message", f"{a} and {b} differ by a whole factor")
+        # which side is the multiple says how: axes merged into the first's rows (a view, per-step outputs), or
+        # several values per sample flattened into the second (one-hot or per-step targets)
+        if a > b:
+            out.add("count:first_is_multiple", "message", f"{a} is {a // b} times {b}")
+        else:
+            out.add("count:second_is_multiple", "message", f"{b} is {b // a} times {a}")
+        if min(a, b) == 1:  # one row: a layer axis (an RNN's hidden state) or a lone sample where a batch was due
+            out.add("count:one_against_many", "message", f"one against {max(a, b)}")
+    _index_against_range(out, ctx.int("index"), ctx.int("range_end"))
     elements_in = ctx.int("elements_in")
     elements_out = ctx.int("elements_out")
     asked = ctx.shape("expected")
@@ -449,6 +493,25 @@ def counts(out: Collector, recognitions: list[Recognition], ctx: Context) -> Non
                         "a fixed size that a smaller array (a last batch, a shorter split) does not fill")
         else:
             out.add("reshape:no_ratio", "message", f"{elements_in} values cannot fill {elements_out}")
+
+
+def _index_against_range(out: Collector, index: int | None, end: int | None) -> None:
+    """Where a bad index fell: one past the end is a size counted without its +1 (ids from 1, 0 kept for
+    padding, `input_dim=len(vocab)`); far beyond is ids from another, larger vocabulary or label set; below zero
+    is a padding or missing-value marker."""
+    if index is None or end is None or end <= 0:
+        return
+    if index < 0:
+        out.add("index:negative", "message", f"index {index} is negative: a padding or missing-value marker")
+    elif index == end:
+        out.add("index:one_past_the_end", "message",
+                f"index {index} is exactly the size {end}: the largest id is one past the table (ids counted "
+                "from 1, or a size without its +1)")
+    elif index >= 2 * end:
+        out.add("index:far_beyond", "message",
+                f"index {index} is over twice the size {end}: the ids come from a larger vocabulary or label set")
+    elif index > end:
+        out.add("index:beyond", "message", f"index {index} is past the size {end}")
 
 
 def looks(out: Collector, recognitions: list[Recognition], ctx: Context) -> None:
@@ -852,6 +915,8 @@ def _source_layer(name: str | None, layers: list[Any]) -> int | None:
 _SELF_CALL = re.compile(r"\bself\.(\w+)\(")
 # the layer kinds (as the script's reader and as summary.layer_kind name them) a failing check belongs to
 _CHECK_KINDS = {"channels": "conv", "matmul": "linear", "batchnorm": "batchnorm", "embedding": "embedding"}
+# families whose check ("dim") is shared by several kinds of module: the kind of module their message comes from
+_FAMILY_KINDS = {"torch-batchnorm-features": ("batchnorm",), "torch-rnn-input-size": ("lstm", "gru", "rnn")}
 _CHECK_SUMMARY_KINDS = {"channels": "conv", "matmul": "dense", "batchnorm": "norm", "embedding": "embedding"}
 
 
@@ -874,18 +939,20 @@ def _called_attributes(ctx: Context) -> list[str]:
     return _SELF_CALL.findall(frames[-1].code or "") if frames else []
 
 
-def _called_module(ctx: Context, body: list[Any], check: str) -> int | None:
+def _called_module(ctx: Context, body: list[Any], recognitions: list[Recognition]) -> int | None:
     """A torch module names no layer in its message, but the user's innermost frame (a forward) calls it by its
-    attribute: `x = torch.relu(self.conv2(x))`. Of the script's modules called there, the one of the kind the
-    failing check belongs to, when that is one."""
+    attribute: `x = torch.relu(self.bn(self.fc1(x)))`. Of the script's modules called there, the one of the kind
+    the failing check (or, for a check several kinds share, the family) belongs to, when that is one."""
     called = _called_attributes(ctx) if body else []
     if not called:
         return None
     by_name = {getattr(x, "name", None): i for i, x in enumerate(body) if getattr(x, "framework", "") == "torch"}
     found = [by_name[c] for c in called if c in by_name]
-    kind = _CHECK_KINDS.get(check)
-    if len(found) > 1 and kind:
-        found = [i for i in found if str(getattr(body[i], "kind", "")).startswith(kind)]
+    first = recognitions[0] if recognitions else None
+    check_kind = _CHECK_KINDS.get(first.check) if first is not None else None
+    kinds = (check_kind,) if check_kind else _FAMILY_KINDS.get(first.family.id, ()) if first is not None else ()
+    if len(found) > 1 and kinds:
+        found = [i for i in found if str(getattr(body[i], "kind", "")).startswith(kinds)]
     return found[0] if len(set(found)) == 1 else None
 
 
@@ -1083,7 +1150,7 @@ def _printed_module_sizes(out: Collector, recognitions: list[Recognition], ctx: 
         sized = [i for i, x in enumerate(modules) if _linear_size(x) == (right[0], right[1])]
         at = sized[0] if len(sized) == 1 else None
     if at is None:
-        at = _called_module(ctx, modules, recognitions[0].check if recognitions else "")
+        at = _called_module(ctx, modules, recognitions)
     if at is not None:
         _module_sizes(out, ctx, modules, at, "summary")
 
@@ -1165,7 +1232,7 @@ def _source_position(out: Collector, recognitions: list[Recognition], ctx: Conte
     if at is None:
         at = _sized_conv(ctx, body)
     if at is None:
-        at = _called_module(ctx, body, recognitions[0].check if recognitions else "")
+        at = _called_module(ctx, body, recognitions)
     if at is None:
         return
     layer = body[at]
@@ -1283,6 +1350,7 @@ PRODUCERS: tuple[Callable[[Collector, list[Recognition], Context], None], ...] =
     shape_relations,
     loss_relations,
     operand_relations,
+    merge_gaps,
     counts,
     looks,
     layer_facts,
