@@ -58,6 +58,8 @@ def test_the_torch_loss_batch_check_can_name_every_cause_the_corpus_plants_behin
 
 
 def test_the_pasted_regime_takes_off_the_graph_execution_wrapper() -> None:
+    pytest.importorskip("numpy", reason="corpus/learning.py is the fitting tool: it needs numpy and scipy")
+    pytest.importorskip("scipy", reason="corpus/learning.py is the fitting tool: it needs numpy and scipy")
     sys.path.insert(0, str(ROOT / "corpus"))
     import learning
 
