@@ -101,3 +101,31 @@ def test_how_far_apart_two_joined_maps_are(line: str, expected: str) -> None:
     got = features(line + "\n")
     assert expected in got
     assert len({f for f in got if f.startswith("merge:")}) == 1
+
+
+def _example(family: str, cause: str, note: str) -> dict[str, str]:
+    import yaml
+
+    data = yaml.safe_load((ROOT / "rules" / "families" / f"{family}.yaml").read_text())
+    return next(e for e in data["examples"]["match"] if e["cause"] == cause and note in e.get("note", ""))
+
+
+@pytest.mark.parametrize(
+    ("family", "cause", "note", "words"),
+    [
+        ("torch-loss-batch-size", "layer_definition", "view", "torch.flatten(x, 1)"),
+        ("torch-loss-batch-size", "layer_combination", "hidden state", "h[-1]"),
+        ("torch-loss-batch-size", "loss_label_mismatch", "one-hot", "argmax(1)"),
+        ("keras-concatenate-shapes", "layer_definition", "", "padding='same'"),
+        ("keras-concatenate-shapes", "data_preprocessing", "", "multiple of 2"),
+        ("torch-mha-shapes", "input_pipeline", "", "key_padding_mask"),
+    ],
+)
+def test_the_fix_follows_the_numbers_that_decided_the_cause(family: str, cause: str, note: str, words: str) -> None:
+    from diagnoser.engine import diagnose
+
+    ex = _example(family, cause, note)
+    answer = diagnose(ex["text"], summary=ex.get("summary"), source=ex.get("source")).to_dict()
+    top = answer["tracebacks"][-1]["diagnoses"][0]
+    assert top["cause"] == cause
+    assert words in top["fix"]
