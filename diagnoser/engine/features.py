@@ -915,8 +915,11 @@ def _source_layer(name: str | None, layers: list[Any]) -> int | None:
 _SELF_CALL = re.compile(r"\bself\.(\w+)\(")
 # the layer kinds (as the script's reader and as summary.layer_kind name them) a failing check belongs to
 _CHECK_KINDS = {"channels": "conv", "matmul": "linear", "batchnorm": "batchnorm", "embedding": "embedding"}
-# families whose check ("dim") is shared by several kinds of module: the kind of module their message comes from
-_FAMILY_KINDS = {"torch-batchnorm-features": ("batchnorm",), "torch-rnn-input-size": ("lstm", "gru", "rnn")}
+# for the check several kinds of module share ("dim": a BatchNorm's features, an RNN's input size), the kind is
+# the torch.nn module file that raised it
+_MODULE_FILE = re.compile(r"torch/nn/modules/(batchnorm|rnn|conv|linear|sparse)\.py$")
+_MODULE_FILE_KINDS = {"batchnorm": ("batchnorm",), "rnn": ("lstm", "gru", "rnn"), "conv": ("conv",),
+                      "linear": ("linear",), "sparse": ("embedding",)}
 _CHECK_SUMMARY_KINDS = {"channels": "conv", "matmul": "dense", "batchnorm": "norm", "embedding": "embedding"}
 
 
@@ -939,20 +942,35 @@ def _called_attributes(ctx: Context) -> list[str]:
     return _SELF_CALL.findall(frames[-1].code or "") if frames else []
 
 
+def _raising_module_kinds(ctx: Context) -> tuple[str, ...]:
+    """The kinds of module whose torch.nn file raised the error (batchnorm.py: a BatchNorm; rnn.py: an LSTM, GRU
+    or RNN), the last such frame; () when no torch.nn module's file is on the stack."""
+    for frame in reversed(ctx.tb.frames):
+        found = _MODULE_FILE.search(frame.file.replace("\\", "/"))
+        if found:
+            return _MODULE_FILE_KINDS[found.group(1)]
+    return ()
+
+
 def _called_module(ctx: Context, body: list[Any], recognitions: list[Recognition]) -> int | None:
     """A torch module names no layer in its message, but the user's innermost frame (a forward) calls it by its
     attribute: `x = torch.relu(self.bn(self.fc1(x)))`. Of the script's modules called there, the one of the kind
-    the failing check (or, for a check several kinds share, the family) belongs to, when that is one."""
+    the failing check (or, for a check several kinds share, the torch.nn file that raised it) belongs to, when that
+    is one."""
     called = _called_attributes(ctx) if body else []
     if not called:
         return None
     by_name = {getattr(x, "name", None): i for i, x in enumerate(body) if getattr(x, "framework", "") == "torch"}
     found = [by_name[c] for c in called if c in by_name]
-    first = recognitions[0] if recognitions else None
-    check_kind = _CHECK_KINDS.get(first.check) if first is not None else None
-    kinds = (check_kind,) if check_kind else _FAMILY_KINDS.get(first.family.id, ()) if first is not None else ()
-    if len(found) > 1 and kinds:
-        found = [i for i in found if str(getattr(body[i], "kind", "")).startswith(kinds)]
+    if len(found) > 1:
+        check = recognitions[0].check if recognitions else ""
+        kinds: tuple[str, ...] = ()
+        if check in _CHECK_KINDS:
+            kinds = (_CHECK_KINDS[check],)
+        elif check == "dim":
+            kinds = _raising_module_kinds(ctx)
+        if kinds:
+            found = [i for i in found if str(getattr(body[i], "kind", "")).startswith(kinds)]
     return found[0] if len(set(found)) == 1 else None
 
 

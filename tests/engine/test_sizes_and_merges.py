@@ -201,3 +201,39 @@ def test_the_skip_connection_fix_names_the_input_and_both_shapes() -> None:
     combination = next(a for a in answers if a["cause"] == "layer_combination")
     assert "Input inputs ((21, 7) per sample)" in combination["explanation"]
     assert "((21, 24))" in combination["explanation"]
+
+
+BN_NESTED_SCRIPT = """
+import torch
+import torch.nn as nn
+
+X = torch.randn(32, 19)
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(19, 32)
+        self.bn = nn.BatchNorm1d(16)
+        self.fc2 = nn.Linear(32, 17)
+
+    def forward(self, x):
+        x = torch.relu(self.bn(self.fc1(x)))
+        return self.fc2(x)
+"""
+
+BN_NESTED_ERROR = textwrap.dedent(
+    """\
+    Traceback (most recent call last):
+      File "train.py", line 16, in forward
+        x = torch.relu(self.bn(self.fc1(x)))
+      File "<venv>/lib/python3.11/site-packages/torch/nn/modules/batchnorm.py", line 193, in forward
+        return F.batch_norm(
+    RuntimeError: running_mean should contain 32 elements not 16
+    """
+)
+
+
+def test_the_module_a_shared_check_failed_in_is_the_one_whose_torch_file_raised_it() -> None:
+    # two modules are called on the failing line; batchnorm.py raised, so the BatchNorm is the one that failed,
+    # and the Linear before it gives exactly what arrived
+    assert "src:arrived_is_previous_output" in features(BN_NESTED_ERROR, source=BN_NESTED_SCRIPT)
